@@ -1,0 +1,44 @@
+"""The baseline a new model must not fall behind: the latest blessed model other than the candidate.
+
+TFX's LatestBlessedModelStrategy ignores the candidate. When a run changes
+nothing, the Trainer is cached and hands back the model it trained before,
+which is by then the latest blessed model: the Evaluator re-runs to compare
+the model with itself and the Pusher pushes it again as a new version. Leaving
+the candidate out gives the Evaluator the same baseline as when it first
+scored this model, so an unchanged run is cached from end to end.
+"""
+
+from tfx import types
+from tfx.components.evaluator import constants
+from tfx.dsl.components.common.resolver import Resolver, ResolverStrategy
+from tfx.types import Channel, standard_artifacts
+
+MODEL = "model"
+MODEL_BLESSING = "model_blessing"
+CANDIDATE = "candidate"
+
+
+class LatestBlessedBaselineStrategy(ResolverStrategy):
+    """Inputs: every `model` and `model_blessing` of the pipeline, and this run's `candidate` model."""
+
+    def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]) -> dict[str, list[types.Artifact]]:
+        candidate_ids = {model.id for model in input_dict[CANDIDATE]}
+        blessings = {
+            blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY): blessing
+            for blessing in input_dict[MODEL_BLESSING]
+            if blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
+        }
+        for model in sorted(input_dict[MODEL], key=lambda artifact: artifact.id, reverse=True):
+            if model.id in blessings and model.id not in candidate_ids:
+                return {MODEL: [model], MODEL_BLESSING: [blessings[model.id]], CANDIDATE: []}
+        return {MODEL: [], MODEL_BLESSING: [], CANDIDATE: []}
+
+
+def baseline_resolver(candidate: types.BaseChannel) -> Resolver:
+    """A Resolver node whose `model` output is the baseline for `candidate`."""
+    return Resolver(
+        strategy_class=LatestBlessedBaselineStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        candidate=candidate,
+    ).with_id("baseline_model_resolver")

@@ -1,0 +1,1 @@
+"""Iris module code: features, preprocessing_fn, run_fn."""

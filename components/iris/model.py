@@ -1,0 +1,94 @@
+"""Trainer module for iris: the notes' softmax classifier with L2, as a TFX run_fn.
+
+The exported SavedModel's `serving_default` signature takes serialized
+tf.Examples holding the raw measurements (centimetres), applies the Transform
+graph, and returns the class probabilities, the class index and the species name.
+"""
+
+import tensorflow as tf
+import tf_keras as keras
+from tensorflow_transform import TFTransformOutput
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx_bsl.public import tfxio
+
+from components.iris import features
+
+
+def build_classifier(
+    hidden_units: tuple = (),
+    l2: float = 0.01,
+    learning_rate: float = 0.1,
+) -> keras.Model:
+    """The notes' model: (optional ReLU hidden layers) -> Dense softmax, L2 on every kernel.
+
+    Args:
+      hidden_units: sizes of the hidden layers; empty gives the notes' single layer.
+      l2: L2 penalty factor on each Dense kernel.
+      learning_rate: Adam's step size.
+    """
+    inputs = [keras.Input(shape=(1,), name=key) for key in features.FEATURE_KEYS]
+    x = keras.layers.concatenate(inputs)
+    for units in hidden_units:
+        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=keras.regularizers.l2(l2))(x)
+    outputs = keras.layers.Dense(
+        len(features.SPECIES_NAMES), activation="softmax", kernel_regularizer=keras.regularizers.l2(l2)
+    )(x)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    return model
+
+
+def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, batch_size: int) -> tf.data.Dataset:
+    return data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_KEY),
+        transform_output.transformed_metadata.schema,
+    ).repeat()
+
+
+def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
+    # Keep the Transform layer on the model so it is tracked and saved with it.
+    model.tft_layer = transform_output.transform_features_layer()
+    raw_spec = transform_output.raw_feature_spec()
+    raw_spec.pop(features.LABEL_KEY)
+    species_names = tf.constant(features.SPECIES_NAMES)
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def serve(serialized_examples):
+        raw = tf.io.parse_example(serialized_examples, raw_spec)
+        probabilities = model(model.tft_layer(raw))
+        class_id = tf.argmax(probabilities, axis=1)
+        return {
+            "probabilities": probabilities,
+            "class_id": class_id,
+            "species": tf.gather(species_names, class_id),
+        }
+
+    return serve
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Trains on the transformed train split and exports the serving SavedModel."""
+    params = fn_args.custom_config
+    keras.utils.set_random_seed(params["seed"])
+    transform_output = TFTransformOutput(fn_args.transform_output)
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, params["batch_size"])
+    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, params["batch_size"])
+
+    model = build_classifier(tuple(params["hidden_units"]), params["l2"], params["learning_rate"])
+    model.fit(
+        train,
+        steps_per_epoch=fn_args.train_steps,
+        validation_data=evaluation,
+        validation_steps=fn_args.eval_steps,
+        verbose=2,
+    )
+    model.save(
+        fn_args.serving_model_dir,
+        save_format="tf",
+        signatures={"serving_default": _serving_signature(model, transform_output)},
+    )

@@ -1,0 +1,1 @@
+"""Pipeline definitions: the factory, the runner, and each pipeline's config."""

@@ -1,0 +1,175 @@
+"""What every pipeline's config has, and `--set key=value` overrides.
+
+Each pipeline subclasses `PipelineConfig` in `pipelines/<name>/config.py`:
+class attributes describe the pipeline's structure (its label, metrics, module
+code), dataclass fields are the tunable values a user may override with
+`tfpipe run <name> --set field=value` (nested with dots: `model.learning_rate=0.01`).
+
+This module must not import TensorFlow: the CLI reads configs for `--help`
+and `tfpipe list`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import ClassVar
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A `--set` override names an unknown field or carries a value of the wrong type."""
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Tunable values shared by every pipeline; subclasses add their own."""
+
+    # --- Structure, fixed per pipeline (not settable with --set). ---
+    name: ClassVar[str]
+    description: ClassVar[str]
+    # Module code, as paths relative to the repository root. TFX packages these
+    # files, so a change to them invalidates the cache of Transform / Trainer.
+    preprocessing_module: ClassVar[str]
+    model_module: ClassVar[str]
+    label_key: ClassVar[str]
+    # The serving signature's output that TFMA scores.
+    prediction_key: ClassVar[str]
+    # TFMA metrics (tf.keras.metrics class names) computed overall and per slice.
+    metrics: ClassVar[tuple[str, ...]]
+    slice_features: ClassVar[tuple[str, ...]]
+    # The metric (one of `metrics`) that decides blessing, and whether larger values are better.
+    blessing_metric: ClassVar[str]
+    blessing_higher_is_better: ClassVar[bool] = True
+
+    # --- Tunable values. ---
+    data_dir: str = ""
+    """Folder of input files that ExampleGen reads (every file in it)."""
+    train_steps: int = 500
+    """Training steps (batches) the Trainer runs."""
+    eval_steps: int = 50
+    """Batches of the eval split the Trainer scores after training."""
+    blessing_threshold: float = 0.0
+    """The blessing metric must reach this value (or stay below it when lower is better)."""
+    max_regression: float = 0.0
+    """How far the blessing metric may fall behind the latest blessed model's."""
+
+    @property
+    def schema_path(self) -> Path:
+        """The curated schema that ExampleValidator checks the data against."""
+        return REPO_ROOT / "schemas" / self.name / "schema.pbtxt"
+
+    @property
+    def model_name(self) -> str:
+        """The name the model is served under: `<serving dir>/<model_name>/<version>/`."""
+        return self.name
+
+    def module_path(self, relative: str) -> str:
+        return str(REPO_ROOT / relative)
+
+    def trainer_params(self) -> dict:
+        """The Trainer's custom_config: the pipeline's `model` field, which every subclass declares."""
+        return self.to_dict()["model"]
+
+    def resolved_data_dir(self) -> Path:
+        path = Path(self.data_dir)
+        return path if path.is_absolute() else (REPO_ROOT / path)
+
+    def to_dict(self) -> dict:
+        """The tunable values, JSON-ready (for logs and custom_config)."""
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineConfig:
+    """Returns a copy of `config` with each `key=value` assignment applied.
+
+    Values are parsed by the field's declared type: int, float, bool
+    (true/false/1/0/yes/no), str, or a tuple of ints/floats/strs written with
+    commas (`model.hidden_units=16,8`; an empty value is an empty tuple).
+    """
+    config = _deep_copy(config)
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {assignment!r}: expected key=value, for example train_steps=100.")
+        *parents, leaf = key.split(".")
+        target = config
+        for part in parents:
+            target = _field_value(target, part, key)
+            if not dataclasses.is_dataclass(target):
+                raise ConfigError(f"--set {key}: {part!r} has no sub-fields.")
+        field = _find_field(target, leaf, key)
+        setattr(target, leaf, _parse(raw, _resolved_type(target, field), key))
+    return config
+
+
+def describe_fields(config: PipelineConfig, prefix: str = "") -> list[tuple[str, str]]:
+    """(key, current value) for every settable field, nested ones with dots."""
+    rows = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            rows.extend(describe_fields(value, f"{prefix}{field.name}."))
+        else:
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            rows.append((f"{prefix}{field.name}", shown))
+    return rows
+
+
+def _deep_copy(config):
+    changes = {
+        field.name: _deep_copy(getattr(config, field.name))
+        for field in dataclasses.fields(config)
+        if dataclasses.is_dataclass(getattr(config, field.name))
+    }
+    return dataclasses.replace(config, **changes)
+
+
+def _find_field(target, name: str, key: str) -> dataclasses.Field:
+    for field in dataclasses.fields(target):
+        if field.name == name:
+            return field
+    known = ", ".join(key for key, _ in describe_fields(target))
+    raise ConfigError(f"--set {key}: unknown field {name!r}; settable here: {known}.")
+
+
+def _field_value(target, name: str, key: str):
+    return getattr(target, _find_field(target, name, key).name)
+
+
+def _resolved_type(target, field: dataclasses.Field):
+    # Fields are declared with `from __future__ import annotations`, so their
+    # types are strings until resolved.
+    return typing.get_type_hints(type(target))[field.name]
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _parse(raw: str, kind, key: str):
+    origin = typing.get_origin(kind)
+    if origin is tuple:
+        item_kind = typing.get_args(kind)[0]
+        return tuple(_parse(item.strip(), item_kind, key) for item in raw.split(",") if item.strip())
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in _TRUE | _FALSE:
+                return lowered in _TRUE
+            raise ValueError
+        if kind in (int, float, str):
+            return kind(raw)
+    except ValueError:
+        raise ConfigError(f"--set {key}={raw}: expected a value of type {kind.__name__}.") from None
+    raise ConfigError(f"--set {key}: fields of type {kind} cannot be set from the command line.")

@@ -1,0 +1,176 @@
+"""The one pipeline factory: every tfpipe pipeline is this DAG with its own config and module code."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import tensorflow_model_analysis as tfma
+# Not `from tfx import v1`: that also imports the Google Cloud AI Platform
+# extension, 6 of the 15 s a cached run spends importing.
+from tfx.components import (
+    CsvExampleGen,
+    Evaluator,
+    ExampleValidator,
+    Pusher,
+    StatisticsGen,
+    Trainer,
+    Transform,
+)
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.orchestration import metadata
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import pusher_pb2, trainer_pb2
+
+from components.baseline import baseline_resolver
+from components.validation_gate import DataValidationGate
+from pipelines.config import REPO_ROOT, PipelineConfig
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    pipeline_root: str,
+    serving_dir: str,
+    metadata_path: str | None = None,
+    beam_pipeline_args: list[str] | None = None,
+) -> Pipeline:
+    """Wires the standard components in the order the data flows.
+
+    Args:
+      config: the pipeline's config, overrides applied.
+      pipeline_root: folder (or bucket path) where TFX writes every artifact.
+      serving_dir: TF Serving's model base path; models land in `<serving_dir>/<model_name>/<version>/`.
+      metadata_path: ML Metadata sqlite file; None leaves the connection to the orchestrator.
+      beam_pipeline_args: options for the Beam pipelines inside the data components.
+    """
+    # Reads every CSV file of the data folder into tf.Examples, split train:eval 2:1 by hash.
+    example_gen = CsvExampleGen(input_base=str(config.resolved_data_dir()))
+
+    # Computes TFDV statistics of each split.
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+
+    # Brings in the curated schema, the contract the data must meet.
+    schema_gen = ImportSchemaGen(schema_file=_content_addressed_schema(config, pipeline_root))
+
+    # Compares the statistics with the schema and records the anomalies.
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+
+    # Stops the run when there is any anomaly, before anything is trained.
+    validation_gate = DataValidationGate(
+        anomalies=example_validator.outputs["anomalies"],
+        data_dir=config.data_dir,
+        schema_path=str(config.schema_path.relative_to(REPO_ROOT)),
+    )
+
+    # Analyzes the train split (min, max, ...) and transforms both splits.
+    transform = Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        module_file=config.module_path(config.preprocessing_module),
+    )
+    transform.add_upstream_node(validation_gate)
+
+    # Trains the Keras model and exports a SavedModel with the serving signature.
+    trainer = Trainer(
+        module_file=config.module_path(config.model_module),
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
+        eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
+        custom_config=config.trainer_params(),
+    )
+
+    # Finds the latest blessed model other than this one: the baseline it must not fall behind.
+    model_resolver = baseline_resolver(candidate=trainer.outputs["model"])
+
+    # Scores the model on the eval split with TFMA and blesses it if it meets the thresholds.
+    evaluator = Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(config),
+    )
+
+    # Copies a blessed model into TF Serving's layout.
+    pusher = Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=f"{serving_dir}/{config.model_name}")
+        ),
+    )
+
+    return Pipeline(
+        pipeline_name=config.name,
+        pipeline_root=pipeline_root,
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            validation_gate,
+            transform,
+            trainer,
+            model_resolver,
+            evaluator,
+            pusher,
+        ],
+        enable_cache=True,
+        metadata_connection_config=(
+            metadata.sqlite_metadata_connection_config(metadata_path) if metadata_path else None
+        ),
+        beam_pipeline_args=beam_pipeline_args or [],
+    )
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """TFMA: the pipeline's metrics overall and per slice; a value and a no-regression threshold for blessing."""
+    bound = {"value": config.blessing_threshold}
+    direction = tfma.MetricDirection.HIGHER_IS_BETTER if config.blessing_higher_is_better else tfma.MetricDirection.LOWER_IS_BETTER
+    # TFMA blesses only if the change (new - baseline, sign by direction) passes
+    # this bound; TFX drops it on the first run, when there is no baseline.
+    allowed_change = -config.max_regression if config.blessing_higher_is_better else config.max_regression
+    blessing_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(
+            lower_bound=bound if config.blessing_higher_is_better else None,
+            upper_bound=None if config.blessing_higher_is_better else bound,
+        ),
+        change_threshold=tfma.GenericChangeThreshold(direction=direction, absolute={"value": allowed_change - 1e-10}),
+    )
+    metrics = [tfma.MetricConfig(class_name=name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
+    # Blessing looks at the whole eval split; slices are reported, not gated
+    # (a 20-example slice is too noisy to stop a push).
+    metrics.append(
+        tfma.MetricConfig(
+            class_name=config.blessing_metric,
+            per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=blessing_threshold)],
+        )
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                label_key=config.label_key,
+                prediction_key=config.prediction_key,
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in config.slice_features],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )
+
+
+def _content_addressed_schema(config: PipelineConfig, pipeline_root: str) -> str:
+    # ImportSchemaGen's cache key is the file's path, not its content: an edited
+    # schema would be ignored on the next run. A copy named by its hash makes an
+    # edit produce a new path (and a cache miss) while an unchanged schema stays cached.
+    content = config.schema_path.read_bytes()
+    folder = Path(pipeline_root) / "curated_schemas" / hashlib.sha256(content).hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "schema.pbtxt"
+    if not target.exists():
+        shutil.copyfile(config.schema_path, target)
+    return str(target)

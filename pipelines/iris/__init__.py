@@ -1,0 +1,1 @@
+"""The iris pipeline's config."""

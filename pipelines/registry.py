@@ -1,0 +1,22 @@
+"""Every pipeline tfpipe knows, by name. Importing this must stay free of TensorFlow."""
+
+from __future__ import annotations
+
+from pipelines.config import PipelineConfig
+from pipelines.iris.config import IrisConfig
+
+PIPELINES: dict[str, type[PipelineConfig]] = {
+    config.name: config for config in (IrisConfig,)
+}
+
+
+class UnknownPipelineError(KeyError):
+    def __str__(self) -> str:
+        return f"Unknown pipeline {self.args[0]!r}; known pipelines: {', '.join(sorted(PIPELINES))}."
+
+
+def config_for(name: str) -> PipelineConfig:
+    """The default config of the pipeline called `name`."""
+    if name not in PIPELINES:
+        raise UnknownPipelineError(name)
+    return PIPELINES[name]()

@@ -1,0 +1,51 @@
+"""Where a pipeline's runs keep their files. Free of TensorFlow imports (the CLI uses it early).
+
+<workdir>/
+  serving/<model>/<version>/        TF Serving's model base path, shared by all pipelines
+  <pipeline>/
+    metadata.sqlite                 ML Metadata: lineage, and the cache
+    pipeline_root/                  every TFX artifact
+    runs/<run stamp>/run.log        the full TF/TFX/Beam log of one `tfpipe run`
+    runs/<run stamp>/summary.json   what the console summary shows, for scripts
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+DEFAULT_WORKDIR = Path("workdir")
+
+
+@dataclasses.dataclass(frozen=True)
+class Workdir:
+    root: Path
+    pipeline: str
+
+    @property
+    def pipeline_dir(self) -> Path:
+        return self.root / self.pipeline
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.pipeline_dir / "pipeline_root"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.pipeline_dir / "metadata.sqlite"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.root / "serving"
+
+    def new_run_dir(self) -> Path:
+        """A fresh folder for one run's log and summary, named by the local time it started."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = self.pipeline_dir / "runs" / stamp
+        suffix = 1
+        while run_dir.exists():
+            suffix += 1
+            run_dir = self.pipeline_dir / "runs" / f"{stamp}-{suffix}"
+        run_dir.mkdir(parents=True)
+        return run_dir

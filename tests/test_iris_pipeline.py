@@ -1,0 +1,123 @@
+"""The iris pipeline end to end through the real CLI: every standard component, the
+pushed SavedModel called with raw measurements, caching, and bad data stopped at the gate."""
+
+import hashlib
+import shutil
+
+import pytest
+import tensorflow as tf
+
+from components.iris import features
+from conftest import FAST_IRIS, REPO_ROOT, PipelineRun, last_summary, run_tfpipe
+
+COMPONENTS = [
+    "CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
+    "Transform", "Trainer", "baseline_model_resolver", "Evaluator", "Pusher",
+]
+
+
+def _example(measurements: dict) -> bytes:
+    feature = {key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in measurements.items()}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def test_console_shows_one_line_per_component_and_a_summary(iris_run: PipelineRun):
+    console = iris_run.process.stdout
+    for name in COMPONENTS:
+        [line] = [line for line in console.splitlines() if line.split()[:1] == [name]]
+        assert line.split()[1] == "done" and line.endswith(" s"), line
+    assert "Run succeeded" in console
+    assert "sparse_categorical_accuracy" in console
+    assert "Blessed: yes" in console
+    assert f"Pushed model: {iris_run.summary['pushed_model']}" in console
+    # The TF/TFX log went to the file, not the console.
+    assert "INFO:absl" not in console + iris_run.process.stderr
+    assert "Component Trainer is running" in open(iris_run.summary["log"]).read()
+
+
+def test_metrics_are_reported_overall_and_per_species(iris_run: PipelineRun):
+    metrics = iris_run.summary["metrics"]
+    assert set(metrics) == {"overall", "species=0", "species=1", "species=2"}
+    assert metrics["overall"]["sparse_categorical_accuracy"] >= 0.9
+    per_species = sum(metrics[f"species={i}"]["example_count"] for i in range(3))
+    assert per_species == metrics["overall"]["example_count"]
+
+
+def test_pushed_model_is_in_tf_serving_layout(iris_run: PipelineRun):
+    serving = iris_run.workdir / "serving" / "iris"
+    [version] = list(serving.iterdir())
+    assert version.name.isdigit()
+    assert (version / "saved_model.pb").is_file()
+    assert iris_run.summary["pushed_model"] == str(version)
+
+
+def test_pushed_model_predicts_species_from_raw_measurements(iris_run: PipelineRun):
+    model = tf.saved_model.load(iris_run.summary["pushed_model"])
+    serve = model.signatures["serving_default"]
+    rows = {  # Real rows of data/iris/iris.csv, in centimetres.
+        "setosa": dict(sepal_length=5.0, sepal_width=3.4, petal_length=1.5, petal_width=0.2),
+        "versicolor": dict(sepal_length=5.7, sepal_width=2.8, petal_length=4.1, petal_width=1.3),
+        "virginica": dict(sepal_length=6.7, sepal_width=3.0, petal_length=5.2, petal_width=2.3),
+    }
+    outputs = serve(examples=tf.constant([_example(row) for row in rows.values()]))
+    assert [name.decode() for name in outputs["species"].numpy()] == list(rows)
+    assert outputs["probabilities"].shape == (3, len(features.SPECIES_NAMES))
+    assert list(outputs["class_id"].numpy()) == [0, 1, 2]
+
+
+def test_unchanged_rerun_is_cached_end_to_end(iris_run: PipelineRun):
+    process = run_tfpipe("run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS)
+    assert process.returncode == 0, process.stdout
+    rerun = last_summary(iris_run.workdir, "iris")
+    statuses = {name: component["status"] for name, component in rerun["components"].items()}
+    assert statuses.pop("baseline_model_resolver") == "done"  # a resolver node is never cached
+    assert set(statuses.values()) == {"cached"}, statuses
+    # Nothing was pushed again.
+    assert len(list((iris_run.workdir / "serving" / "iris").iterdir())) == 1
+
+
+def _bad_copy(tmp_path, edit) -> tuple:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    csv_path = data_dir / "iris.csv"
+    shutil.copyfile(REPO_ROOT / "data" / "iris" / "iris.csv", csv_path)
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(edit(lines)) + "\n")
+    return data_dir, hashlib.sha256(csv_path.read_bytes()).hexdigest()
+
+
+def _text_in_numeric_column(lines):
+    fields = lines[5].split(",")
+    fields[0] = "five"  # sepal_length
+    return [*lines[:5], ",".join(fields), *lines[6:]]
+
+
+def _missing_column(lines):
+    return [line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] for line in lines]  # drops petal_width
+
+
+@pytest.mark.parametrize(
+    "edit, column, expected",
+    [
+        (_text_in_numeric_column, "sepal_length", "Expected data of type: FLOAT but got STRING"),
+        (_missing_column, "petal_width", "Column is completely missing"),
+    ],
+    ids=["text-in-numeric-column", "missing-column"],
+)
+def test_bad_data_stops_before_training(tmp_path, edit, column, expected):
+    data_dir, digest = _bad_copy(tmp_path, edit)
+    workdir = tmp_path / "workdir"
+    process = run_tfpipe("run", "iris", "--workdir", str(workdir), "--set", f"data_dir={data_dir}")
+
+    assert process.returncode == 1
+    console = process.stdout
+    assert "Run failed at DataValidationGate" in console
+    [problem] = [line for line in console.splitlines() if f"column '{column}'" in line]
+    assert expected in problem
+    assert "Nothing was trained or pushed." in console
+    # Nothing downstream of the gate ran, nothing was pushed, the data is untouched.
+    assert not (workdir / "iris" / "pipeline_root" / "Transform").exists()
+    assert not (workdir / "iris" / "pipeline_root" / "Trainer").exists()
+    assert not (workdir / "serving").exists()
+    assert hashlib.sha256((data_dir / "iris.csv").read_bytes()).hexdigest() == digest
+    assert last_summary(workdir, "iris")["status"] == "failed"

@@ -1,0 +1,1 @@
+"""The tfpipe command line."""

@@ -1,0 +1,216 @@
+"""The `tfpipe` command. Imports of TensorFlow/TFX wait until a command needs them,
+so `--help` and `tfpipe list` answer at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
+from pipelines.registry import PIPELINES, UnknownPipelineError, config_for
+from pipelines.workdir import DEFAULT_WORKDIR, Workdir
+from tfpipe.console import Console, metrics_table, output_to_log
+
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad arguments or input: printed as one sentence, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    # TFX, TFT and TFMA are built around Keras 2 (tf_keras); set before TensorFlow loads.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    try:
+        return args.handler(args)
+    except (UsageError, ConfigError, UnknownPipelineError) as error:
+        print(f"tfpipe: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfpipe",
+        description="Classic TensorFlow 2 workflows as TFX pipelines: validate, transform, train, evaluate, push.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="name the pipelines, one line each")
+    listing.set_defaults(handler=_list)
+
+    run = commands.add_parser(
+        "run",
+        help="run a pipeline end to end",
+        description="Runs every component of a pipeline (cached ones are reused) and prints a summary.",
+        epilog=_settable_fields_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    _add_workdir(run)
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value; repeatable (keys below)",
+    )
+    run.set_defaults(handler=_run)
+
+    schema = commands.add_parser(
+        "schema",
+        help="infer a fresh schema from a pipeline's data, for review against the curated one",
+        description="Infers a schema with TFDV from the pipeline's data and shows how it differs "
+        "from the curated schemas/<pipeline>/schema.pbtxt. The curated file is never changed.",
+    )
+    schema.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    _add_workdir(schema)
+    schema.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. data_dir=other/folder")
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def _add_workdir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"folder for artifacts, metadata, logs and served models (default: ./{DEFAULT_WORKDIR})",
+    )
+
+
+def _settable_fields_text() -> str:
+    lines = ["settable with --set (default values):"]
+    for name, config_class in sorted(PIPELINES.items()):
+        lines.append(f"  {name}:")
+        lines.extend(f"    {key}={value}" for key, value in describe_fields(config_class()))
+    return "\n".join(lines)
+
+
+def _list(args: argparse.Namespace) -> int:
+    width = max(map(len, PIPELINES))
+    for name, config_class in sorted(PIPELINES.items()):
+        print(f"{name:<{width}}  {config_class.description}")
+    return 0
+
+
+def _load_config(args: argparse.Namespace) -> PipelineConfig:
+    config = apply_overrides(config_for(args.pipeline), args.overrides)
+    data_dir = config.resolved_data_dir()
+    if not data_dir.is_dir():
+        raise UsageError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
+    if not any(path.is_file() for path in data_dir.iterdir()):
+        raise UsageError(f"data folder {data_dir} has no files; expected the pipeline's input files in it.")
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    workdir = Workdir(args.workdir, config.name)
+    run_dir = workdir.new_run_dir()
+    log_path = run_dir / "run.log"
+    started = time.monotonic()
+    with output_to_log(log_path) as terminal:
+        console = Console(terminal)
+        console.say(f"tfpipe run {config.name}  (log: {log_path})")
+        outcome = _run_components(config, workdir, console)
+        outcome["seconds"] = round(time.monotonic() - started, 1)
+        outcome["log"] = str(log_path)
+        _print_summary(console, outcome)
+    (run_dir / "summary.json").write_text(json.dumps(outcome, indent=2, default=str) + "\n")
+    return 0 if outcome["status"] == "succeeded" else EXIT_RUN_FAILED
+
+
+def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) -> dict:
+    with console.step("load TensorFlow and TFX"):
+        from components.validation_gate import DataAnomaliesError
+        from pipelines import local_runner, summary
+
+    components: dict = {}
+
+    def on_progress(name, component_run):
+        components[name] = component_run
+        console.component(name, component_run.status, component_run.seconds)
+
+    outcome: dict = {"pipeline": config.name, "config": config.to_dict()}
+    try:
+        local_runner.run_pipeline(config, workdir, on_progress)
+        outcome["status"] = "succeeded"
+    except DataAnomaliesError as error:
+        outcome |= {"status": "failed", "failed_component": _failed(components), "error": str(error),
+                    "anomalies": error.problems}
+    except Exception as error:  # A failing component: report it, keep its traceback in the log.
+        import traceback
+
+        traceback.print_exc()
+        outcome |= {"status": "failed", "failed_component": _failed(components),
+                    "error": f"{type(error).__name__}: {error}"}
+    outcome |= summary.summarize(str(workdir.metadata_path.resolve()), components)
+    return outcome
+
+
+def _failed(components: dict) -> str | None:
+    return next((name for name, run in components.items() if run.status == "failed"), None)
+
+
+def _print_summary(console: Console, outcome: dict) -> None:
+    console.say()
+    if outcome["status"] != "succeeded":
+        console.say(f"Run failed at {outcome['failed_component']} after {outcome['seconds']:.1f} s.")
+        if "anomalies" in outcome:
+            first, _, _ = outcome["error"].partition(": ")
+            console.say(f"{first}:")
+            for problem in outcome["anomalies"]:
+                console.say(f"  - {problem}")
+            console.say("Nothing was trained or pushed.")
+        else:
+            console.say(outcome["error"])
+        console.say(f"Full log: {outcome['log']}")
+        return
+    console.say(f"Run succeeded in {outcome['seconds']:.1f} s.")
+    if "metrics" in outcome:
+        console.say("Evaluation (TFMA, eval split):")
+        for line in metrics_table(outcome["metrics"]):
+            console.say(line)
+    if outcome.get("blessed"):
+        console.say("Blessed: yes")
+    else:
+        console.say("Blessed: no (" + "; ".join(outcome.get("blessing_failures", [])) + ")")
+    console.say(f"Pushed model: {outcome.get('pushed_model', 'none')}")
+    console.say(f"Log: {outcome['log']}")
+
+
+def _schema(args: argparse.Namespace) -> int:
+    config = _load_config(args)
+    out_dir = Workdir(args.workdir, config.name).pipeline_dir / "inferred_schema"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inferred_path = out_dir / "schema.pbtxt"
+    with output_to_log(out_dir / "infer.log") as terminal:
+        console = Console(terminal)
+        with console.step("infer schema with TFDV"):
+            from pipelines.schema_review import infer_schema, schema_diff
+
+            infer_schema(config.resolved_data_dir(), inferred_path)
+        diff = schema_diff(config.schema_path, inferred_path)
+    print(f"Inferred schema: {inferred_path}")
+    if diff:
+        print(f"Differences from the curated {config.schema_path} (review before copying anything over):")
+        print(diff)
+    else:
+        print(f"Same as the curated {config.schema_path}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
