@@ -21,12 +21,9 @@ class DataAnomaliesError(RuntimeError):
     """The data does not match the schema; `problems` lists what, one line per column."""
 
     def __init__(self, data_dir: str, schema_path: str, problems: list[str]):
+        self.headline = f"Data in {data_dir} does not match the schema {schema_path}"
         self.problems = problems
-        super().__init__(
-            f"Data in {data_dir} does not match the schema {schema_path}: "
-            + "; ".join(problems)
-            + ". Nothing was trained or pushed."
-        )
+        super().__init__(f"{self.headline}: {'; '.join(problems)}. Nothing was trained or pushed.")
 
 def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
     """One line per anomalous column (or the data set as a whole), naming the splits it was seen in."""

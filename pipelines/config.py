@@ -46,7 +46,8 @@ class PipelineConfig:
 
     # --- Tunable values. ---
     data_dir: str = ""
-    """Folder of input files that ExampleGen reads (every file in it)."""
+    """Folder of input files that ExampleGen reads (every file in it); defaults are relative
+    to the repository, a folder given with --set to the current directory."""
     train_steps: int = 500
     """Training steps (batches) the Trainer runs."""
     eval_steps: int = 50

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
@@ -106,13 +107,22 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _load_config(args: argparse.Namespace) -> PipelineConfig:
-    config = apply_overrides(config_for(args.pipeline), args.overrides)
+    config = apply_overrides(config_for(args.pipeline), [_from_cwd(assignment) for assignment in args.overrides])
     data_dir = config.resolved_data_dir()
     if not data_dir.is_dir():
         raise UsageError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
     if not any(path.is_file() for path in data_dir.iterdir()):
         raise UsageError(f"data folder {data_dir} has no files; expected the pipeline's input files in it.")
     return config
+
+
+def _from_cwd(assignment: str) -> str:
+    # Shipped defaults are relative to the repository; a folder the user names
+    # is relative to where they ran the command.
+    key, sep, value = assignment.partition("=")
+    if key == "data_dir" and sep and value:
+        return f"{key}={Path(value).resolve()}"
+    return assignment
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -149,10 +159,8 @@ def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) 
         outcome["status"] = "succeeded"
     except DataAnomaliesError as error:
         outcome |= {"status": "failed", "failed_component": _failed(components), "error": str(error),
-                    "anomalies": error.problems}
+                    "data_problems": error.headline, "anomalies": error.problems}
     except Exception as error:  # A failing component: report it, keep its traceback in the log.
-        import traceback
-
         traceback.print_exc()
         outcome |= {"status": "failed", "failed_component": _failed(components),
                     "error": f"{type(error).__name__}: {error}"}
@@ -169,8 +177,7 @@ def _print_summary(console: Console, outcome: dict) -> None:
     if outcome["status"] != "succeeded":
         console.say(f"Run failed at {outcome['failed_component']} after {outcome['seconds']:.1f} s.")
         if "anomalies" in outcome:
-            first, _, _ = outcome["error"].partition(": ")
-            console.say(f"{first}:")
+            console.say(f"{outcome['data_problems']}:")
             for problem in outcome["anomalies"]:
                 console.say(f"  - {problem}")
             console.say("Nothing was trained or pushed.")
