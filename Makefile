@@ -5,7 +5,7 @@ INSTALLED := $(VENV)/.installed
 PIPELINE ?= iris
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test benchmark clean
+.PHONY: help install run test ui benchmark clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ run: install ## install, then run the default pipeline (PIPELINE=iris) end to en
 
 test: install ## install, then run the test suite
 	$(BIN)/pytest
+
+ui: install ## start the MLflow UI on http://127.0.0.1:5000 over workdir/mlflow
+	$(BIN)/tfpipe ui
 
 benchmark: install ## measure the fixes and targets that the README quotes
 	$(BIN)/python benchmarks/first_fit.py

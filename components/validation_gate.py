@@ -6,13 +6,18 @@ them. This one fails the run with a readable list, so Transform, Trainer and
 Pusher never see data that does not match the curated schema.
 """
 
+import json
 import os
+
+from absl import logging
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
+
+from components import mlflow_tracking as tracking
 
 # Where ExampleValidator writes each split's anomalies (tfx example_validator executor).
 _ANOMALIES_FILE = "SchemaDiff.pb"
@@ -58,11 +63,26 @@ def read_anomalies(anomalies: standard_artifacts.ExampleAnomalies) -> dict[str, 
 # No `from __future__ import annotations` here: the decorator reads real type objects.
 @component
 def DataValidationGate(
+    examples: InputArtifact[standard_artifacts.Examples],
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
-    data_dir: Parameter[str],
     schema_path: Parameter[str],
+    run_context: Parameter[str],
+    pipeline_run_id: Parameter[str],
 ):
-    """Fails with DataAnomaliesError when ExampleValidator found any anomaly."""
+    """Fails with DataAnomaliesError when ExampleValidator found any anomaly, after
+    recording the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking)."""
     problems = describe_anomalies(read_anomalies(anomalies))
-    if problems:
-        raise DataAnomaliesError(data_dir, schema_path, problems)
+    if not problems:
+        return
+    context = json.loads(run_context)
+    error = DataAnomaliesError(context["data_dir"], schema_path, problems)
+    try:
+        run_id = tracking.start_run(
+            context,
+            pipeline_run_id,
+            tags={tracking.TAG_DATA_FINGERPRINT: examples.get_string_custom_property("input_fingerprint")},
+        )
+        tracking.fail_run(context["tracking_uri"], run_id, str(error), details="\n".join(problems))
+    except Exception:  # An unreachable tracking server must not hide what is wrong with the data.
+        logging.exception("Could not record the rejected run in MLflow.")
+    raise error

@@ -49,7 +49,9 @@ class PipelineConfig:
     """Folder of input files that ExampleGen reads (every file in it); defaults are relative
     to the repository, a folder given with --set to the current directory."""
     train_steps: int = 500
-    """Training steps (batches) the Trainer runs."""
+    """Training steps (batches) the Trainer runs, over all epochs."""
+    epochs: int = 10
+    """Epochs the training steps are split into; evaluation metrics are recorded after each."""
     eval_steps: int = 50
     """Batches of the eval split the Trainer scores after training."""
     blessing_threshold: float = 0.0
@@ -71,8 +73,8 @@ class PipelineConfig:
         return str(REPO_ROOT / relative)
 
     def trainer_params(self) -> dict:
-        """The Trainer's custom_config: the pipeline's `model` field, which every subclass declares."""
-        return self.to_dict()["model"]
+        """The Trainer's custom_config: `epochs` and the pipeline's `model` field, which every subclass declares."""
+        return {"epochs": self.epochs, **self.to_dict()["model"]}
 
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
 from pathlib import Path
 
 import tensorflow_model_analysis as tfma
@@ -19,11 +20,14 @@ from tfx.components import (
     Transform,
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.placeholder import runtime_placeholders
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 
+from components import mlflow_tracking
 from components.baseline import baseline_resolver
+from components.mlflow_tracker import MlflowTracker
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
 
@@ -32,8 +36,11 @@ def create_pipeline(
     config: PipelineConfig,
     pipeline_root: str,
     serving_dir: str,
+    tracking_uri: str,
+    tracking_artifact_root: str = "",
     metadata_path: str | None = None,
     beam_pipeline_args: list[str] | None = None,
+    runner: str = "local",
 ) -> Pipeline:
     """Wires the standard components in the order the data flows.
 
@@ -41,9 +48,17 @@ def create_pipeline(
       config: the pipeline's config, overrides applied.
       pipeline_root: folder (or bucket path) where TFX writes every artifact.
       serving_dir: TF Serving's model base path; models land in `<serving_dir>/<model_name>/<version>/`.
+      tracking_uri: the MLflow tracking store (a tracking server URL or a database URI).
+      tracking_artifact_root: where an embedded MLflow store keeps artifacts; empty for a server.
       metadata_path: ML Metadata sqlite file; None leaves the connection to the orchestrator.
       beam_pipeline_args: options for the Beam pipelines inside the data components.
+      runner: the orchestrator's name, recorded with each MLflow run.
     """
+    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, runner)
+    # The TFX run id, filled in when the run starts. A component given it differs every
+    # run and is never cached: right for the two that record runs in MLflow.
+    pipeline_run_id = runtime_placeholders.execution_invocation().pipeline_run_id
+
     # Reads every CSV file of the data folder into tf.Examples, split train:eval 2:1 by hash.
     example_gen = CsvExampleGen(input_base=str(config.resolved_data_dir()))
 
@@ -60,9 +75,11 @@ def create_pipeline(
 
     # Stops the run when there is any anomaly, before anything is trained.
     validation_gate = DataValidationGate(
+        examples=example_gen.outputs["examples"],
         anomalies=example_validator.outputs["anomalies"],
-        data_dir=config.data_dir,
         schema_path=str(config.schema_path.relative_to(REPO_ROOT)),
+        run_context=run_context,
+        pipeline_run_id=pipeline_run_id,
     )
 
     # Analyzes the train split (min, max, ...) and transforms both splits.
@@ -104,6 +121,22 @@ def create_pipeline(
         ),
     )
 
+    # Records the run in MLflow: config, curves, data checks, TFMA results, the model, the registry.
+    mlflow_tracker = MlflowTracker(
+        examples=example_gen.outputs["examples"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+        run_context=run_context,
+        pipeline_run_id=pipeline_run_id,
+        model_name=config.model_name,
+    )
+
     return Pipeline(
         pipeline_name=config.name,
         pipeline_root=pipeline_root,
@@ -118,6 +151,7 @@ def create_pipeline(
             model_resolver,
             evaluator,
             pusher,
+            mlflow_tracker,
         ],
         enable_cache=True,
         metadata_connection_config=(
@@ -161,6 +195,22 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in config.slice_features],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+def run_context_for(config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str) -> str:
+    """The JSON the MLflow-recording components take (see components/mlflow_tracking.py)."""
+    return mlflow_tracking.run_context(
+        tracking_uri, tracking_artifact_root, config.name, config.to_dict(), config.data_dir, _code_version(), runner
+    )
+
+
+def _code_version() -> str:
+    """The repository's git commit, recorded with each run; "unknown" outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return result.stdout.strip()
 
 
 def _content_addressed_schema(config: PipelineConfig, pipeline_root: str) -> str:

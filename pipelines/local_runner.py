@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import re
 import time
+import traceback
 from typing import Callable
 
 from absl import logging as absl_logging
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from components import mlflow_tracking
 from pipelines.config import PipelineConfig
-from pipelines.factory import create_pipeline
+from pipelines.factory import create_pipeline, run_context_for
+from pipelines.summary import latest_pipeline_run_id
 from pipelines.workdir import Workdir
 
 # Beam's DirectRunner in this process: on small data, worker processes cost
@@ -82,18 +86,25 @@ class ComponentProgress(logging.Handler):
         self._on_progress(self.current, self.components[self.current])
 
 
+RUNNER = "local"
+
+
 def run_pipeline(
     config: PipelineConfig,
     workdir: Workdir,
     on_progress: ProgressCallback,
 ) -> dict[str, ComponentRun]:
     """Runs every component in order; returns what each did. Raises what a failing component raised."""
+    tracking_uri, tracking_artifact_root = workdir.tracking()
     pipeline = create_pipeline(
         config,
         pipeline_root=str(workdir.pipeline_root.resolve()),
         serving_dir=str(workdir.serving_dir.resolve()),
+        tracking_uri=tracking_uri,
+        tracking_artifact_root=tracking_artifact_root,
         metadata_path=str(workdir.metadata_path.resolve()),
         beam_pipeline_args=IN_PROCESS_BEAM_ARGS,
+        runner=RUNNER,
     )
     progress = ComponentProgress(on_progress)
     absl_logging.set_verbosity(absl_logging.INFO)
@@ -107,3 +118,16 @@ def run_pipeline(
     finally:
         absl_logger.removeHandler(progress)
     return progress.components
+
+
+def record_failure(config: PipelineConfig, workdir: Workdir, component: str | None, error: BaseException) -> None:
+    """Records a run that a component failed as a FAILED MLflow run, since no component after
+    the failure runs to do it. (DataValidationGate and MlflowTracker record their own failures.)"""
+    if component == "MlflowTracker":
+        return
+    tracking_uri, tracking_artifact_root = workdir.tracking()
+    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, RUNNER))
+    pipeline_run_id = latest_pipeline_run_id(str(workdir.metadata_path.resolve())) or "unknown"
+    run_id = mlflow_tracking.start_run(context, pipeline_run_id, tags={})
+    reason = f"{component or 'The pipeline'} failed: {type(error).__name__}: {error}"
+    mlflow_tracking.fail_run(tracking_uri, run_id, reason, details="".join(traceback.format_exception(error)))

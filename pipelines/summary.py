@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-import tensorflow_model_analysis as tfma
 from tfx.orchestration import metadata
 
-from pipelines.local_runner import ComponentRun
+from components.evaluation import blessing_failures, slice_metrics
 
-OVERALL = "overall"
+if TYPE_CHECKING:  # local_runner imports this module
+    from pipelines.local_runner import ComponentRun
 
 
 def outputs_of(metadata_path: str, execution_id: int) -> dict[str, list[metadata_store_pb2.Artifact]]:
@@ -29,37 +30,11 @@ def outputs_of(metadata_path: str, execution_id: int) -> dict[str, list[metadata
     return outputs
 
 
-def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-    """TFMA's scalar metrics by slice: {"overall": {...}, "species=0": {...}, ...}."""
-    result = tfma.load_eval_result(evaluation_uri)
-    table: dict[str, dict[str, float]] = {}
-    for slice_key, by_output in result.slicing_metrics:
-        name = " & ".join(f"{column}={value}" for column, value in slice_key) or OVERALL
-        for by_sub_key in by_output.values():
-            for metrics in by_sub_key.values():
-                for metric, value in metrics.items():
-                    if "doubleValue" in value:
-                        table.setdefault(name, {})[metric] = value["doubleValue"]
-    return dict(sorted(table.items(), key=lambda item: (item[0] != OVERALL, item[0])))
-
-
-def blessing_failures(evaluation_uri: str) -> list[str]:
-    """Why TFMA did not bless the model: one line per failed threshold."""
-    result = tfma.load_validation_result(evaluation_uri)
-    lines = []
-    for per_slice in result.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            name, value = failure.metric_key.name, failure.metric_value.double_value.value
-            if failure.metric_key.is_diff:
-                change = failure.metric_threshold.change_threshold.absolute.value
-                lines.append(f"{name} changed by {value:+.4g} against the blessed baseline (allowed {change:+.4g})")
-            else:
-                bounds = failure.metric_threshold.value_threshold
-                wanted = f">= {bounds.lower_bound.value:.4g}" if bounds.HasField("lower_bound") else f"<= {bounds.upper_bound.value:.4g}"
-                lines.append(f"{name} {value:.4g}, required {wanted}")
-    if result.missing_thresholds or result.missing_slices:
-        lines.append("some thresholds or slices had no data")
-    return lines
+def latest_pipeline_run_id(metadata_path: str) -> str | None:
+    """The TFX run id of the newest pipeline run in this ML Metadata store."""
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    runs = store.get_contexts_by_type("pipeline_run")
+    return max(runs, key=lambda context: context.create_time_since_epoch).name if runs else None
 
 
 def summarize(metadata_path: str, components: dict[str, ComponentRun]) -> dict:
@@ -74,6 +49,11 @@ def summarize(metadata_path: str, components: dict[str, ComponentRun]) -> dict:
         summary["blessed"] = blessed
         if not blessed:
             summary["blessing_failures"] = blessing_failures(evaluation_uri)
+    tracker = components.get("MlflowTracker")
+    if tracker and tracker.execution_id is not None and tracker.status != "failed":
+        run_id_file = outputs_of(metadata_path, tracker.execution_id)["mlflow_run_id"][0].uri
+        with open(run_id_file) as f:
+            summary["mlflow_run_id"] = f.read().strip()
     pusher = components.get("Pusher")
     if pusher and pusher.execution_id is not None and pusher.status != "failed":
         pushed = outputs_of(metadata_path, pusher.execution_id)["pushed_model"][0].custom_properties

@@ -2,6 +2,7 @@
 
 <workdir>/
   serving/<model>/<version>/        TF Serving's model base path, shared by all pipelines
+  mlflow/mlflow.db, mlflow/artifacts/  the embedded MLflow store (unless MLFLOW_TRACKING_URI is set)
   <pipeline>/
     metadata.sqlite                 ML Metadata: lineage, and the cache
     pipeline_root/                  every TFX artifact
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -38,6 +40,23 @@ class Workdir:
     @property
     def serving_dir(self) -> Path:
         return self.root / "serving"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow" / "mlflow.db"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.root / "mlflow" / "artifacts"
+
+    def tracking(self) -> tuple[str, str]:
+        """(tracking URI, artifact root): MLFLOW_TRACKING_URI's server if set (it keeps the
+        artifacts), else the embedded sqlite store and artifact folder in this workdir."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+        if uri:
+            return uri, ""
+        self.mlflow_db.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.mlflow_db.resolve()}", str(self.mlflow_artifacts.resolve())
 
     def new_run_dir(self) -> Path:
         """A fresh folder for one run's log and summary, named by the local time it started."""

@@ -1,31 +1,63 @@
 """Shared fixtures. Pipeline runs are expensive (a minute each on 2 cores), so the
-iris run is made once per session and every end-to-end test reads from it."""
+iris run is made once per session and every end-to-end test reads from it. It is
+tracked by a real `mlflow server` on localhost, also shared."""
 
+import hashlib
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# Tests choose their tracking store explicitly.
+os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TFPIPE = str(Path(sys.executable).parent / "tfpipe")
+BIN = Path(sys.executable).parent
 
 # Few steps keep the run short; a hidden layer reaches the blessing threshold in them.
 FAST_IRIS = ["--set", "train_steps=100", "--set", "model.hidden_units=16", "--set", "model.learning_rate=0.05"]
 
 
-def run_tfpipe(*args: str) -> subprocess.CompletedProcess:
-    """`tfpipe ARGS` as a user runs it: a real process, its console captured."""
-    return subprocess.run([TFPIPE, *args], capture_output=True, text=True, cwd=REPO_ROOT, timeout=900)
+def run_tfpipe(*args: str, tracking_uri: str | None = None) -> subprocess.CompletedProcess:
+    """`tfpipe ARGS` as a user runs it: a real process, its console captured.
+    `tracking_uri` sets MLFLOW_TRACKING_URI; without it runs go to the workdir's embedded store."""
+    env = dict(os.environ)
+    if tracking_uri:
+        env["MLFLOW_TRACKING_URI"] = tracking_uri
+    return subprocess.run([str(BIN / "tfpipe"), *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env,
+                          timeout=900)
 
 
 def last_summary(workdir: Path, pipeline: str) -> dict:
     runs = sorted((workdir / pipeline / "runs").iterdir())
     return json.loads((runs[-1] / "summary.json").read_text())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[:2]} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer in {seconds} s")
 
 
 class PipelineRun:
@@ -36,8 +68,81 @@ class PipelineRun:
 
 
 @pytest.fixture(scope="session")
-def iris_run(tmp_path_factory) -> PipelineRun:
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server: sqlite backend, local artifact store, a free localhost port."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def iris_run(tmp_path_factory, mlflow_server) -> PipelineRun:
     workdir = tmp_path_factory.mktemp("iris-workdir")
-    process = run_tfpipe("run", "iris", "--workdir", str(workdir), *FAST_IRIS)
+    process = run_tfpipe("run", "iris", "--workdir", str(workdir), *FAST_IRIS, tracking_uri=mlflow_server)
     assert process.returncode == 0, process.stdout + process.stderr
     return PipelineRun(workdir, "iris", process)
+
+
+@pytest.fixture(scope="session")
+def iris_rerun(iris_run: PipelineRun, mlflow_server) -> dict:
+    process = run_tfpipe("run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, tracking_uri=mlflow_server)
+    assert process.returncode == 0, process.stdout
+    return last_summary(iris_run.workdir, "iris")
+
+
+def _bad_copy(tmp_path, edit) -> tuple:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    csv_path = data_dir / "iris.csv"
+    shutil.copyfile(REPO_ROOT / "data" / "iris" / "iris.csv", csv_path)
+    lines = csv_path.read_text().splitlines()
+    csv_path.write_text("\n".join(edit(lines)) + "\n")
+    return data_dir, hashlib.sha256(csv_path.read_bytes()).hexdigest()
+
+
+def _text_in_numeric_column(lines):
+    fields = lines[5].split(",")
+    fields[0] = "five"  # sepal_length
+    return [*lines[:5], ",".join(fields), *lines[6:]]
+
+
+def _missing_column(lines):
+    return [line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] for line in lines]  # drops petal_width
+
+
+BAD_DATA = {
+    "text-in-numeric-column": (_text_in_numeric_column, "sepal_length", "Expected data of type: FLOAT but got STRING"),
+    "missing-column": (_missing_column, "petal_width", "Column is completely missing"),
+}
+
+
+class RejectedRun:
+    def __init__(self, data_dir, digest, workdir, process):
+        self.data_dir, self.digest, self.workdir, self.process = data_dir, digest, workdir, process
+
+
+@pytest.fixture(scope="session")
+def rejected_runs(tmp_path_factory, mlflow_server) -> dict[str, RejectedRun]:
+    """Each kind of bad data run once. The first is tracked by the shared MLflow server,
+    the second by the workdir's embedded store (test_mlflow_tracking.py reads both)."""
+    runs = {}
+    for (name, (edit, _, _)), tracking_uri in zip(BAD_DATA.items(), (mlflow_server, None)):
+        tmp_path = tmp_path_factory.mktemp(name)
+        data_dir, digest = _bad_copy(tmp_path, edit)
+        workdir = tmp_path / "workdir"
+        process = run_tfpipe("run", "iris", "--workdir", str(workdir), "--set", f"data_dir={data_dir}",
+                             tracking_uri=tracking_uri)
+        runs[name] = RejectedRun(data_dir, digest, workdir, process)
+    return runs

@@ -2,18 +2,19 @@
 pushed SavedModel called with raw measurements, caching, and bad data stopped at the gate."""
 
 import hashlib
-import shutil
 
 import pytest
 import tensorflow as tf
 
 from components.iris import features
-from conftest import FAST_IRIS, REPO_ROOT, PipelineRun, last_summary, run_tfpipe
+from conftest import BAD_DATA, PipelineRun, last_summary
 
 COMPONENTS = [
     "CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
-    "Transform", "Trainer", "baseline_model_resolver", "Evaluator", "Pusher",
+    "Transform", "Trainer", "baseline_model_resolver", "Evaluator", "Pusher", "MlflowTracker",
 ]
+# Never cached: a resolver node, and the two components that record the run in MLflow.
+RUN_EVERY_TIME = {"baseline_model_resolver", "DataValidationGate", "MlflowTracker"}
 
 
 def _example(measurements: dict) -> bytes:
@@ -65,59 +66,27 @@ def test_pushed_model_predicts_species_from_raw_measurements(iris_run: PipelineR
     assert list(outputs["class_id"].numpy()) == [0, 1, 2]
 
 
-def test_unchanged_rerun_is_cached_end_to_end(iris_run: PipelineRun):
-    process = run_tfpipe("run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS)
-    assert process.returncode == 0, process.stdout
-    rerun = last_summary(iris_run.workdir, "iris")
-    statuses = {name: component["status"] for name, component in rerun["components"].items()}
-    assert statuses.pop("baseline_model_resolver") == "done"  # a resolver node is never cached
+def test_unchanged_rerun_is_cached_end_to_end(iris_run: PipelineRun, iris_rerun: dict):
+    statuses = {name: component["status"] for name, component in iris_rerun["components"].items()}
+    assert {statuses.pop(name) for name in RUN_EVERY_TIME} == {"done"}
     assert set(statuses.values()) == {"cached"}, statuses
     # Nothing was pushed again.
     assert len(list((iris_run.workdir / "serving" / "iris").iterdir())) == 1
 
 
-def _bad_copy(tmp_path, edit) -> tuple:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    csv_path = data_dir / "iris.csv"
-    shutil.copyfile(REPO_ROOT / "data" / "iris" / "iris.csv", csv_path)
-    lines = csv_path.read_text().splitlines()
-    csv_path.write_text("\n".join(edit(lines)) + "\n")
-    return data_dir, hashlib.sha256(csv_path.read_bytes()).hexdigest()
-
-
-def _text_in_numeric_column(lines):
-    fields = lines[5].split(",")
-    fields[0] = "five"  # sepal_length
-    return [*lines[:5], ",".join(fields), *lines[6:]]
-
-
-def _missing_column(lines):
-    return [line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] for line in lines]  # drops petal_width
-
-
-@pytest.mark.parametrize(
-    "edit, column, expected",
-    [
-        (_text_in_numeric_column, "sepal_length", "Expected data of type: FLOAT but got STRING"),
-        (_missing_column, "petal_width", "Column is completely missing"),
-    ],
-    ids=["text-in-numeric-column", "missing-column"],
-)
-def test_bad_data_stops_before_training(tmp_path, edit, column, expected):
-    data_dir, digest = _bad_copy(tmp_path, edit)
-    workdir = tmp_path / "workdir"
-    process = run_tfpipe("run", "iris", "--workdir", str(workdir), "--set", f"data_dir={data_dir}")
-
-    assert process.returncode == 1
-    console = process.stdout
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_stops_before_training(rejected_runs, case):
+    _, column, expected = BAD_DATA[case]
+    run = rejected_runs[case]
+    assert run.process.returncode == 1
+    console = run.process.stdout
     assert "Run failed at DataValidationGate" in console
     [problem] = [line for line in console.splitlines() if f"column '{column}'" in line]
     assert expected in problem
     assert "Nothing was trained or pushed." in console
     # Nothing downstream of the gate ran, nothing was pushed, the data is untouched.
-    assert not (workdir / "iris" / "pipeline_root" / "Transform").exists()
-    assert not (workdir / "iris" / "pipeline_root" / "Trainer").exists()
-    assert not (workdir / "serving").exists()
-    assert hashlib.sha256((data_dir / "iris.csv").read_bytes()).hexdigest() == digest
-    assert last_summary(workdir, "iris")["status"] == "failed"
+    assert not (run.workdir / "iris" / "pipeline_root" / "Transform").exists()
+    assert not (run.workdir / "iris" / "pipeline_root" / "Trainer").exists()
+    assert not (run.workdir / "serving").exists()
+    assert hashlib.sha256((run.data_dir / "iris.csv").read_bytes()).hexdigest() == run.digest
+    assert last_summary(run.workdir, "iris")["status"] == "failed"

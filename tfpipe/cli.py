@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. data_dir=other/folder")
     schema.set_defaults(handler=_schema)
+
+    ui = commands.add_parser(
+        "ui",
+        help="start the MLflow UI on the workdir's embedded tracking store",
+        description="Serves the MLflow UI over <workdir>/mlflow (runs, metrics, artifacts, registered "
+        "models). With MLFLOW_TRACKING_URI set, runs are on that server instead: open it.",
+    )
+    _add_workdir(ui)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
+    ui.set_defaults(handler=_ui)
     return parser
 
 
@@ -153,7 +164,7 @@ def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) 
         components[name] = component_run
         console.component(name, component_run.status, component_run.seconds)
 
-    outcome: dict = {"pipeline": config.name, "config": config.to_dict()}
+    outcome: dict = {"pipeline": config.name, "config": config.to_dict(), "tracking_uri": workdir.tracking()[0]}
     try:
         local_runner.run_pipeline(config, workdir, on_progress)
         outcome["status"] = "succeeded"
@@ -164,6 +175,10 @@ def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) 
         traceback.print_exc()
         outcome |= {"status": "failed", "failed_component": _failed(components),
                     "error": f"{type(error).__name__}: {error}"}
+        try:
+            local_runner.record_failure(config, workdir, outcome["failed_component"], error)
+        except Exception:  # An unreachable tracking server must not hide the failure itself.
+            traceback.print_exc()
     outcome |= summary.summarize(str(workdir.metadata_path.resolve()), components)
     return outcome
 
@@ -195,6 +210,8 @@ def _print_summary(console: Console, outcome: dict) -> None:
     else:
         console.say("Blessed: no (" + "; ".join(outcome.get("blessing_failures", [])) + ")")
     console.say(f"Pushed model: {outcome.get('pushed_model', 'none')}")
+    if "mlflow_run_id" in outcome:
+        console.say(f"MLflow run: {outcome['mlflow_run_id']} in {outcome['tracking_uri']}  (browse: tfpipe ui)")
     console.say(f"Log: {outcome['log']}")
 
 
@@ -217,6 +234,17 @@ def _schema(args: argparse.Namespace) -> int:
     else:
         print(f"Same as the curated {config.schema_path}.")
     return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    # Workdir.tracking() reads MLFLOW_TRACKING_URI; the UI is for the embedded store.
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    tracking_uri, artifact_root = Workdir(args.workdir, "").tracking()
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    command = [mlflow, "ui", "--backend-store-uri", tracking_uri, "--default-artifact-root", artifact_root,
+               "--host", args.host, "--port", str(args.port)]
+    print(f"MLflow UI on http://{args.host}:{args.port} over {tracking_uri} (Ctrl-C stops it)", flush=True)
+    os.execv(mlflow, command)
 
 
 if __name__ == "__main__":

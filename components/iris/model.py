@@ -11,6 +11,7 @@ from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
+from components import training
 from components.iris import features
 
 
@@ -80,13 +81,7 @@ def run_fn(fn_args: FnArgs) -> None:
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, params["batch_size"])
 
     model = build_classifier(tuple(params["hidden_units"]), params["l2"], params["learning_rate"])
-    model.fit(
-        train,
-        steps_per_epoch=fn_args.train_steps,
-        validation_data=evaluation,
-        validation_steps=fn_args.eval_steps,
-        verbose=2,
-    )
+    training.fit_and_record(model, train, evaluation, fn_args, params["epochs"])
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",

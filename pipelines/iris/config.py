@@ -33,7 +33,7 @@ class IrisConfig(PipelineConfig):
     model_module: ClassVar[str] = "components/iris/model.py"
     label_key: ClassVar[str] = "species"
     prediction_key: ClassVar[str] = "probabilities"
-    metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy",)
+    metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
     slice_features: ClassVar[tuple[str, ...]] = ("species",)
     blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
 

@@ -1,0 +1,236 @@
+"""MlflowTracker: the last component of every pipeline; records the run in MLflow.
+
+It runs inside the pipeline, so a run is recorded the same way under every
+orchestrator. Its `pipeline_run_id` parameter is the TFX run id placeholder,
+which differs every run: the tracker is never cached, so each run, even one
+whose other components are all cached, is its own MLflow run.
+"""
+
+import io
+import json
+import os
+import time
+from pathlib import PurePath
+
+# No `from __future__ import annotations` here: the decorator reads real type objects.
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_data_validation as tfdv  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+from mlflow.entities import Metric, RunStatus  # noqa: E402
+from mlflow.models import infer_signature  # noqa: E402
+from tfx.components.evaluator import constants as evaluator_constants  # noqa: E402
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict, Parameter  # noqa: E402
+from tfx.dsl.component.experimental.decorators import component  # noqa: E402
+from tfx.dsl.io import fileio  # noqa: E402
+from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
+from tfx.utils import path_utils  # noqa: E402
+from tensorflow_data_validation.utils.display_util import get_statistics_html  # noqa: E402
+
+from components import evaluation as tfma_results  # noqa: E402
+from components import mlflow_tracking as tracking  # noqa: E402
+from components import training  # noqa: E402
+from components.validation_gate import read_anomalies  # noqa: E402
+
+CHAMPION_ALIAS = "champion"
+TAG_TF_SERVING_VERSION = "tf_serving_version"
+# On a run: the TFX Model artifact it evaluated, and the MLflow model logged for it.
+TAG_TFX_MODEL_URI = "tfx.model_uri"
+TAG_MODEL_URI = "model_uri"
+
+
+@component
+def MlflowTracker(
+    examples: InputArtifact[standard_artifacts.Examples],
+    statistics: InputArtifact[standard_artifacts.ExampleStatistics],
+    schema: InputArtifact[standard_artifacts.Schema],
+    anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
+    model: InputArtifact[standard_artifacts.Model],
+    model_run: InputArtifact[standard_artifacts.ModelRun],
+    evaluation: InputArtifact[standard_artifacts.ModelEvaluation],
+    blessing: InputArtifact[standard_artifacts.ModelBlessing],
+    pushed_model: InputArtifact[standard_artifacts.PushedModel],
+    run_context: Parameter[str],
+    pipeline_run_id: Parameter[str],
+    model_name: Parameter[str],
+) -> OutputDict(mlflow_run_id=str):
+    """Logs config, curves, data checks, TFMA results and the model; registers a pushed model.
+
+    `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.
+    """
+    context = json.loads(run_context)
+    tracking_uri = context["tracking_uri"]
+    inputs = [examples, statistics, schema, anomalies, model, model_run, evaluation, blessing, pushed_model]
+    run_id = tracking.start_run(
+        context,
+        pipeline_run_id,
+        tags={
+            tracking.TAG_DATA_FINGERPRINT: examples.get_string_custom_property("input_fingerprint"),
+            **execution_id_tags(inputs),
+        },
+    )
+    client = tracking.client(tracking_uri)
+    try:
+        _log_data_checks(client, run_id, schema, statistics, anomalies)
+        _log_training(client, run_id, model_run)
+        blessed = _log_evaluation(client, run_id, evaluation, blessing)
+        model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
+            run_id, tracking_uri, path_utils.serving_model_path(model.uri), examples
+        )
+        client.set_tag(run_id, TAG_TFX_MODEL_URI, model.uri)
+        client.set_tag(run_id, TAG_MODEL_URI, model_uri)
+        if pushed_model.get_int_custom_property("pushed") == 1:
+            _register(client, model_uri, model_name, run_id, pushed_model.get_string_custom_property("pushed_version"))
+        client.set_tag(run_id, tracking.TAG_BLESSED, str(blessed).lower())
+    except Exception as error:
+        tracking.fail_run(tracking_uri, run_id, f"MlflowTracker failed: {type(error).__name__}: {error}")
+        raise
+    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    return {"mlflow_run_id": run_id}
+
+
+def execution_id_tags(artifacts) -> dict[str, str]:
+    """`mlmd.execution_id.<Component>` for each input's producer.
+
+    TFX writes every output to `<pipeline root>/<component>/<output key>/<execution id>`;
+    the MLMD lineage of each execution starts from that id.
+    """
+    tags = {}
+    for artifact in artifacts:
+        parts = PurePath(artifact.uri).parts
+        if len(parts) >= 3 and parts[-1].isdigit():
+            tags[f"mlmd.execution_id.{parts[-3]}"] = parts[-1]
+    return tags
+
+
+def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
+    schema_dir = schema.uri
+    for name in fileio.listdir(schema_dir):
+        client.log_artifact(run_id, os.path.join(schema_dir, name), "data")
+    by_split = {
+        split: tfdv.load_stats_binary(
+            os.path.join(artifact_utils.get_split_uri([statistics], split), "FeatureStats.pb")
+        )
+        for split in artifact_utils.decode_split_names(statistics.split_names)
+    }
+    # Train on the left, eval on the right, as Facets Overview compares them.
+    (left, left_stats), *others = sorted(by_split.items(), key=lambda item: item[0] != "train")
+    right, right_stats = others[0] if others else ("", None)
+    html = get_statistics_html(left_stats, right_stats, lhs_name=left, rhs_name=right)
+    client.log_text(run_id, html, "data/statistics.html")
+    for split, found in read_anomalies(anomalies).items():
+        client.log_text(run_id, text_format.MessageToString(found), f"data/anomalies_{split}.pbtxt")
+
+
+def _log_training(client, run_id, model_run) -> None:
+    history_path = os.path.join(model_run.uri, training.HISTORY_FILE)
+    now = int(time.time() * 1000)
+    metrics = [
+        Metric(key=name, value=value, timestamp=now, step=int(row["epoch"]))
+        for row in training.read_history(history_path)
+        for name, value in row.items()
+        if name != "epoch"
+    ]
+    client.log_batch(run_id, metrics=metrics)
+    for name in (training.HISTORY_FILE, training.CURVES_FILE, training.SUMMARY_FILE):
+        client.log_artifact(run_id, os.path.join(model_run.uri, name), "training")
+
+
+def _log_evaluation(client, run_id, evaluation, blessing) -> bool:
+    metrics = tfma_results.slice_metrics(evaluation.uri)
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(f"eval.{name}", value, now, 0) for name, value in metrics[tfma_results.OVERALL].items()],
+    )
+    names = sorted({name for values in metrics.values() for name in values})
+    table = io.StringIO()
+    table.write(",".join(["slice", *names]) + "\n")
+    for slice_name, values in metrics.items():
+        table.write(",".join([slice_name, *(str(values.get(name, "")) for name in names)]) + "\n")
+    client.log_text(run_id, table.getvalue(), "evaluation/slices.csv")
+    matrix = tfma_results.confusion_matrix(evaluation.uri)
+    if matrix is not None:
+        client.log_figure(run_id, _confusion_matrix_figure(matrix), "evaluation/confusion_matrix.png")
+    blessed = blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
+    if not blessed:
+        client.log_text(run_id, "\n".join(tfma_results.blessing_failures(evaluation.uri)), "evaluation/not_blessed.txt")
+    return blessed
+
+
+def _confusion_matrix_figure(matrix: list[list[float]]):
+    values = np.array(matrix)
+    figure, axis = plt.subplots(figsize=(1.2 * len(values) + 2, 1.2 * len(values) + 1.5))
+    axis.imshow(values, cmap="Blues")
+    for (actual, predicted), count in np.ndenumerate(values):
+        axis.text(predicted, actual, f"{count:g}", ha="center", va="center")
+    axis.set_xlabel("predicted class")
+    axis.set_ylabel("actual class")
+    axis.set_xticks(range(len(values)))
+    axis.set_yticks(range(len(values)))
+    axis.set_title("Confusion matrix (eval split)")
+    figure.tight_layout()
+    return figure
+
+
+class _ServingModule(tf.Module):
+    """The pushed SavedModel's `serving_default` as the callable tf.Module MLflow's tensorflow flavor expects."""
+
+    def __init__(self, saved_model_dir: str):
+        super().__init__()
+        self.saved_model = tf.saved_model.load(saved_model_dir)
+        serve = self.saved_model.signatures["serving_default"]
+        ((self.input_name, spec),) = serve.structured_input_signature[1].items()
+        # Saved as the module's __call__, which MLflow's pyfunc calls with the input tensor.
+        self.__call__ = tf.function(lambda tensor: serve(**{self.input_name: tensor}), input_signature=[spec])
+
+
+def _logged_model_uri(client, run_id: str, tfx_model_uri: str) -> str | None:
+    """The MLflow model an earlier run logged for the same TFX model (a cached Trainer), if any."""
+    experiment = client.get_run(run_id).info.experiment_id
+    earlier = client.search_runs(
+        [experiment], filter_string=f"tags.`{TAG_TFX_MODEL_URI}` = '{tfx_model_uri}'", max_results=1
+    )
+    return earlier[0].data.tags.get(TAG_MODEL_URI) if earlier else None
+
+
+def _log_model(run_id: str, tracking_uri: str, saved_model_dir: str, examples) -> str:
+    module = _ServingModule(saved_model_dir)
+    example = _input_example(examples)
+    outputs = {name: value.numpy() for name, value in module.__call__(tf.constant(example)).items()}
+    mlflow.set_tracking_uri(tracking_uri)
+    with mlflow.start_run(run_id=run_id, log_system_metrics=False):
+        info = mlflow.tensorflow.log_model(
+            module, name="model", signature=infer_signature(example, outputs), input_example=example
+        )
+    return info.model_uri
+
+
+def _input_example(examples, count: int = 3) -> np.ndarray:
+    """The first serialized tf.Examples of the eval split: what `serving_default` takes."""
+    files = fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], "eval"), "*"))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
+    return np.array([record.numpy() for record in records], dtype=object)
+
+
+def _register(client, model_uri: str, model_name: str, run_id: str, tf_serving_version: str) -> None:
+    """A registry version per TF Serving version: a cached Pusher's push is not registered again."""
+    try:
+        client.create_registered_model(model_name)
+    except mlflow.exceptions.MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    for existing in client.search_model_versions(f"name = '{model_name}'"):
+        if existing.tags.get(TAG_TF_SERVING_VERSION) == tf_serving_version:
+            return
+    # MLflow 3 logs models outside runs (models:/<model id>); a tracking server
+    # accepts such a source only with its model id.
+    model_id = model_uri.removeprefix("models:/")
+    version = client.create_model_version(model_name, model_uri, run_id=run_id, model_id=model_id)
+    client.set_model_version_tag(model_name, version.version, TAG_TF_SERVING_VERSION, tf_serving_version)
+    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version.version)

@@ -1,0 +1,96 @@
+"""Training shared by every pipeline's run_fn: fit by epochs and keep a record of it.
+
+The record lands in the Trainer's ModelRun artifact (`fn_args.model_run_dir`), where the
+MlflowTracker component picks it up, whatever orchestrator ran the Trainer:
+  history.csv          one row per epoch: train and evaluation loss and metrics
+  training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
+  model_summary.json   every layer with its weights' shapes and statistics (the notes'
+                       parameter extraction, without writing weights to a text file)
+"""
+
+import csv
+import json
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in containers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tf_keras as keras  # noqa: E402
+from tensorflow.io import gfile  # noqa: E402
+
+HISTORY_FILE = "history.csv"
+CURVES_FILE = "training_curves.png"
+SUMMARY_FILE = "model_summary.json"
+
+
+def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int) -> keras.callbacks.History:
+    """Fits `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
+    evaluation data (`eval_steps` batches) after each, and writes the record above."""
+    epochs = max(1, min(epochs, fn_args.train_steps))
+    history = model.fit(
+        train,
+        epochs=epochs,
+        steps_per_epoch=fn_args.train_steps // epochs,
+        validation_data=evaluation,
+        validation_steps=fn_args.eval_steps,
+        verbose=2,
+    )
+    gfile.makedirs(fn_args.model_run_dir)
+    write_history(history.history, os.path.join(fn_args.model_run_dir, HISTORY_FILE))
+    plot_history(history.history, os.path.join(fn_args.model_run_dir, CURVES_FILE))
+    with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
+        json.dump(model_summary(model), f, indent=2)
+    return history
+
+
+def write_history(history: dict[str, list[float]], path: str) -> None:
+    names = sorted(history)
+    with gfile.GFile(path, "w") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *names])
+        for epoch, values in enumerate(zip(*(history[name] for name in names))):
+            writer.writerow([epoch, *values])
+
+
+def read_history(path: str) -> list[dict[str, float]]:
+    with gfile.GFile(path) as f:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_history(history: dict[str, list[float]], path: str) -> None:
+    """One panel per metric, training and evaluation curves together."""
+    metrics = sorted(name for name in history if not name.startswith("val_"))
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    for axis, name in zip(axes[0], metrics):
+        epochs = range(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], label="training")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], label="evaluation")
+        axis.set_title(name)
+        axis.set_xlabel("epoch")
+        axis.legend()
+    figure.tight_layout()
+    with gfile.GFile(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=100)
+    plt.close(figure)
+
+
+def model_summary(model: keras.Model) -> dict:
+    """Layers in order, each weight with its shape and value statistics."""
+    layers = []
+    for layer in model.layers:
+        weights = [
+            {
+                "name": weight.name,
+                "shape": list(weight.shape),
+                "mean": float(np.mean(value)),
+                "std": float(np.std(value)),
+                "min": float(np.min(value)),
+                "max": float(np.max(value)),
+            }
+            for weight, value in zip(layer.weights, layer.get_weights())
+        ]
+        layers.append({"name": layer.name, "type": type(layer).__name__, "weights": weights})
+    return {"total_parameters": int(model.count_params()), "layers": layers}

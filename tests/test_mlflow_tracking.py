@@ -1,0 +1,146 @@
+"""MLflow tracking of pipeline runs, asserted through MlflowClient against a real `mlflow server`
+(the shared iris run and its re-run), and `tfpipe ui` over a workdir's embedded store."""
+
+import json
+import subprocess
+import urllib.request
+
+import mlflow
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION
+from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
+
+EPOCHS = 10  # the iris default; the shared run's 100 steps are split into these
+
+
+@pytest.fixture(scope="module")
+def client(mlflow_server) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
+
+
+@pytest.fixture(scope="module")
+def tracked_run(client, iris_run: PipelineRun):
+    return client.get_run(iris_run.summary["mlflow_run_id"])
+
+
+def _artifact_paths(client, run_id, path=None) -> set[str]:
+    paths = set()
+    for item in client.list_artifacts(run_id, path):
+        paths |= _artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return paths
+
+
+def test_run_is_in_the_pipeline_experiment_with_lineage_tags(client, tracked_run, iris_run: PipelineRun):
+    assert tracked_run.info.status == "FINISHED"
+    assert client.get_experiment(tracked_run.info.experiment_id).name == "iris"
+    tags = tracked_run.data.tags
+    assert tags["tfx.runner"] == "local"
+    assert tags["data.dir"] == "data/iris"
+    assert tags["data.fingerprint"].startswith("split:single_split,num_files:1")
+    assert len(tags["mlflow.source.git.commit"]) == 40
+    assert tags["tfx.pipeline_run_id"]
+    trainer_execution = tags["mlmd.execution_id.Trainer"]
+    assert iris_run.summary["components"]["Trainer"]["execution_id"] == int(trainer_execution)
+    assert tags["blessed"] == "true"
+
+
+def test_resolved_config_is_logged_as_params(tracked_run):
+    params = tracked_run.data.params
+    assert params["train_steps"] == "100"
+    assert params["model.hidden_units"] == "16"
+    assert params["model.learning_rate"] == "0.05"
+    assert params["epochs"] == str(EPOCHS)
+
+
+def test_training_curves_have_one_point_per_epoch(client, tracked_run):
+    for metric in ("loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"):
+        history = client.get_metric_history(tracked_run.info.run_id, metric)
+        assert sorted(point.step for point in history) == list(range(EPOCHS)), metric
+
+
+def test_tfma_metrics_are_logged(tracked_run, iris_run: PipelineRun):
+    overall = iris_run.summary["metrics"]["overall"]
+    metrics = tracked_run.data.metrics
+    assert metrics["eval.sparse_categorical_accuracy"] == pytest.approx(overall["sparse_categorical_accuracy"])
+    assert metrics["eval.example_count"] == overall["example_count"]
+
+
+def test_artifacts_cover_data_training_and_evaluation(client, tracked_run):
+    paths = _artifact_paths(client, tracked_run.info.run_id)
+    assert {
+        "data/schema.pbtxt", "data/statistics.html", "data/anomalies_train.pbtxt", "data/anomalies_eval.pbtxt",
+        "training/history.csv", "training/training_curves.png", "training/model_summary.json",
+        "evaluation/slices.csv", "evaluation/confusion_matrix.png",
+    } <= paths
+    with open(client.download_artifacts(tracked_run.info.run_id, "training/model_summary.json")) as f:
+        summary = json.load(f)
+    shapes = [weight["shape"] for layer in summary["layers"] for weight in layer["weights"]]
+    assert [4, 16] in shapes and [16, 3] in shapes
+    with open(client.download_artifacts(tracked_run.info.run_id, "evaluation/slices.csv")) as f:
+        assert "species=2" in f.read()
+
+
+def test_logged_model_serves_the_signature(tracked_run, mlflow_server):
+    mlflow.set_tracking_uri(mlflow_server)
+    model = mlflow.pyfunc.load_model(tracked_run.data.tags[TAG_MODEL_URI])
+    # Signature: one tensor of serialized tf.Examples in, the serving outputs out.
+    (inputs,) = model.metadata.get_input_schema().inputs
+    assert inputs.type == np.dtype(object) and inputs.shape == (-1,)
+    assert {"probabilities", "class_id", "species"} == set(model.metadata.get_output_schema().input_names())
+    setosa = {"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}
+    example = tf.train.Example(features=tf.train.Features(feature={
+        key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in setosa.items()
+    })).SerializeToString()
+    outputs = model.predict(np.array([example], dtype=object))
+    assert outputs["species"].numpy()[0] == b"setosa"
+
+
+def test_pushed_model_is_registered_as_champion(client, tracked_run, iris_run: PipelineRun):
+    version = client.get_model_version_by_alias("iris", CHAMPION_ALIAS)
+    assert version.run_id == tracked_run.info.run_id
+    assert version.tags[TAG_TF_SERVING_VERSION] == iris_run.summary["pushed_version"]
+
+
+def test_cached_rerun_is_its_own_run_without_a_new_model_version(client, tracked_run, iris_rerun):
+    rerun = client.get_run(iris_rerun["mlflow_run_id"])
+    assert rerun.info.run_id != tracked_run.info.run_id
+    assert rerun.info.status == "FINISHED"
+    # Same model, nothing new pushed: the MLflow model is reused and no version added.
+    assert rerun.data.tags[TAG_MODEL_URI] == tracked_run.data.tags[TAG_MODEL_URI]
+    assert len(client.search_model_versions("name = 'iris'")) == 1
+
+
+def test_rejected_data_is_a_failed_run_with_the_reason(client, rejected_runs):
+    experiment = client.get_experiment_by_name("iris")
+    failed = client.search_runs([experiment.experiment_id], filter_string="attributes.status = 'FAILED'")
+    assert len(failed) == 1
+    reason = failed[0].data.tags["failure_reason"]
+    assert "column 'sepal_length'" in reason and "Expected data of type: FLOAT" in reason
+    assert failed[0].data.params["data_dir"] == str(rejected_runs["text-in-numeric-column"].data_dir)
+
+
+def test_ui_serves_the_embedded_store_over_rest(rejected_runs):
+    workdir = rejected_runs["missing-column"].workdir
+    port = free_port()
+    ui = subprocess.Popen([str(BIN / "tfpipe"), "ui", "--workdir", str(workdir), "--port", str(port)],
+                          cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", ui)
+        with urllib.request.urlopen(f"{base}/experiments/get-by-name?experiment_name=iris", timeout=10) as reply:
+            experiment_id = json.load(reply)["experiment"]["experiment_id"]
+        request = urllib.request.Request(
+            f"{base}/runs/search", data=json.dumps({"experiment_ids": [experiment_id]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            runs = json.load(reply)["runs"]
+    finally:
+        ui.terminate()
+        ui.wait(timeout=30)
+    assert [run["info"]["status"] for run in runs] == ["FAILED"]
+    tags = {tag["key"]: tag["value"] for tag in runs[0]["data"]["tags"]}
+    assert "column 'petal_width'" in tags["failure_reason"]
