@@ -106,6 +106,7 @@ class ServingApi:
         statuses = self.manager.version_statuses(spec.name, version)
         for number, status in sorted(statuses.items(), reverse=True):
             entry = response.model_version_status.add(version=number, state=status.state)
+            entry.status.SetInParent()  # present even when OK, as TF Serving sends it
             if status.error:
                 entry.status.error_code = error_codes_pb2.INTERNAL
                 entry.status.error_message = status.error
@@ -118,7 +119,7 @@ class ServingApi:
         servable = self.manager.servable(model_spec)
         signature_name = model_spec.signature_name or DEFAULT_SIGNATURE
         signature_def = servable.signature_defs.get(signature_name)
-        if signature_def is None or not signature_def.outputs:  # __saved_model_init_op is not callable
+        if signature_def is None or signature_name not in servable.runnable_signatures:
             raise invalid_argument(f'Serving signature name: "{signature_name}" not found in signature def')
         if method is not None and signature_def.method_name != method:
             raise invalid_argument(

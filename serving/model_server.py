@@ -99,8 +99,7 @@ class ModelServer:
 
     def wait(self) -> None:
         """Blocks until `stop()` (from another thread or a signal handler)."""
-        while not self._stopped.wait(0.5):
-            pass
+        self._stopped.wait()
 
     def __enter__(self) -> "ModelServer":
         return self.start()

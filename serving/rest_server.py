@@ -229,20 +229,21 @@ def _is_b64(value) -> bool:
     return isinstance(value, dict) and set(value) == {"b64"}
 
 
-def _to_json(name: str, value: np.ndarray):
-    if value.dtype != object:
-        return value.tolist()
+def _to_json(name: str, value):
+    """An output (an array, or one row of it) as JSON; bytes as text, or {"b64": ...} when binary."""
     as_text = not name.endswith("_bytes")
 
     def convert(item):
-        if isinstance(item, np.ndarray) or isinstance(item, list):
-            return [convert(element) for element in item]
-        if as_text:
-            try:
-                return item.decode()
-            except UnicodeDecodeError:
-                pass
-        return {"b64": base64.b64encode(item).decode()}
+        if isinstance(item, np.ndarray):
+            return [convert(element) for element in item] if item.dtype == object else item.tolist()
+        if isinstance(item, bytes):
+            if as_text:
+                try:
+                    return item.decode()
+                except UnicodeDecodeError:
+                    pass
+            return {"b64": base64.b64encode(item).decode()}
+        return item.item() if isinstance(item, np.generic) else item
 
     return convert(value)
 

@@ -48,8 +48,13 @@ class Servable:
             self._batchers = {
                 name: Batcher(lambda inputs, name=name: self._call(name, inputs), batching, f"{model_name}/{version}/{name}")
                 for name, signature_def in self.signature_defs.items()
-                if name in self._model.signatures and _is_batchable(signature_def)
+                if name in self.runnable_signatures and _is_batchable(signature_def)
             }
+
+    @property
+    def runnable_signatures(self) -> set[str]:
+        """Signatures a request may call (not, for instance, `__saved_model_init_op`)."""
+        return set(self._model.signatures)
 
     def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Runs a signature on inputs already checked against its SignatureDef; batched with others when enabled."""
