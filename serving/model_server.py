@@ -99,7 +99,10 @@ class ModelServer:
 
     def wait(self) -> None:
         """Blocks until `stop()` (from another thread or a signal handler)."""
-        self._stopped.wait()
+        # Short waits: a signal reaching another thread does not wake a blocked wait, and the
+        # main thread must get back to Python for Ctrl-C or SIGTERM handlers to run.
+        while not self._stopped.wait(0.5):
+            pass
 
     def __enter__(self) -> "ModelServer":
         return self.start()
