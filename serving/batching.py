@@ -50,7 +50,13 @@ class _Request:
 
 
 class Batcher:
-    """Merges concurrent calls of one signature of one model version into batched model calls."""
+    """Merges concurrent calls of one signature of one model version into batched model calls.
+
+    Attributes:
+      batches: how many batches the worker has run (each one model call, unless a failed
+        batch was re-run request by request); with `requests_batched`, the mean batch size.
+      requests_batched: how many requests went through the queue.
+    """
 
     def __init__(self, run_model: RunModel, options: BatchingOptions, name: str):
         self._run_model = run_model
@@ -58,6 +64,8 @@ class Batcher:
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._closing = threading.Lock()
         self._closed = False
+        self.batches = 0
+        self.requests_batched = 0
         self._worker = threading.Thread(target=self._work, name=f"batcher {name}", daemon=True)
         self._worker.start()
 
@@ -112,6 +120,8 @@ class Batcher:
                 return
 
     def _answer(self, batch: list[_Request]) -> None:
+        self.batches += 1
+        self.requests_batched += len(batch)
         if len(batch) == 1:
             _settle(batch[0], lambda: self._run_model(batch[0].inputs))
             return

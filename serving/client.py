@@ -111,7 +111,8 @@ def predict_request(
     request = predict_pb2.PredictRequest()
     _set_model(request.model_spec, model_name, version)
     request.model_spec.signature_name = signature_name
-    request.model_spec.version_label = version_label
+    if version_label:  # version and version_label are a oneof: setting one clears the other
+        request.model_spec.version_label = version_label
     request.inputs[input_name].CopyFrom(tf.make_tensor_proto(list(serialized_examples), dtype=tf.string))
     return request
 

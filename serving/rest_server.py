@@ -95,8 +95,10 @@ class _RestHandler(BaseHTTPRequestHandler):
         match = _MODEL_URL.match(self.path.split("?", 1)[0])
         if match is None:
             raise not_found(f"Malformed request: {self.command} {self.path}")
-        spec = model_pb2.ModelSpec(name=match["name"], version_label=match["label"] or "")
-        if match["version"]:
+        spec = model_pb2.ModelSpec(name=match["name"])
+        if match["label"]:
+            spec.version_label = match["label"]
+        elif match["version"]:
             spec.version.value = int(match["version"])
         return match, spec
 
@@ -146,9 +148,9 @@ class _RestHandler(BaseHTTPRequestHandler):
         if ("instances" in body) == ("inputs" in body):
             raise invalid_argument('Missing \'inputs\' or \'instances\' key (exactly one of them is needed)')
         servable, _, signature_def = self.serving_api.resolve_signature(spec)
-        # Pin the version resolved here, so a swap between this line and the call cannot mix versions.
+        # Pin the version resolved here (replacing a label: they are a oneof), so a swap between
+        # this line and the call cannot answer with another version than the signature read here.
         spec.version.value = servable.version
-        spec.version_label = ""
         row_format = "instances" in body
         columns = _columns_from_rows(body["instances"], signature_def) if row_format else _named_inputs(body["inputs"], signature_def)
         request = predict_pb2.PredictRequest(model_spec=spec)
