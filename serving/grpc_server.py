@@ -71,8 +71,9 @@ def start_grpc_server(api: ServingApi, address: str, max_request_bytes: int, thr
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(api), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(api), server)
-    port = server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"could not bind gRPC to {address}")
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as error:  # grpc's way of saying the address is taken or not ours
+        raise OSError(f"cannot listen for gRPC on {address} (in use?)") from error
     server.start()
     return server, port

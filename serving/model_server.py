@@ -39,7 +39,7 @@ class ServerOptions:
       batching: how concurrent requests are merged; None runs each request on its own.
       max_request_bytes: larger requests are refused (gRPC RESOURCE_EXHAUSTED, HTTP 413).
       version_labels: per model, label -> version number, for requests by `version_label`.
-      threads: request threads per front end; concurrency beyond this waits.
+      threads: gRPC request threads; more concurrent gRPC calls wait (REST uses a thread per connection).
     """
 
     host: str = "127.0.0.1"

@@ -56,7 +56,10 @@ def start_rest_server(api: ServingApi, host: str, port: int, max_request_bytes: 
         serving_api = api
         max_body_bytes = max_request_bytes
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    try:
+        server = ThreadingHTTPServer((host, port), Handler)
+    except OSError as error:
+        raise OSError(f"cannot listen for REST on {host}:{port} ({error.strerror})") from error
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="rest server", daemon=True).start()
     return server, server.server_address[1]

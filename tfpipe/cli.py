@@ -266,7 +266,10 @@ def _serve(args: argparse.Namespace) -> int:
     batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
     options = ServerOptions(args.host, args.grpc_port, args.rest_port, args.versions_to_keep, args.poll_seconds,
                             batching, int(args.max_request_mb * 1024 * 1024), labels)
-    server = ModelServer(serving_dir, options).start()
+    try:
+        server = ModelServer(serving_dir, options).start()
+    except OSError as error:  # a port in use, or a host that is not this machine's
+        raise UsageError(f"{error}.") from None
     models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
     print(f"Serving {serving_dir}: {models or 'no models yet'}", flush=True)
     print(f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
