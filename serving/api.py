@@ -28,7 +28,6 @@ from serving.errors import ServingError, invalid_argument
 from serving.model_manager import ModelManager
 from serving.servables import DEFAULT_SIGNATURE, Servable
 
-PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 SIGNATURE_DEF_FIELD = "signature_def"
@@ -98,10 +97,7 @@ class ServingApi:
         spec = request.model_spec
         version = spec.version.value if spec.HasField("version") else None
         if spec.version_label:
-            labels = self.manager.version_labels.get(spec.name, {})
-            if spec.version_label not in labels:
-                raise invalid_argument(f"Unrecognized servable version label: {spec.version_label}")
-            version = labels[spec.version_label]
+            version = self.manager.labelled_version(spec.name, spec.version_label)
         response = get_model_status_pb2.GetModelStatusResponse()
         statuses = self.manager.version_statuses(spec.name, version)
         for number, status in sorted(statuses.items(), reverse=True):
@@ -135,7 +131,7 @@ class ServingApi:
         if len(signature_def.inputs) != 1:
             raise invalid_argument(
                 f"Expected one input (serialized tf.Examples) in signature '{signature_name}', "
-                f"found {{{describe_tensors(signature_def.inputs)}}}"
+                f"found {{{_describe_tensors(signature_def.inputs)}}}"
             )
         [input_name] = signature_def.inputs
         outputs = servable.run(signature_name, {input_name: _serialized_examples(examples)})
@@ -143,7 +139,7 @@ class ServingApi:
         if not expected_outputs & set(outputs):
             raise invalid_argument(
                 f"Expected output {' or '.join(sorted(expected_outputs))} in signature '{signature_name}', "
-                f"found {{{describe_tensors(signature_def.outputs)}}}"
+                f"found {{{_describe_tensors(signature_def.outputs)}}}"
             )
         return servable, signature_name, outputs
 
@@ -160,7 +156,7 @@ def _checked_inputs(
     def refuse(problem: str) -> ServingError:
         return invalid_argument(
             f"{problem}. Signature '{signature_name}' of model {servable.model_name} version {servable.version} "
-            f"expects inputs {{{describe_tensors(expected)}}}"
+            f"expects inputs {{{_describe_tensors(expected)}}}"
         )
 
     extra, missing = sorted(set(tensors) - set(expected)), sorted(set(expected) - set(tensors))
@@ -184,7 +180,7 @@ def _checked_inputs(
     return arrays
 
 
-def describe_tensors(tensor_infos: Mapping[str, meta_graph_pb2.TensorInfo]) -> str:
+def _describe_tensors(tensor_infos: Mapping[str, meta_graph_pb2.TensorInfo]) -> str:
     """`examples: DT_STRING [-1]`, one entry per tensor (-1 is a dimension of any size)."""
     return ", ".join(
         f"{name}: {_dtype_name(info.dtype)} {_shape_text(info.tensor_shape)}" for name, info in sorted(tensor_infos.items())

@@ -118,10 +118,7 @@ class ModelManager:
                 version = model_spec.version.value
                 request = f"Specific({name}, {version})"
             elif model_spec.version_label:
-                label = model_spec.version_label
-                if label not in self.version_labels.get(name, {}):
-                    raise invalid_argument(f"Unrecognized servable version label: {label}")
-                version = self.version_labels[name][label]
+                version = self.labelled_version(name, model_spec.version_label)
                 request = f"Specific({name}, {version})"
             else:
                 version = max(versions, default=None)
@@ -129,6 +126,13 @@ class ModelManager:
             if version not in versions:
                 raise not_found(f"Servable not found for request: {request}")
             return versions[version]
+
+    def labelled_version(self, model_name: str, label: str) -> int:
+        """The version a label names (labels are fixed at start, so no lock is needed)."""
+        labels = self.version_labels.get(model_name, {})
+        if label not in labels:
+            raise invalid_argument(f"Unrecognized servable version label: {label}")
+        return labels[label]
 
     def version_statuses(self, model_name: str, version: int | None = None) -> dict[int, VersionStatus]:
         """Every version of a model this server has seen (or the one asked for), with its state."""

@@ -112,7 +112,6 @@ class _RestHandler(BaseHTTPRequestHandler):
         if match["metadata"]:
             request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec, metadata_field=[SIGNATURE_DEF_FIELD])
             return _metadata_json(self.serving_api.get_model_metadata(request))
-        spec.ClearField("signature_name")
         status = self.serving_api.get_model_status(get_model_status_pb2.GetModelStatusRequest(model_spec=spec))
         return json_format.MessageToDict(status, preserving_proto_field_name=True, including_default_value_fields=True)
 
@@ -155,25 +154,28 @@ class _RestHandler(BaseHTTPRequestHandler):
         # this line and the call cannot answer with another version than the signature read here.
         spec.version.value = servable.version
         row_format = "instances" in body
-        columns = _columns_from_rows(body["instances"], signature_def) if row_format else _named_inputs(body["inputs"], signature_def)
+        if row_format:
+            columns = _columns_from_rows(body["instances"], signature_def)
+        else:
+            columns = _named_inputs(body["inputs"], signature_def)
         request = predict_pb2.PredictRequest(model_spec=spec)
         for name, value in columns.items():
-            info = signature_def.inputs.get(name)
-            if info is None:  # unknown names go through as they are, for ServingApi's full message
-                request.inputs[name].CopyFrom(tf.make_tensor_proto(_array(value, None, name)))
-            else:
-                request.inputs[name].CopyFrom(tf.make_tensor_proto(_array(value, info.dtype, name), dtype=info.dtype))
+            # An unknown name goes through as it is, for ServingApi's message naming the expected inputs.
+            dtype = signature_def.inputs[name].dtype if name in signature_def.inputs else None
+            request.inputs[name].CopyFrom(_tensor_proto(value, dtype, name))
         outputs = {name: tf.make_ndarray(proto) for name, proto in self.serving_api.predict(request).outputs.items()}
-        if not row_format:
-            [(name, only)] = outputs.items() if len(outputs) == 1 else [(None, None)]
-            return {"outputs": _to_json(name, only) if name else {n: _to_json(n, v) for n, v in outputs.items()}}
-        rows = {len(value) for value in outputs.values()}
-        if len(rows) != 1:
-            raise invalid_argument("Outputs have different batch sizes; use the columnar 'inputs' format")
+        # As in TF Serving, a single output is sent bare, several as an object (per row in row format).
+        key = "predictions" if row_format else "outputs"
         if len(outputs) == 1:
             [(name, value)] = outputs.items()
-            return {"predictions": _to_json(name, value)}
-        return {"predictions": [{name: _to_json(name, value[row]) for name, value in outputs.items()} for row in range(rows.pop())]}
+            return {key: _to_json(name, value)}
+        if not row_format:
+            return {key: {name: _to_json(name, value) for name, value in outputs.items()}}
+        batch_sizes = {len(value) for value in outputs.values()}
+        if len(batch_sizes) != 1:
+            raise invalid_argument("Outputs have different batch sizes; use the columnar 'inputs' format")
+        rows = range(batch_sizes.pop())
+        return {key: [{name: _to_json(name, value[row]) for name, value in outputs.items()} for row in rows]}
 
 
 def _columns_from_rows(instances, signature_def) -> dict:
@@ -183,9 +185,7 @@ def _columns_from_rows(instances, signature_def) -> dict:
     named = all(isinstance(row, dict) and not _is_b64(row) for row in instances)
     if not named:
         if len(signature_def.inputs) != 1:
-            raise invalid_argument(
-                f"instances must be objects naming the inputs {sorted(signature_def.inputs)}"
-            )
+            raise invalid_argument(f"instances must be objects naming the inputs {sorted(signature_def.inputs)}")
         [name] = signature_def.inputs
         return {name: instances}
     names = set(instances[0])
@@ -204,14 +204,18 @@ def _named_inputs(inputs, signature_def) -> dict:
     return {name: inputs}
 
 
-def _array(value, dtype: int | None, name: str) -> np.ndarray:
-    """A JSON value as an array of the signature's dtype; strings become bytes, {"b64": ...} decoded."""
+def _tensor_proto(value, dtype: int | None, name: str):
+    """A JSON value as a TensorProto of the signature's dtype (None: as it comes, for an unknown input name).
+
+    Strings become bytes and {"b64": ...} is decoded, for string inputs.
+    """
     try:
         if dtype == tf.string.as_datatype_enum or (dtype is None and _holds_text(value)):
-            return np.array(_bytes_of(value), dtype=object)
-        return np.array(value, dtype=tf.dtypes.as_dtype(dtype).as_numpy_dtype if dtype else None)
-    except (ValueError, TypeError) as error:
-        raise invalid_argument(f"input '{name}' could not be read as {tf.dtypes.as_dtype(dtype).name if dtype else 'a tensor'}: {error}") from None
+            return tf.make_tensor_proto(np.array(_bytes_of(value), dtype=object), dtype=tf.string)
+        return tf.make_tensor_proto(np.array(value), dtype=dtype)
+    except (ValueError, TypeError) as error:  # ragged lists, text for numbers, numbers for text
+        expected = tf.dtypes.as_dtype(dtype).name if dtype else "a tensor"
+        raise invalid_argument(f"input '{name}' could not be read as {expected}: {error}") from None
 
 
 def _bytes_of(value):

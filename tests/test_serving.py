@@ -377,6 +377,8 @@ REST_ERRORS = {
     "wrong dtype": ("/v1/models/iris:predict", {"instances": [5.0, 3.4]}, 400, "expected a string"),
     "wrong shape": ("/v1/models/iris:predict", {"inputs": {"examples": [[b64(KNOWN_EXAMPLES[0])]]}}, 400,
                     "has shape [1, 1], expected [-1]"),
+    "ragged input": ("/v1/models/iris:predict", {"inputs": {"examples": [[b64(KNOWN_EXAMPLES[0])], b64(KNOWN_EXAMPLES[0])]}},
+                     400, "could not be read as string"),
     "neither instances nor inputs": ("/v1/models/iris:predict", {"rows": []}, 400, "'inputs' or 'instances'"),
     "not JSON": ("/v1/models/iris:predict", b"{instances: oops", 400, "JSON Parse error"),
     "oversized request": ("/v1/models/iris:predict", {"instances": [b64(b"x" * MAX_REQUEST_BYTES)]}, 413,
