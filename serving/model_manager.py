@@ -4,8 +4,9 @@ The base path holds `<model>/<version>/` folders (TF Serving's layout, written b
 A poll loads every model's newest `versions_to_keep` versions (TF Serving's default policy keeps
 the latest one) and unloads the rest. A new version is loaded before an old one is unloaded, and
 a request keeps the servable it resolved until it is answered, so a swap never fails a request.
-A version that fails to load is retried on later polls (up to `MAX_LOAD_ATTEMPTS`) while the
-versions already loaded keep serving.
+A version that fails to load (a corrupt SavedModel, or one caught half-copied by a Pusher that
+does not write atomically) is retried every `LOAD_RETRY_INTERVAL_S` seconds, `MAX_LOAD_ATTEMPTS`
+times in all, as TF Serving retries; meanwhile the versions already loaded keep serving.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Mapping
 
@@ -24,7 +26,8 @@ from serving.servables import Servable, is_complete_version
 
 log = logging.getLogger(__name__)
 
-MAX_LOAD_ATTEMPTS = 3
+MAX_LOAD_ATTEMPTS = 5  # TF Serving's max_num_load_retries
+LOAD_RETRY_INTERVAL_S = 10.0  # shorter than TF Serving's minute: models here load in under a second
 
 State = get_model_status_pb2.ModelVersionStatus.State
 
@@ -36,6 +39,7 @@ class VersionStatus:
     state: int = State.START
     error: str = ""
     failed_loads: int = 0
+    retry_after: float = 0.0  # time.monotonic() before which a failed load is not tried again
 
 
 class ModelManager:
@@ -172,7 +176,7 @@ class ModelManager:
     def _load(self, name: str, version: int, path: Path) -> bool:
         with self._lock:
             status = self._statuses.setdefault(name, {}).setdefault(version, VersionStatus())
-            if status.failed_loads >= MAX_LOAD_ATTEMPTS:
+            if status.failed_loads >= MAX_LOAD_ATTEMPTS or time.monotonic() < status.retry_after:
                 return False
             status.state = State.LOADING
         try:
@@ -180,6 +184,7 @@ class ModelManager:
         except Exception as error:  # A broken or half-copied SavedModel: report it, keep serving the rest.
             with self._lock:
                 status.failed_loads += 1
+                status.retry_after = time.monotonic() + LOAD_RETRY_INTERVAL_S
                 status.state, status.error = State.END, f"{type(error).__name__}: {error}"
             log.warning("could not load %s version %d (attempt %d): %s", name, version, status.failed_loads, error)
             return False

@@ -293,6 +293,26 @@ def test_a_version_folder_without_saved_model_is_not_loaded(iris_run, tmp_path):
         server.stop()
 
 
+def test_a_version_that_fails_to_load_is_reported_and_the_previous_one_keeps_serving(iris_run, tmp_path):
+    serving_dir = copy_serving_tree(iris_run, tmp_path)
+    old = versions(serving_dir)[-1]
+    broken = serving_dir / "iris" / str(old + 1)
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+    server = start_server(serving_dir)
+    try:
+        with PredictionClient(f"127.0.0.1:{server.grpc_port}") as client:
+            response = client.predict_response(predict_request("iris", KNOWN_EXAMPLES))
+            assert response.model_spec.version.value == old
+            statuses = {status.version: status for status in client.status("iris").model_version_status}
+        assert statuses[old].state == AVAILABLE
+        assert statuses[old + 1].state == END
+        assert statuses[old + 1].status.error_code == grpc.StatusCode.INTERNAL.value[0]
+        assert statuses[old + 1].status.error_message
+    finally:
+        server.stop()
+
+
 # --- errors: the server answers each with TF Serving's status and keeps serving ------------------
 
 
