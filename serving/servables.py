@@ -35,6 +35,7 @@ class Servable:
       signature_defs: every SignatureDef of the `serve` MetaGraph, as saved (names, dtypes and
         shapes of inputs and outputs, method name): what GetModelMetadata reports and what
         requests are validated against.
+      runnable_signatures: the names of those a request may call (not `__saved_model_init_op`).
     """
 
     def __init__(self, model_name: str, version: int, path: Path, batching: BatchingOptions | None):
@@ -43,18 +44,14 @@ class Servable:
         self.path = path
         self.signature_defs = _signature_defs(path)
         self._model = tf.saved_model.load(str(path), tags=[SERVING_TAG])
+        self.runnable_signatures = frozenset(self._model.signatures)
         self._batchers = {}
         if batching is not None:
             self._batchers = {
                 name: Batcher(lambda inputs, name=name: self._call(name, inputs), batching, f"{model_name}/{version}/{name}")
-                for name, signature_def in self.signature_defs.items()
-                if name in self.runnable_signatures and _is_batchable(signature_def)
+                for name in self.runnable_signatures
+                if _is_batchable(self.signature_defs[name])
             }
-
-    @property
-    def runnable_signatures(self) -> set[str]:
-        """Signatures a request may call (not, for instance, `__saved_model_init_op`)."""
-        return set(self._model.signatures)
 
     def run(self, signature_name: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Runs a signature on inputs already checked against its SignatureDef; batched with others when enabled."""
