@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -33,7 +34,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from conftest import REPO_ROOT, TFPIPE, PipelineRun
+from conftest import REPO_ROOT, PipelineRun
 from serving.batching import Batcher, BatchingOptions
 from serving.client import PredictionClient, example, predict_request
 from serving.errors import invalid_argument
@@ -565,13 +566,17 @@ def test_client_retries_while_the_server_is_unavailable(serving_dir):
 def test_tfpipe_serve_serves_the_workdir_until_terminated(iris_run, tmp_path):
     copy_serving_tree(iris_run, tmp_path)
     rest_port = _free_port()
+    log_path = tmp_path / "serve.log"
+    # `python -m tfpipe.cli` from the repository root runs this checkout's CLI even where the
+    # installed `tfpipe` script belongs to another checkout sharing the venv.
     process = subprocess.Popen(
-        [TFPIPE, "serve", "--workdir", str(tmp_path), "--grpc-port", "0", "--rest-port", str(rest_port)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(tmp_path), "--grpc-port", "0",
+         "--rest-port", str(rest_port)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log_path.open("w"), text=True,
     )
     try:
         first_line = process.stdout.readline()
-        assert first_line.startswith(f"Serving {tmp_path / 'serving'}: iris ["), first_line + process.stderr.read()
+        assert first_line.startswith(f"Serving {tmp_path / 'serving'}: iris ["), first_line + log_path.read_text()
         grpc_port = int(re.search(r"gRPC on 127\.0\.0\.1:(\d+)", process.stdout.readline()).group(1))
         with PredictionClient(f"127.0.0.1:{grpc_port}") as client:
             assert client.predict(predict_request("iris", KNOWN_EXAMPLES[:1]))["species"][0] == b"setosa"
