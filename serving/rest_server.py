@@ -116,8 +116,10 @@ class _RestHandler(BaseHTTPRequestHandler):
         return json_format.MessageToDict(status, preserving_proto_field_name=True, including_default_value_fields=True)
 
     def _post(self) -> dict:
+        # The body is read (or refused) before anything else can fail, so that on a kept-alive
+        # connection it is never taken for the start of the next request.
+        body = self._json_body()
         match, spec = self._route()
-        body = self._json_body()  # read (or refused) first, so the connection stays usable
         if not match["verb"]:
             raise invalid_argument("POST needs :predict, :classify or :regress after the model")
         spec.signature_name = body.get("signature_name", "")

@@ -6,6 +6,7 @@ serving tree in tmp_path, so tests can add versions without touching the run's w
 """
 
 import base64
+import http.client
 import json
 import os
 import re
@@ -415,6 +416,21 @@ def test_rest_errors_are_tf_serving_statuses_and_the_server_keeps_serving(server
     assert message in answer["error"]
     status, answer = rest(server, "/v1/models/iris:predict", {"instances": [b64(e) for e in KNOWN_EXAMPLES]})
     assert (status, [row["species"] for row in answer["predictions"]]) == (200, list(KNOWN_ROWS))
+
+
+def test_a_kept_alive_rest_connection_stays_usable_after_errors(server):
+    connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=10)
+    good = json.dumps({"instances": [b64(KNOWN_EXAMPLES[0])]})
+    try:
+        for path, body, status in [("/v1/modelz/iris:predict", good, 404), ("/v1/models/iris:predict", "{oops", 400),
+                                   ("/v1/models/iris:predict", good, 200)]:
+            connection.request("POST", path, body=body)
+            response = connection.getresponse()
+            assert (response.status, path) == (status, path)
+            answer = json.load(response)
+        assert answer["predictions"][0]["species"] == "setosa"
+    finally:
+        connection.close()
 
 
 # --- Classify and Regress ------------------------------------------------------------------------
