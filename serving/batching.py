@@ -41,6 +41,12 @@ class BatchingOptions:
     max_batch_size: int = 32
     batch_timeout_s: float = 0.0
 
+    def __post_init__(self):
+        if self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
+        if self.batch_timeout_s < 0:
+            raise ValueError(f"batch_timeout_s must not be negative, got {self.batch_timeout_s}")
+
 
 @dataclasses.dataclass
 class _Request:

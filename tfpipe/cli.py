@@ -226,20 +226,23 @@ def _add_serve(commands) -> None:
         help="serve every pushed model with TF Serving's gRPC and REST APIs",
         description="Serves every model under <workdir>/serving/ (latest version; new versions are "
         "loaded as they are pushed) with TensorFlow Serving's gRPC and REST APIs, until Ctrl-C.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     _add_workdir(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes the server to the network")
-    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (0: any free port)")
-    serve.add_argument("--rest-port", type=int, default=8501, help="REST port (0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: 127.0.0.1; 0.0.0.0 exposes the server to the network)")
+    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (default: 8500; 0: any free port)")
+    serve.add_argument("--rest-port", type=int, default=8501, help="REST port (default: 8501; 0: any free port)")
     serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=True,
-                       help="merge requests that arrive together into one model call")
-    serve.add_argument("--max-batch-size", type=int, default=32, help="most examples in one batched model call")
+                       help="merge requests that arrive together into one model call (default: on)")
+    serve.add_argument("--max-batch-size", type=int, default=32,
+                       help="most examples in one batched model call (default: 32)")
     serve.add_argument("--batch-timeout-ms", type=float, default=0.0,
-                       help="how long a request waits for others to join its batch")
-    serve.add_argument("--versions-to-keep", type=int, default=1, help="newest versions of each model kept loaded")
-    serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for newly pushed versions")
-    serve.add_argument("--max-request-mb", type=float, default=4.0, help="larger requests are refused")
+                       help="how long a request waits for others to join its batch (default: 0)")
+    serve.add_argument("--versions-to-keep", type=int, default=1,
+                       help="newest versions of each model kept loaded (default: 1)")
+    serve.add_argument("--poll-seconds", type=float, default=1.0,
+                       help="how often to look for newly pushed versions (default: 1)")
+    serve.add_argument("--max-request-mb", type=float, default=4.0, help="larger requests are refused (default: 4)")
     serve.add_argument("--version-label", dest="version_labels", action="append", default=[],
                        metavar="MODEL:LABEL=VERSION", help="name a version for requests by label; repeatable")
     serve.set_defaults(handler=_serve)
@@ -263,12 +266,15 @@ def _serve(args: argparse.Namespace) -> int:
     from serving.model_server import ModelServer, ServerOptions
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
-    options = ServerOptions(args.host, args.grpc_port, args.rest_port, args.versions_to_keep, args.poll_seconds,
-                            batching, int(args.max_request_mb * 1024 * 1024), labels)
     try:
+        batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
+        options = ServerOptions(
+            host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port, versions_to_keep=args.versions_to_keep,
+            poll_interval_s=args.poll_seconds, batching=batching, max_request_bytes=int(args.max_request_mb * 2**20),
+            version_labels=labels,
+        )
         server = ModelServer(serving_dir, options).start()
-    except OSError as error:  # a port in use, or a host that is not this machine's
+    except (ValueError, OSError) as error:  # a bad option value, a port in use, a host not this machine's
         raise UsageError(f"{error}.") from None
     models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
     print(f"Serving {serving_dir}: {models or 'no models yet'}", flush=True)
