@@ -66,11 +66,13 @@ class PredictionClient:
         return self._call(self._predictions.Predict, request)
 
     def metadata(self, model_name: str, version: int | None = None) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        """The model's SignatureDefs (latest version, or `version`), packed as TF Serving packs them."""
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
         _set_model(request.model_spec, model_name, version)
         return self._call(self._predictions.GetModelMetadata, request)
 
     def status(self, model_name: str, version: int | None = None) -> get_model_status_pb2.GetModelStatusResponse:
+        """The state (AVAILABLE, END...) of each version the server has seen, or of `version`."""
         request = get_model_status_pb2.GetModelStatusRequest()
         _set_model(request.model_spec, model_name, version)
         return self._call(self._models.GetModelStatus, request)

@@ -74,7 +74,9 @@ class ModelManager:
 
     def poll(self) -> None:
         """Brings the loaded versions of every model in line with what is on disk now."""
-        on_disk = {path.name for path in self.base_path.iterdir() if path.is_dir()} if self.base_path.is_dir() else set()
+        # A hidden folder (".incoming", say) is a push in progress or a tool's, not a model.
+        folders = self.base_path.iterdir() if self.base_path.is_dir() else []
+        on_disk = {path.name for path in folders if path.is_dir() and not path.name.startswith(".")}
         with self._lock:
             loaded = set(self._servables)
         # A model whose folder was removed is updated too: all its versions are unloaded.
