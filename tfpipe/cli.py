@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -90,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     ui.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     ui.set_defaults(handler=_ui)
+
+    _add_serve(commands)
     return parser
 
 
@@ -245,6 +249,71 @@ def _ui(args: argparse.Namespace) -> int:
                "--host", args.host, "--port", str(args.port)]
     print(f"MLflow UI on http://{args.host}:{args.port} over {tracking_uri} (Ctrl-C stops it)", flush=True)
     os.execv(mlflow, command)
+
+
+def _add_serve(commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="serve every pushed model with TF Serving's gRPC and REST APIs",
+        description="Serves every model under <workdir>/serving/ (latest version; new versions are "
+        "loaded as they are pushed) with TensorFlow Serving's gRPC and REST APIs, until Ctrl-C.",
+    )
+    _add_workdir(serve)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: 127.0.0.1; 0.0.0.0 exposes the server to the network)")
+    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (default: 8500; 0: any free port)")
+    serve.add_argument("--rest-port", type=int, default=8501, help="REST port (default: 8501; 0: any free port)")
+    serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=True,
+                       help="merge requests that arrive together into one model call (default: on)")
+    serve.add_argument("--max-batch-size", type=int, default=32,
+                       help="most examples in one batched model call (default: 32)")
+    serve.add_argument("--batch-timeout-ms", type=float, default=0.0,
+                       help="how long a request waits for others to join its batch (default: 0)")
+    serve.add_argument("--versions-to-keep", type=int, default=1,
+                       help="newest versions of each model kept loaded (default: 1)")
+    serve.add_argument("--poll-seconds", type=float, default=1.0,
+                       help="how often to look for newly pushed versions (default: 1)")
+    serve.add_argument("--max-request-mb", type=float, default=4.0, help="larger requests are refused (default: 4)")
+    serve.add_argument("--version-label", dest="version_labels", action="append", default=[],
+                       metavar="MODEL:LABEL=VERSION", help="name a version for requests by label; repeatable")
+    serve.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    serving_dir = Workdir(args.workdir, "").serving_dir
+    if not serving_dir.is_dir():
+        raise UsageError(f"{serving_dir} does not exist; push a model first (tfpipe run <pipeline>).")
+    labels: dict = {}
+    for assignment in args.version_labels:
+        model, _, label_version = assignment.partition(":")
+        label, _, version = label_version.partition("=")
+        if not (model and label and version.isdigit()):
+            raise UsageError(f"--version-label {assignment}: expected MODEL:LABEL=VERSION, e.g. iris:stable=1795431339.")
+        labels.setdefault(model, {})[label] = int(version)
+    from serving.batching import BatchingOptions
+    from serving.model_server import ModelServer, ServerOptions
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
+        options = ServerOptions(
+            host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port, versions_to_keep=args.versions_to_keep,
+            poll_interval_s=args.poll_seconds, batching=batching, max_request_bytes=int(args.max_request_mb * 2**20),
+            version_labels=labels,
+        )
+        server = ModelServer(serving_dir, options).start()
+    except (ValueError, OSError) as error:  # a bad option value, a port in use, a host not this machine's
+        raise UsageError(f"{error}.") from None
+    models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
+    print(f"Serving {serving_dir}: {models or 'no models yet'}", flush=True)
+    print(f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
+          " (Ctrl-C stops)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
 
 
 if __name__ == "__main__":
