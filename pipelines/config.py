@@ -69,6 +69,16 @@ class PipelineConfig:
         """The name the model is served under: `<serving dir>/<model_name>/<version>/`."""
         return self.name
 
+    def example_gen(self):
+        """The component that reads `data_dir` into tf.Examples with train and eval splits.
+
+        CsvExampleGen (every CSV file, split train:eval 2:1 by hash) unless a pipeline
+        overrides this. Imports TFX when called, not when this module loads.
+        """
+        from tfx.components import CsvExampleGen
+
+        return CsvExampleGen(input_base=str(self.resolved_data_dir()))
+
     def module_path(self, relative: str) -> str:
         return str(REPO_ROOT / relative)
 

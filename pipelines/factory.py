@@ -11,7 +11,6 @@ import tensorflow_model_analysis as tfma
 # Not `from tfx import v1`: that also imports the Google Cloud AI Platform
 # extension, 6 of the 15 s a cached run spends importing.
 from tfx.components import (
-    CsvExampleGen,
     Evaluator,
     ExampleValidator,
     Pusher,
@@ -59,8 +58,8 @@ def create_pipeline(
     # run and is never cached: right for the two that record runs in MLflow.
     pipeline_run_id = runtime_placeholders.execution_invocation().pipeline_run_id
 
-    # Reads every CSV file of the data folder into tf.Examples, split train:eval 2:1 by hash.
-    example_gen = CsvExampleGen(input_base=str(config.resolved_data_dir()))
+    # Reads the data folder into tf.Examples with train and eval splits (CSV unless the config says otherwise).
+    example_gen = config.example_gen()
 
     # Computes TFDV statistics of each split.
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
