@@ -6,16 +6,18 @@ OVERALL = "overall"
 
 
 def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-    """TFMA's scalar metrics by slice: {"overall": {...}, "species=0": {...}, ...}."""
+    """TFMA's scalar metrics by slice: {"overall": {...}, "species=0": {...}, ...}.
+
+    A signature with several scored outputs names each metric `<output>/<metric>`."""
     result = tfma.load_eval_result(evaluation_uri)
     table: dict[str, dict[str, float]] = {}
     for slice_key, by_output in result.slicing_metrics:
         name = " & ".join(f"{column}={value}" for column, value in slice_key) or OVERALL
-        for by_sub_key in by_output.values():
+        for output, by_sub_key in by_output.items():
             for metrics in by_sub_key.values():
                 for metric, value in metrics.items():
                     if "doubleValue" in value:
-                        table.setdefault(name, {})[metric] = value["doubleValue"]
+                        table.setdefault(name, {})[f"{output}/{metric}" if output else metric] = value["doubleValue"]
     return dict(sorted(table.items(), key=lambda item: (item[0] != OVERALL, item[0])))
 
 
@@ -25,7 +27,8 @@ def blessing_failures(evaluation_uri: str) -> list[str]:
     lines = []
     for per_slice in result.metric_validations_per_slice:
         for failure in per_slice.failures:
-            name, value = failure.metric_key.name, failure.metric_value.double_value.value
+            key = failure.metric_key
+            name, value = f"{key.output_name}/{key.name}" if key.output_name else key.name, failure.metric_value.double_value.value
             if failure.metric_key.is_diff:
                 change = failure.metric_threshold.change_threshold.absolute.value
                 lines.append(f"{name} changed by {value:+.4g} against the blessed baseline (allowed {change:+.4g})")
@@ -44,7 +47,7 @@ def confusion_matrix(evaluation_uri: str) -> list[list[float]] | None:
     for slice_key, by_output in tfma.load_eval_result(evaluation_uri).plots:
         if slice_key:
             continue
-        for by_sub_key in by_output.values():
+        for by_sub_key in (by_output or {}).values():  # None when the pipeline has no plots
             for plots in by_sub_key.values():
                 matrices = plots.get("multiClassConfusionMatrixAtThresholds", {}).get("matrices")
                 if matrices:

@@ -137,8 +137,10 @@ def _log_training(client, run_id, model_run) -> None:
         if name != "epoch"
     ]
     client.log_batch(run_id, metrics=metrics)
-    for name in (training.HISTORY_FILE, training.CURVES_FILE, training.SUMMARY_FILE):
-        client.log_artifact(run_id, os.path.join(model_run.uri, name), "training")
+    # The shared record (components/training.py) and whatever the pipeline's run_fn adds.
+    for name in fileio.listdir(model_run.uri):
+        if not fileio.isdir(os.path.join(model_run.uri, name)):
+            client.log_artifact(run_id, os.path.join(model_run.uri, name), "training")
 
 
 def _log_evaluation(client, run_id, evaluation, blessing) -> bool:

@@ -25,9 +25,10 @@ CURVES_FILE = "training_curves.png"
 SUMMARY_FILE = "model_summary.json"
 
 
-def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int) -> keras.callbacks.History:
+def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int, callbacks=()) -> keras.callbacks.History:
     """Fits `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
-    evaluation data (`eval_steps` batches) after each, and writes the record above."""
+    evaluation data (`eval_steps` batches) after each, and writes the record above.
+    `callbacks` (Keras callbacks, such as early stopping) run during the fit."""
     epochs = max(1, min(epochs, fn_args.train_steps))
     history = model.fit(
         train,
@@ -35,6 +36,7 @@ def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int) 
         steps_per_epoch=fn_args.train_steps // epochs,
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps,
+        callbacks=list(callbacks),
         verbose=2,
     )
     gfile.makedirs(fn_args.model_run_dir)

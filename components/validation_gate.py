@@ -22,13 +22,20 @@ from components import mlflow_tracking as tracking
 # Where ExampleValidator writes each split's anomalies (tfx example_validator executor).
 _ANOMALIES_FILE = "SchemaDiff.pb"
 
-class DataAnomaliesError(RuntimeError):
-    """The data does not match the schema; `problems` lists what, one line per column."""
+class InputDataError(RuntimeError):
+    """The input data can't be used: `headline` says where, `problems` what, one line each."""
+
+    def __init__(self, headline: str, problems: list[str]):
+        self.headline = headline
+        self.problems = problems
+        super().__init__(f"{headline}: {'; '.join(problems)}. Nothing was trained or pushed.")
+
+
+class DataAnomaliesError(InputDataError):
+    """The data does not match the schema; one problem per column."""
 
     def __init__(self, data_dir: str, schema_path: str, problems: list[str]):
-        self.headline = f"Data in {data_dir} does not match the schema {schema_path}"
-        self.problems = problems
-        super().__init__(f"{self.headline}: {'; '.join(problems)}. Nothing was trained or pushed.")
+        super().__init__(f"Data in {data_dir} does not match the schema {schema_path}", problems)
 
 def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
     """One line per anomalous column (or the data set as a whole), naming the splits it was seen in."""

@@ -35,8 +35,13 @@ class PipelineConfig:
     preprocessing_module: ClassVar[str]
     model_module: ClassVar[str]
     label_key: ClassVar[str]
-    # The serving signature's output that TFMA scores.
+    # The output of `evaluation_signature` that TFMA scores.
     prediction_key: ClassVar[str]
+    # The SavedModel signature TFMA calls with serialized raw tf.Examples.
+    evaluation_signature: ClassVar[str] = "serving_default"
+    # Other outputs of that signature scored beside the prediction with the same label and
+    # metrics: naive forecasts the model should beat. Empty for a single-output signature.
+    baseline_outputs: ClassVar[tuple[str, ...]] = ()
     # TFMA metrics (tf.keras.metrics class names) computed overall and per slice.
     metrics: ClassVar[tuple[str, ...]]
     slice_features: ClassVar[tuple[str, ...]]
@@ -69,6 +74,9 @@ class PipelineConfig:
         """The name the model is served under: `<serving dir>/<model_name>/<version>/`."""
         return self.name
 
+    def validate(self) -> None:
+        """Raises ConfigError (one sentence) for values that type checks can't catch."""
+
     def example_gen(self):
         """The component that reads `data_dir` into tf.Examples with train and eval splits.
 
@@ -81,6 +89,17 @@ class PipelineConfig:
 
     def module_path(self, relative: str) -> str:
         return str(REPO_ROOT / relative)
+
+    def required_wins(self) -> tuple[str, ...]:
+        """Baseline outputs the model must score no worse than (by mean squared error) to be blessed.
+
+        For each, the evaluation signature has an output `excess_squared_error_vs_<baseline>`:
+        the model's squared error minus the baseline's, per example."""
+        return ()
+
+    def transform_params(self) -> dict:
+        """The Transform's custom_config, for a preprocessing_fn that takes one."""
+        return {}
 
     def trainer_params(self) -> dict:
         """The Trainer's custom_config: `epochs` and the pipeline's `model` field, which every subclass declares."""

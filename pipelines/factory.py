@@ -86,6 +86,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         module_file=config.module_path(config.preprocessing_module),
+        custom_config=config.transform_params(),
     )
     transform.add_upstream_node(validation_gate)
 
@@ -161,7 +162,8 @@ def create_pipeline(
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """TFMA: the pipeline's metrics overall and per slice; a value and a no-regression threshold for blessing."""
+    """TFMA: the pipeline's metrics overall and per slice, for the model and any baseline outputs;
+    blessing needs a value and a no-regression threshold, and no loss to the required baselines."""
     bound = {"value": config.blessing_threshold}
     direction = tfma.MetricDirection.HIGHER_IS_BETTER if config.blessing_higher_is_better else tfma.MetricDirection.LOWER_IS_BETTER
     # TFMA blesses only if the change (new - baseline, sign by direction) passes
@@ -174,25 +176,57 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         ),
         change_threshold=tfma.GenericChangeThreshold(direction=direction, absolute={"value": allowed_change - 1e-10}),
     )
-    metrics = [tfma.MetricConfig(class_name=name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
     # Blessing looks at the whole eval split; slices are reported, not gated
     # (a 20-example slice is too noisy to stop a push).
-    metrics.append(
-        tfma.MetricConfig(
-            class_name=config.blessing_metric,
-            per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=blessing_threshold)],
-        )
+    overall_only = [tfma.SlicingSpec()]
+    scored = [tfma.MetricConfig(class_name=name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
+    blessing = tfma.MetricConfig(
+        class_name=config.blessing_metric,
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=blessing_threshold)],
     )
+    slicing_specs = [tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in config.slice_features]
+    if not config.baseline_outputs:
+        return tfma.EvalConfig(
+            model_specs=[
+                tfma.ModelSpec(
+                    signature_name=config.evaluation_signature,
+                    label_key=config.label_key,
+                    prediction_key=config.prediction_key,
+                )
+            ],
+            slicing_specs=slicing_specs,
+            metrics_specs=[tfma.MetricsSpec(metrics=[*scored, blessing])],
+        )
+
+    # Several outputs: each named output is scored against the same label.
+    win_outputs = [f"excess_squared_error_vs_{baseline}" for baseline in config.required_wins()]
+    outputs = [config.prediction_key, *config.baseline_outputs, *win_outputs]
+    # The mean of (model's squared error - baseline's) is MSE(model) - MSE(baseline): at most
+    # 0 exactly when the model's RMSE is no worse than the baseline's.
+    no_loss = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(upper_bound={"value": 0.0}))
+    metrics_specs = [
+        tfma.MetricsSpec(metrics=[blessing], output_names=[config.prediction_key]),
+        tfma.MetricsSpec(
+            metrics=[*scored, tfma.MetricConfig(class_name=config.blessing_metric)], output_names=list(config.baseline_outputs)
+        ),
+        tfma.MetricsSpec(metrics=scored, output_names=[config.prediction_key]),
+    ]
+    if win_outputs:
+        mean_excess = tfma.MetricConfig(
+            class_name="MeanPrediction",
+            per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=no_loss)],
+        )
+        metrics_specs.append(tfma.MetricsSpec(metrics=[mean_excess], output_names=win_outputs))
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
-                signature_name="serving_default",
-                label_key=config.label_key,
-                prediction_key=config.prediction_key,
+                signature_name=config.evaluation_signature,
+                label_keys={output: config.label_key for output in outputs},
+                prediction_keys={output: output for output in outputs},
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in config.slice_features],
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+        slicing_specs=slicing_specs,
+        metrics_specs=metrics_specs,
     )
 
 

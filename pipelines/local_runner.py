@@ -14,6 +14,7 @@ from absl import logging as absl_logging
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components import mlflow_tracking
+from components.validation_gate import DataAnomaliesError
 from pipelines.config import PipelineConfig
 from pipelines.factory import create_pipeline, run_context_for
 from pipelines.summary import latest_pipeline_run_id
@@ -123,7 +124,7 @@ def run_pipeline(
 def record_failure(config: PipelineConfig, workdir: Workdir, component: str | None, error: BaseException) -> None:
     """Records a run that a component failed as a FAILED MLflow run, since no component after
     the failure runs to do it. (DataValidationGate and MlflowTracker record their own failures.)"""
-    if component == "MlflowTracker":
+    if component == "MlflowTracker" or isinstance(error, DataAnomaliesError):
         return
     tracking_uri, tracking_artifact_root = workdir.tracking()
     context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, RUNNER))

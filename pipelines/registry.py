@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pipelines.config import PipelineConfig
 from pipelines.iris.config import IrisConfig
+from pipelines.stock.config import StockConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
-    config.name: config for config in (IrisConfig,)
+    config.name: config for config in (IrisConfig, StockConfig)
 }
 
 

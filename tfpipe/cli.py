@@ -123,6 +123,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _load_config(args: argparse.Namespace) -> PipelineConfig:
     config = apply_overrides(config_for(args.pipeline), [_from_cwd(assignment) for assignment in args.overrides])
+    config.validate()
     data_dir = config.resolved_data_dir()
     if not data_dir.is_dir():
         raise UsageError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
@@ -159,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) -> dict:
     with console.step("load TensorFlow and TFX"):
-        from components.validation_gate import DataAnomaliesError
+        from components.validation_gate import InputDataError
         from pipelines import local_runner, summary
 
     components: dict = {}
@@ -172,13 +173,12 @@ def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) 
     try:
         local_runner.run_pipeline(config, workdir, on_progress)
         outcome["status"] = "succeeded"
-    except DataAnomaliesError as error:
-        outcome |= {"status": "failed", "failed_component": _failed(components), "error": str(error),
-                    "data_problems": error.headline, "anomalies": error.problems}
     except Exception as error:  # A failing component: report it, keep its traceback in the log.
         traceback.print_exc()
         outcome |= {"status": "failed", "failed_component": _failed(components),
                     "error": f"{type(error).__name__}: {error}"}
+        if isinstance(error, InputDataError):
+            outcome |= {"error": str(error), "data_problems": error.headline, "anomalies": error.problems}
         try:
             local_runner.record_failure(config, workdir, outcome["failed_component"], error)
         except Exception:  # An unreachable tracking server must not hide the failure itself.

@@ -1,0 +1,130 @@
+"""TimeSeriesExampleGen: daily price CSV files -> windows as tf.Examples, split by time.
+
+TFX's ExampleGens split by hash (or by file); a forecast must be scored on days after
+every day it learned from, so this custom ExampleGen splits each series by date (see
+windowing.py) and windows it in Beam: the grouping by ticker and the windowing scale
+out with the runner, to thousands of tickers. Its output is an ordinary Examples
+artifact (Split-train, Split-eval, gzipped TFRecords), as CsvExampleGen's is.
+"""
+
+import os
+
+import apache_beam as beam
+from tfx.components.example_gen.write_split import WriteSplit
+from tfx.dsl.component.experimental.annotations import BeamComponentParameter, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import io_utils
+
+from components.stock import windowing
+from components.validation_gate import InputDataError
+
+# Problems are listed up to this many; the count says how many more.
+_PROBLEMS_SHOWN = 10
+
+
+def input_fingerprint(input_base: str) -> str:
+    """Changes when any input file does (size or modification time), as CsvExampleGen's does:
+    the component is cached on it."""
+    return io_utils.generate_fingerprint("single_split", os.path.join(input_base, "*"))
+
+
+# No `from __future__ import annotations` here: the decorator reads real type objects.
+@component(use_beam=True)
+def TimeSeriesExampleGen(
+    examples: OutputArtifact[standard_artifacts.Examples],
+    input_base: Parameter[str],
+    input_fingerprint: Parameter[str],
+    window_days: Parameter[int],
+    horizon_days: Parameter[int],
+    eval_days: Parameter[int],
+    target_column: Parameter[str],
+    beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
+):
+    """Windows every CSV file in `input_base` (see windowing.py for the split rule).
+
+    Fails with InputDataError, listing every problem found, when a file or a series
+    can't be used: then no Examples are published and nothing downstream runs.
+    """
+    paths = sorted(fileio.glob(os.path.join(input_base, "*")))
+    if not paths:
+        raise InputDataError(f"No input in {input_base}", ["expected daily price CSV files"])
+    layouts = {}
+    for path in paths:
+        try:
+            layouts[path] = windowing.read_layout(path)
+        except ValueError as error:
+            raise InputDataError(f"Input file {path} can't be read", [str(error)]) from None
+
+    splits = (windowing.TRAIN, windowing.EVAL)
+    examples.split_names = artifact_utils.encode_split_names(list(splits))
+    # Beam's side outputs land beside the splits, and are removed once read.
+    work_dir = os.path.join(examples.uri, "_windowing")
+    problems_path, counts_path = os.path.join(work_dir, "problems"), os.path.join(work_dir, "counts")
+    with beam_pipeline as pipeline:
+        parsed = (
+            pipeline
+            | "ListFiles" >> beam.Create(paths)
+            | "ReadLines" >> beam.io.ReadAllFromText(skip_header_lines=1, with_filename=True)
+            | "ParseRows" >> beam.Map(lambda file_and_line: windowing.parse_row(layouts[file_and_line[0]], file_and_line[1]))
+            | "DropBlankLines" >> beam.Filter(lambda row: row is not None)
+        )
+        rows, row_problems = parsed | "SeparateBadRows" >> beam.Partition(lambda row, _: int(isinstance(row, str)), 2)
+        windows = (
+            rows
+            | "GroupBySeries" >> beam.GroupByKey()
+            | "Window"
+            >> beam.FlatMap(
+                lambda series: windowing.series_windows(
+                    series[0], list(series[1]), window_days, horizon_days, eval_days, target_column
+                )
+            )
+        )
+        good, series_problems = windows | "SeparateBadSeries" >> beam.Partition(
+            lambda item, _: int(isinstance(item, str)), 2
+        )
+        by_split = good | "BySplit" >> beam.Partition(lambda window, _: splits.index(window.split), len(splits))
+        counts = []
+        for split, windows_of_split in zip(splits, by_split):
+            (
+                windows_of_split
+                | f"Example[{split}]" >> beam.Map(lambda window: window.example)
+                | f"Write[{split}]" >> WriteSplit(artifact_utils.get_split_uri([examples], split), "")
+            )
+            counts.append(
+                windows_of_split
+                | f"Count[{split}]" >> beam.combiners.Count.Globally()
+                | f"Name[{split}]" >> beam.Map(lambda count, split=split: f"{split} {count}")
+            )
+        tuple(counts) | "AllCounts" >> beam.Flatten() | "WriteCounts" >> beam.io.WriteToText(counts_path, shard_name_template="")
+        (
+            (row_problems, series_problems)
+            | "AllProblems" >> beam.Flatten()
+            | "WriteProblems" >> beam.io.WriteToText(problems_path, shard_name_template="")
+        )
+
+    problems = _read_lines(problems_path)
+    counts = {split: int(count) for split, count in (line.split() for line in _read_lines(counts_path))}
+    if not problems and not counts.get(windowing.TRAIN):
+        problems = [f"no series has a training window: each needs more than eval_days {eval_days} + window_days "
+                    f"{window_days} + horizon_days {horizon_days} - 1 days"]
+    if problems:
+        shown = sorted(problems)[:_PROBLEMS_SHOWN]
+        if len(problems) > _PROBLEMS_SHOWN:
+            shown.append(f"... and {len(problems) - _PROBLEMS_SHOWN} more problems like these")
+        raise InputDataError(f"Input data in {input_base} can't be windowed", shown)
+    fileio.rmtree(work_dir)
+    examples.set_string_custom_property("input_fingerprint", input_fingerprint)
+    examples.set_string_custom_property("payload_format", "FORMAT_TF_EXAMPLE")
+    examples.set_string_custom_property("file_format", "tfrecords_gzip")
+    for split, count in counts.items():
+        examples.set_int_custom_property(f"{split}_windows", count)
+
+
+def _read_lines(path: str) -> list[str]:
+    if not fileio.exists(path):
+        return []
+    with fileio.open(path) as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+

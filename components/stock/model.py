@@ -1,0 +1,223 @@
+"""Trainer module for stock: the notes' recurrent zoo, as a TFX run_fn.
+
+The model sees one window as [window_days, feature columns] of scaled values and predicts
+the scaled target. The exported SavedModel undoes the scaling, so its signatures speak
+prices:
+  serving_default  serialized tf.Examples holding each column's last `window_days` raw
+                   values -> {"forecast": the price horizon_days ahead}
+  predict_prices   the same windows as float tensors, one [batch, window_days] input per
+                   column -> {"forecast"}
+  evaluation       serialized tf.Examples with their target -> the forecast, the naive
+                   forecasts (persistence: the target column's last value; last_close), and
+                   each one's squared error minus the model's, for TFMA
+"""
+
+import csv
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers and in containers
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+from tensorflow.io import gfile  # noqa: E402
+from tensorflow_transform import TFTransformOutput  # noqa: E402
+from tfx.components.trainer.fn_args_utils import FnArgs  # noqa: E402
+from tfx_bsl.public import tfxio  # noqa: E402
+
+from components import training  # noqa: E402
+from components.stock import features  # noqa: E402
+from components.stock.preprocessing import dense_window, required_columns  # noqa: E402
+
+FORECAST_CHART = "forecast_vs_real.png"
+FORECAST_TABLE = "forecast_vs_real.csv"
+
+
+def _recurrent_model(layer, window_days: int, channels: int, units: tuple, dropout: float) -> keras.Model:
+    """Recurrent layers of `units` (each but the last returning sequences), Dropout after each, Dense(1)."""
+    inputs = keras.Input(shape=(window_days, channels), name="window")
+    x = inputs
+    for index, size in enumerate(units):
+        x = layer(size, return_sequences=index < len(units) - 1)(x)
+        x = keras.layers.Dropout(dropout)(x)
+    return keras.Model(inputs, keras.layers.Dense(1)(x))
+
+
+def build_simple_rnn(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+    """The notes' SimpleRNN(80) -> SimpleRNN(100) model; window_days of `channels` scaled values in."""
+    return _recurrent_model(keras.layers.SimpleRNN, window_days, channels, units, dropout)
+
+
+def build_lstm(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+    """The notes' LSTM(80) -> LSTM(100) model."""
+    return _recurrent_model(keras.layers.LSTM, window_days, channels, units, dropout)
+
+
+def build_gru(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+    """The notes' GRU(80) -> GRU(100) model."""
+    return _recurrent_model(keras.layers.GRU, window_days, channels, units, dropout)
+
+
+def build_bidirectional_lstm(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+    """LSTM layers reading each window both ways."""
+    return _recurrent_model(
+        lambda size, return_sequences: keras.layers.Bidirectional(keras.layers.LSTM(size, return_sequences=return_sequences)),
+        window_days, channels, units, dropout,
+    )
+
+
+MODEL_BUILDERS = {
+    "simple_rnn": build_simple_rnn,
+    "lstm": build_lstm,
+    "gru": build_gru,
+    "bidirectional_lstm": build_bidirectional_lstm,
+}
+
+
+def build_model(params: dict) -> keras.Model:
+    """The configured architecture, compiled with MSE loss (the notes') and MAE reported."""
+    if params["architecture"] not in MODEL_BUILDERS:
+        raise ValueError(f"model.architecture {params['architecture']!r}: expected one of {', '.join(MODEL_BUILDERS)}.")
+    model = MODEL_BUILDERS[params["architecture"]](
+        params["window_days"], len(params["feature_columns"]), tuple(params["units"]), params["dropout"]
+    )
+    optimizer = keras.optimizers.get({"class_name": params["optimizer"], "config": {"learning_rate": params["learning_rate"]}})
+    model.compile(optimizer=optimizer, loss="mean_squared_error", metrics=[keras.metrics.MeanAbsoluteError()])
+    return model
+
+
+def model_input(transformed: dict, feature_columns) -> tf.Tensor:
+    """[batch, window_days, columns]: the scaled windows side by side, in configured order."""
+    return tf.stack([transformed[features.scaled_key(column)] for column in feature_columns], axis=-1)
+
+
+def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, params: dict) -> tf.data.Dataset:
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=params["batch_size"], shuffle_seed=params["seed"]),
+        transform_output.transformed_metadata.schema,
+    )
+    columns = params["feature_columns"]
+    return dataset.map(lambda batch: (model_input(batch, columns), batch[features.TARGET_SCALED_KEY])).repeat()
+
+
+class _PriceModel(tf.Module):
+    """The trained model between the Transform graph and the inverse scaling: prices in, prices out."""
+
+    def __init__(self, model: keras.Model, transform_output: TFTransformOutput, params: dict):
+        super().__init__()
+        self.model = model
+        self.tft_layer = transform_output.transform_features_layer()
+        self.window_days = params["window_days"]
+        self.feature_columns = list(params["feature_columns"])
+        self.target_column = params["target_column"]
+        self.input_columns = required_columns(params)
+        self.raw_spec = {column: tf.io.VarLenFeature(tf.float32) for column in self.input_columns}
+
+    def forecast(self, raw_windows: dict) -> tf.Tensor:
+        transformed = self.tft_layer(raw_windows)
+        scaled = tf.reshape(self.model(model_input(transformed, self.feature_columns)), [-1])
+        return transformed[features.TARGET_OFFSET_KEY] + transformed[features.TARGET_SCALE_KEY] * scaled
+
+    def signatures(self) -> dict:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def serve_examples(serialized):
+            return {"forecast": self.forecast(tf.io.parse_example(serialized, self.raw_spec))}
+
+        @tf.function(
+            input_signature=[
+                {column: tf.TensorSpec([None, self.window_days], tf.float32, name=column) for column in self.input_columns}
+            ]
+        )
+        def serve_prices(windows):
+            # The Transform graph parses windows as variable-length lists: give it that form.
+            return {"forecast": self.forecast({c: tf.RaggedTensor.from_tensor(w).to_sparse() for c, w in windows.items()})}
+
+        evaluation_spec = {
+            **self.raw_spec,
+            self.target_column: tf.io.VarLenFeature(tf.float32),
+            features.LAST_CLOSE_COLUMN: tf.io.VarLenFeature(tf.float32),
+            features.TARGET_KEY: tf.io.FixedLenFeature([1], tf.float32),
+        }
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+        def evaluate(serialized):
+            raw = tf.io.parse_example(serialized, evaluation_spec)
+            target = tf.reshape(raw.pop(features.TARGET_KEY), [-1])
+            forecast = self.forecast({column: raw[column] for column in self.input_columns})
+            naive = {
+                "persistence": dense_window(raw[self.target_column], self.window_days)[:, -1],
+                "last_close": dense_window(raw[features.LAST_CLOSE_COLUMN], self.window_days)[:, -1],
+            }
+            outputs = {"forecast": forecast, **naive}
+            for name, baseline in naive.items():
+                outputs[f"excess_squared_error_vs_{name}"] = tf.square(forecast - target) - tf.square(baseline - target)
+            return outputs
+
+        return {
+            "serving_default": serve_examples.get_concrete_function(),
+            "predict_prices": serve_prices.get_concrete_function(),
+            "evaluation": evaluate.get_concrete_function(),
+        }
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Trains on the transformed train split, charts the eval split, exports the price SavedModel."""
+    params = fn_args.custom_config
+    keras.utils.set_random_seed(params["seed"])
+    transform_output = TFTransformOutput(fn_args.transform_output)
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, params)
+    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, params)
+    model = build_model(params)
+    callbacks = []
+    if params["early_stopping_patience"] > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=params["early_stopping_patience"], restore_best_weights=True)
+        )
+    training.fit_and_record(model, train, evaluation, fn_args, params["epochs"], callbacks)
+    price_model = _PriceModel(model, transform_output, params)
+    _chart_eval_split(price_model, fn_args, transform_output, params)
+    tf.saved_model.save(price_model, fn_args.serving_model_dir, signatures=price_model.signatures())
+
+
+def _chart_eval_split(price_model: _PriceModel, fn_args: FnArgs, transform_output: TFTransformOutput, params: dict) -> None:
+    """The notes' predicted-vs-real chart over the eval split, in prices, and its table."""
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        fn_args.eval_files,
+        tfxio.TensorFlowDatasetOptions(batch_size=1024, shuffle=False, num_epochs=1),
+        transform_output.transformed_metadata.schema,
+    )
+    rows = []
+    for batch in dataset:
+        scaled = tf.reshape(price_model.model(model_input(batch, params["feature_columns"])), [-1])
+        offset, scale = batch[features.TARGET_OFFSET_KEY], batch[features.TARGET_SCALE_KEY]
+        forecast = (offset + scale * scaled).numpy()
+        real = (offset + scale * batch[features.TARGET_SCALED_KEY]).numpy()
+        for row in zip(
+            np.char.decode(batch[features.TICKER_COLUMN].numpy().astype(bytes)).tolist(),
+            np.char.decode(batch[features.TARGET_DATE_KEY].numpy().astype(bytes)).tolist(),
+            real.tolist(),
+            forecast.tolist(),
+        ):
+            rows.append(row)
+    rows.sort()
+    gfile.makedirs(fn_args.model_run_dir)
+    with gfile.GFile(os.path.join(fn_args.model_run_dir, FORECAST_TABLE), "w") as f:
+        writer = csv.writer(f)
+        writer.writerow(["ticker", "date", "real", "forecast"])
+        writer.writerows(rows)
+    figure, axis = plt.subplots(figsize=(10, 4))
+    for ticker in sorted({row[0] for row in rows}):
+        days = [row for row in rows if row[0] == ticker]
+        axis.plot([row[2] for row in days], label=f"{ticker} real {params['target_column']}")
+        axis.plot([row[3] for row in days], label=f"{ticker} forecast")
+    axis.set_xlabel(f"trading day of the evaluation period ({rows[0][1]} to {rows[-1][1]})" if rows else "trading day")
+    axis.set_ylabel("price")
+    axis.set_title(f"{params['architecture']}: forecast vs real {params['target_column']}, {params['horizon_days']} day(s) ahead")
+    axis.legend()
+    figure.tight_layout()
+    with gfile.GFile(os.path.join(fn_args.model_run_dir, FORECAST_CHART), "wb") as f:
+        figure.savefig(f, format="png", dpi=100)
+    plt.close(figure)

@@ -1,0 +1,122 @@
+"""The stock pipeline: the last `window_days` trading days of prices -> the price `horizon_days` ahead."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from pipelines.config import ConfigError, PipelineConfig
+
+# The daily columns every input file has (components/stock/features.py names the rest).
+PRICE_COLUMNS = ("open", "high", "low", "close")
+DAILY_COLUMNS = (*PRICE_COLUMNS, "volume")
+# How each window is scaled for the model (components/stock/preprocessing.py).
+SCALING_MODES = ("window_relative", "min_max")
+
+
+@dataclasses.dataclass
+class StockModelConfig:
+    """The notes' recurrent regressor: two recurrent layers with Dropout, then Dense(1)."""
+
+    architecture: str = "lstm"
+    """simple_rnn, lstm, gru or bidirectional_lstm (components/stock/model.py MODEL_BUILDERS)."""
+    units: tuple[int, ...] = (80, 100)
+    """Units of each recurrent layer, first to last."""
+    dropout: float = 0.2
+    """Dropout rate after each recurrent layer."""
+    optimizer: str = "adam"
+    """A Keras optimizer name: adam, rmsprop, sgd."""
+    learning_rate: float = 0.001
+    """The optimizer's step size."""
+    batch_size: int = 64
+    """Windows per training step."""
+    early_stopping_patience: int = 0
+    """Stop after this many epochs without a lower evaluation loss, keeping the best weights;
+    0 trains every epoch. The evaluation loss is on the eval split (the notes' validation_data)."""
+    seed: int = 0
+    """Seeds weight initialization and shuffling."""
+
+
+@dataclasses.dataclass
+class StockConfig(PipelineConfig):
+    name: ClassVar[str] = "stock"
+    description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
+    preprocessing_module: ClassVar[str] = "components/stock/preprocessing.py"
+    model_module: ClassVar[str] = "components/stock/model.py"
+    label_key: ClassVar[str] = "target"
+    prediction_key: ClassVar[str] = "forecast"
+    evaluation_signature: ClassVar[str] = "evaluation"
+    baseline_outputs: ClassVar[tuple[str, ...]] = ("persistence", "last_close")
+    metrics: ClassVar[tuple[str, ...]] = ("MeanSquaredError", "RootMeanSquaredError", "MeanAbsoluteError")
+    slice_features: ClassVar[tuple[str, ...]] = ("ticker", "year")
+    blessing_metric: ClassVar[str] = "RootMeanSquaredError"
+    blessing_higher_is_better: ClassVar[bool] = False
+
+    data_dir: str = "data/stock"
+    window_days: int = 60
+    """Trading days of prices the model sees for one forecast."""
+    horizon_days: int = 1
+    """How many trading days after the window's last day the forecast is for."""
+    eval_days: int = 300
+    """Each series' last trading days, held out: windows whose target falls in them are the eval split."""
+    target_column: str = "open"
+    """The daily column forecast (open, high, low, close)."""
+    feature_columns: tuple[str, ...] = ("open", "high", "low", "close")
+    """Daily columns the model sees in each window (any of open, high, low, close, volume)."""
+    scaling: str = "window_relative"
+    """window_relative: each window's prices divided by its last close, so the model predicts the
+    move from there and still works on prices it never saw; min_max: the notes' MinMax scaling to
+    [0, 1] with the train split's min and max (breaks when prices leave the training range)."""
+    must_beat_persistence: bool = True
+    """Bless only a model whose RMSE is no worse than repeating the window's last target value."""
+    train_steps: int = 1200
+    epochs: int = 10
+    eval_steps: int = 5
+    blessing_threshold: float = 5.0
+    """Largest RMSE (in price units) a model may have and still be pushed."""
+    max_regression: float = 0.1
+    """How much higher (price units) the RMSE may be than the latest blessed model's."""
+    model: StockModelConfig = dataclasses.field(default_factory=StockModelConfig)
+
+    def example_gen(self):
+        """Windows of each series, split by time (components/stock/example_gen.py)."""
+        from components.stock.example_gen import TimeSeriesExampleGen, input_fingerprint
+
+        input_base = str(self.resolved_data_dir())
+        return TimeSeriesExampleGen(
+            input_base=input_base,
+            input_fingerprint=input_fingerprint(input_base),
+            window_days=self.window_days,
+            horizon_days=self.horizon_days,
+            eval_days=self.eval_days,
+            target_column=self.target_column,
+        )
+
+    def transform_params(self) -> dict:
+        return {
+            "window_days": self.window_days,
+            "target_column": self.target_column,
+            "feature_columns": list(self.feature_columns),
+            "scaling": self.scaling,
+        }
+
+    def trainer_params(self) -> dict:
+        return {**super().trainer_params(), **self.transform_params(), "horizon_days": self.horizon_days}
+
+    def required_wins(self) -> tuple[str, ...]:
+        return ("persistence",) if self.must_beat_persistence else ()
+
+    def validate(self) -> None:
+        _require(self.scaling in SCALING_MODES, "scaling", self.scaling, " or ".join(SCALING_MODES))
+        _require(self.target_column in PRICE_COLUMNS, "target_column", self.target_column, "one of " + ", ".join(PRICE_COLUMNS))
+        _require(
+            bool(self.feature_columns) and set(self.feature_columns) <= set(DAILY_COLUMNS),
+            "feature_columns", ",".join(self.feature_columns), "some of " + ", ".join(DAILY_COLUMNS),
+        )
+        for name in ("window_days", "horizon_days", "eval_days"):
+            _require(getattr(self, name) >= 1, name, getattr(self, name), "a whole number of days, 1 or more")
+
+
+def _require(condition: bool, key: str, value, expected: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}={value}: expected {expected}.")
