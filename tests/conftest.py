@@ -146,3 +146,34 @@ def rejected_runs(tmp_path_factory, mlflow_server) -> dict[str, RejectedRun]:
                              tracking_uri=tracking_uri)
         runs[name] = RejectedRun(data_dir, digest, workdir, process)
     return runs
+
+
+# A small real series: two stretches of the shipped Microsoft days as two tickers in one
+# file, rows shuffled (input order must not matter); short windows and few steps.
+STOCK_SERIES = {"MSFT": slice(-160, None), "MSFT1999": slice(3240, 3400)}
+FAST_STOCK = ["--set", "window_days=10", "--set", "eval_days=20", "--set", "train_steps=60", "--set", "epochs=2",
+              "--set", "eval_steps=3", "--set", "model.units=8,8", "--set", "model.batch_size=16"]
+
+
+def write_stock_sample(data_dir: Path) -> Path:
+    import random
+
+    lines = (REPO_ROOT / "data" / "stock" / "msft.csv").read_text().splitlines()
+    header, days = lines[0], lines[1:]
+    rows = [line.rsplit(",", 1)[0] + f",{ticker}" for ticker, part in STOCK_SERIES.items() for line in days[part]]
+    random.Random(0).shuffle(rows)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "prices.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def stock_run(tmp_path_factory, mlflow_server) -> PipelineRun:
+    root = tmp_path_factory.mktemp("stock")
+    write_stock_sample(root / "data")
+    workdir = root / "workdir"
+    process = run_tfpipe("run", "stock", "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *FAST_STOCK,
+                         tracking_uri=mlflow_server)
+    assert process.returncode == 0, process.stdout + process.stderr
+    return PipelineRun(workdir, "stock", process)

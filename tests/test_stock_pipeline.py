@@ -1,0 +1,99 @@
+"""The stock pipeline end to end on a small real sample (the shared `stock_run`), and
+what it refuses: a model that loses to persistence, and data that can't be windowed."""
+
+import glob
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.stock import features
+from tests.conftest import FAST_STOCK, STOCK_SERIES, last_summary, run_tfpipe
+
+
+def _examples(workdir: Path, split: str) -> list[tf.train.Example]:
+    (uri,) = glob.glob(str(workdir / "stock" / "pipeline_root" / "TimeSeriesExampleGen" / "examples" / "*"))
+    files = glob.glob(os.path.join(uri, f"Split-{split}", "*"))
+    return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _feature(example, key):
+    feature = example.features.feature[key]
+    return list(feature.float_list.value or feature.bytes_list.value or feature.int64_list.value)
+
+
+def test_summary_reports_model_and_both_naive_baselines(stock_run):
+    overall = stock_run.summary["metrics"]["overall"]
+    for output in ("forecast", "persistence", "last_close"):
+        assert overall[f"{output}/root_mean_squared_error"] > 0
+        assert overall[f"{output}/mean_absolute_error"] > 0
+        assert overall[f"{output}/example_count"] == 2 * 20  # eval_days per series
+    for line in ("forecast/root_mean_squared_error", "persistence/mean_absolute_error", "last_close/root_mean_squared_error"):
+        assert line in stock_run.process.stdout
+    # Sliced by ticker and by the target day's year.
+    assert {"ticker=MSFT", "ticker=MSFT1999", "year=2017", "year=1999"} <= set(stock_run.summary["metrics"])
+
+
+def test_windows_follow_the_time_split_per_series(stock_run):
+    train, evaluation = _examples(stock_run.workdir, "train"), _examples(stock_run.workdir, "eval")
+    assert len(evaluation) == 2 * 20
+    assert len(train) == 2 * (160 - 10 - 1 + 1 - 20)
+    for ticker in STOCK_SERIES:
+        first_eval_day = min(_feature(e, features.TARGET_DATE_KEY)[0] for e in evaluation if _feature(e, "ticker") == [ticker.encode()])
+        train_days = [_feature(e, features.TARGET_DATE_KEY)[0] for e in train if _feature(e, "ticker") == [ticker.encode()]]
+        assert max(train_days) < first_eval_day
+
+
+def test_blessed_because_it_beats_persistence_and_is_pushed(stock_run):
+    overall = stock_run.summary["metrics"]["overall"]
+    assert overall["forecast/root_mean_squared_error"] <= overall["persistence/root_mean_squared_error"]
+    assert overall["excess_squared_error_vs_persistence/mean_prediction"] <= 0
+    assert stock_run.summary["blessed"] is True
+    assert Path(stock_run.summary["pushed_model"]).parent == stock_run.workdir / "serving" / "stock"
+
+
+def test_run_artifacts_include_the_forecast_chart(stock_run):
+    (model_run,) = glob.glob(str(stock_run.workdir / "stock" / "pipeline_root" / "Trainer" / "model_run" / "*"))
+    chart = Path(model_run) / "forecast_vs_real.png"
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (Path(model_run) / "forecast_vs_real.csv").read_text().splitlines()
+    assert table[0] == "ticker,date,real,forecast" and len(table) == 1 + 2 * 20
+
+
+@pytest.fixture(scope="module")
+def serving_model(stock_run):
+    return tf.saved_model.load(stock_run.summary["pushed_model"])
+
+
+def test_serving_signatures_agree_and_speak_prices(stock_run, serving_model):
+    examples = _examples(stock_run.workdir, "eval")[:8]
+    serialized = tf.constant([e.SerializeToString() for e in examples])
+    from_examples = serving_model.signatures["serving_default"](examples=serialized)["forecast"].numpy()
+    windows = {column: tf.constant([_feature(e, column) for e in examples]) for column in ("open", "high", "low", "close")}
+    from_prices = serving_model.signatures["predict_prices"](**windows)["forecast"].numpy()
+    evaluated = serving_model.signatures["evaluation"](examples=serialized)
+    np.testing.assert_allclose(from_examples, from_prices, rtol=1e-5)
+    np.testing.assert_allclose(from_examples, evaluated["forecast"].numpy(), rtol=1e-5)
+    # Prices in, a price out: within a tenth of the last close, as a next-day open is.
+    last_close = windows["close"].numpy()[:, -1]
+    assert np.all(np.abs(from_examples / last_close - 1) < 0.1)
+    np.testing.assert_allclose(evaluated["last_close"].numpy(), last_close)
+    np.testing.assert_allclose(evaluated["persistence"].numpy(), windows["open"].numpy()[:, -1])
+
+
+def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_server):
+    # An untrained model (learning rate 0) on MinMax-scaled prices forecasts noise in the
+    # training range; relative to the last close it would still forecast about the last close.
+    process = run_tfpipe("run", "stock", "--workdir", str(stock_run.workdir), "--set",
+                         f"data_dir={stock_run.summary['config']['data_dir']}", *FAST_STOCK,
+                         "--set", "model.learning_rate=0.0", "--set", "scaling=min_max", tracking_uri=mlflow_server)
+    assert process.returncode == 0, process.stdout
+    summary = last_summary(stock_run.workdir, "stock")
+    overall = summary["metrics"]["overall"]
+    assert overall["forecast/root_mean_squared_error"] > overall["persistence/root_mean_squared_error"]
+    assert summary["blessed"] is False
+    assert any("excess_squared_error_vs_persistence" in line for line in summary["blessing_failures"])
+    assert "pushed_model" not in summary
+    assert len(list((stock_run.workdir / "serving" / "stock").iterdir())) == 1
