@@ -97,3 +97,40 @@ def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_serve
     assert any("excess_squared_error_vs_persistence" in line for line in summary["blessing_failures"])
     assert "pushed_model" not in summary
     assert len(list((stock_run.workdir / "serving" / "stock").iterdir())) == 1
+
+
+def _bad_run(tmp_path, lines):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "prices.csv").write_text("\n".join(lines) + "\n")
+    before = (data_dir / "prices.csv").read_bytes()
+    workdir = tmp_path / "workdir"
+    process = run_tfpipe("run", "stock", "--workdir", str(workdir), "--set", f"data_dir={data_dir}", *FAST_STOCK)
+    assert (data_dir / "prices.csv").read_bytes() == before  # raw data untouched
+    return process, workdir
+
+
+def test_rows_and_series_that_cant_be_windowed_are_listed_and_nothing_is_trained(tmp_path):
+    header, *days = (Path(__file__).parent.parent / "data" / "stock" / "msft.csv").read_text().splitlines()[:101]
+    text_price, decimal_comma = days[40].split(","), days[50].split(",")
+    text_price[1] = "abc"
+    decimal_comma[2] = "0,0955"  # one field too many
+    rows = [*days[:40], ",".join(text_price), *days[41:50], ",".join(decimal_comma), *days[51:], days[7]]  # day 8 twice
+    rows += [line.replace(",MSFT", ",TINY") for line in days[:6]]
+    process, workdir = _bad_run(tmp_path, [header, *rows])
+    assert process.returncode == 1
+    assert "Run failed at TimeSeriesExampleGen" in process.stdout
+    assert "column 'open' on 1986-05-09 holds 'abc'; expected a number" in process.stdout
+    assert "has 8 fields; expected 7, as in the header" in process.stdout
+    assert "series MSFT has more than one row for 1986-03-24" in process.stdout
+    assert "series TINY has 6 days; a window needs at least 11 (window_days 10 + horizon_days 1)" in process.stdout
+    assert "Nothing was trained or pushed." in process.stdout
+    assert not (workdir / "stock" / "pipeline_root" / "Trainer").exists()
+    assert not (workdir / "serving").exists()
+
+
+def test_missing_columns_fail_before_anything_runs(tmp_path):
+    process, workdir = _bad_run(tmp_path, ["date,open,close", "2020-01-02,1.0,1.1"])
+    assert process.returncode == 1
+    assert "has no column 'high', 'low', 'volume'" in process.stdout
+    assert not (workdir / "stock" / "pipeline_root" / "Transform").exists()

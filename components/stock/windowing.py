@@ -33,6 +33,7 @@ class FileLayout:
 
     path: str
     positions: dict  # column name -> index in a row
+    fields: int  # fields in the header, and so in every row
     ticker: str  # used when the file has no ticker column: the file's name
 
 
@@ -73,7 +74,7 @@ def read_layout(path: str) -> FileLayout:
     ticker_column = next((name for name in features.TICKER_ALIASES if name in positions), None)
     if ticker_column:
         positions[features.TICKER_COLUMN] = positions[ticker_column]
-    return FileLayout(path, positions, Path(path).stem.upper())
+    return FileLayout(path, positions, len(header), Path(path).stem.upper())
 
 
 def parse_row(layout: FileLayout, line: str) -> tuple[str, Day] | Problem | None:
@@ -81,8 +82,8 @@ def parse_row(layout: FileLayout, line: str) -> tuple[str, Day] | Problem | None
     if not line.strip():
         return None
     cells = next(csv.reader([line]))
-    if len(cells) <= max(layout.positions.values()):
-        return Problem(f"{layout.path}: line {line!r} has {len(cells)} fields; the header has more.")
+    if len(cells) != layout.fields:
+        return Problem(f"{layout.path}: line {line.strip()!r} has {len(cells)} fields; expected {layout.fields}, as in the header.")
     raw_date = cells[layout.positions[features.DATE_COLUMN]].strip()
     try:
         date = datetime.date.fromisoformat(raw_date[:10])
