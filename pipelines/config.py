@@ -34,6 +34,9 @@ class PipelineConfig:
     # files, so a change to them invalidates the cache of Transform / Trainer.
     preprocessing_module: ClassVar[str]
     model_module: ClassVar[str]
+    # The module `tfpipe predict` uses to turn its command-line inputs into serialized
+    # tf.Examples and the model's outputs into lines (see tfpipe/cli.py).
+    request_module: ClassVar[str]
     label_key: ClassVar[str]
     # The serving signature's output that TFMA scores.
     prediction_key: ClassVar[str]
@@ -58,6 +61,9 @@ class PipelineConfig:
     """The blessing metric must reach this value (or stay below it when lower is better)."""
     max_regression: float = 0.0
     """How far the blessing metric may fall behind the latest blessed model's."""
+    warm_start: bool = False
+    """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
+    instead of from scratch; the model must have the same architecture."""
 
     @property
     def schema_path(self) -> Path:
@@ -79,8 +85,24 @@ class PipelineConfig:
 
         return CsvExampleGen(input_base=str(self.resolved_data_dir()))
 
+    def check(self) -> None:
+        """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
+        data_dir = self.resolved_data_dir()
+        if not data_dir.is_dir():
+            raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
+        self.check_data(data_dir)
+
+    def check_data(self, data_dir: Path) -> None:
+        """The default suits ExampleGens that read the files directly in the folder (CSV)."""
+        if not any(path.is_file() for path in data_dir.iterdir()):
+            raise ConfigError(f"data folder {data_dir} has no files; expected the pipeline's input files in it.")
+
     def module_path(self, relative: str) -> str:
         return str(REPO_ROOT / relative)
+
+    def transform_params(self) -> dict | None:
+        """Transform's custom_config, the second argument of a `preprocessing_fn(inputs, custom_config)`."""
+        return None
 
     def trainer_params(self) -> dict:
         """The Trainer's custom_config: `epochs` and the pipeline's `model` field, which every subclass declares."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pipelines.config import PipelineConfig
+from pipelines.digits.config import DigitsConfig
 from pipelines.iris.config import IrisConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
-    config.name: config for config in (IrisConfig,)
+    config.name: config for config in (IrisConfig, DigitsConfig)
 }
 
 
