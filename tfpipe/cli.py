@@ -273,6 +273,8 @@ def _predict(args: argparse.Namespace) -> int:
         raise UsageError(no_model)
     workdir.pipeline_dir.mkdir(parents=True, exist_ok=True)
     # TensorFlow's start-up messages go to the log, as in `tfpipe run`; the predictions to the terminal.
+    # Its C++ warnings can come after the log is closed, as the process exits: keep only errors.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with output_to_log(workdir.pipeline_dir / "predict.log") as terminal:
         from serving.predict import latest_version, predict
 

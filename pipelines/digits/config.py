@@ -22,7 +22,7 @@ class ImageModelConfig:
     name: str = "baseline"
     """The zoo model: mlp, baseline, lenet5, alexnet8, vgg16, inception10 or resnet18
     (components/images/zoo.py)."""
-    learning_rate: float = 0.001
+    learning_rate: float = 0.003
     """Adam's step size."""
     batch_size: int = 32
     """Images per training step."""
