@@ -1,4 +1,5 @@
-"""The baseline a new model must not fall behind: the latest blessed model other than the candidate.
+"""The latest blessed model, as the baseline a new model must not fall behind (other than the
+candidate) and as the model a warm-started Trainer starts from.
 
 TFX's LatestBlessedModelStrategy ignores the candidate. When a run changes
 nothing, the Trainer is cached and hands back the model it trained before,
@@ -11,6 +12,7 @@ scored this model, so an unchanged run is cached from end to end.
 from tfx import types
 from tfx.components.evaluator import constants
 from tfx.dsl.components.common.resolver import Resolver, ResolverStrategy
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.types import Channel, standard_artifacts
 
 MODEL = "model"
@@ -42,3 +44,16 @@ def baseline_resolver(candidate: types.BaseChannel) -> Resolver:
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
         candidate=candidate,
     ).with_id("baseline_model_resolver")
+
+
+def latest_blessed_model_resolver() -> Resolver:
+    """A Resolver node whose `model` output is the latest blessed model, for a Trainer to warm start from.
+
+    TFX's own strategy is right here: it resolves before the Trainer runs, so this run's
+    model cannot be among its results.
+    """
+    return Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id("warm_start_model_resolver")

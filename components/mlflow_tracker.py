@@ -35,6 +35,7 @@ from tensorflow_data_validation.utils.display_util import get_statistics_html  #
 from components import evaluation as tfma_results  # noqa: E402
 from components import mlflow_tracking as tracking  # noqa: E402
 from components import training  # noqa: E402
+from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY  # noqa: E402
 from components.validation_gate import read_anomalies  # noqa: E402
 
 CHAMPION_ALIAS = "champion"
@@ -77,6 +78,7 @@ def MlflowTracker(
     client = tracking.client(tracking_uri)
     try:
         _log_data_checks(client, run_id, schema, statistics, anomalies)
+        _log_rejected_inputs(client, run_id, examples)
         _log_training(client, run_id, model_run)
         blessed = _log_evaluation(client, run_id, evaluation, blessing)
         model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
@@ -125,6 +127,16 @@ def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
     client.log_text(run_id, html, "data/statistics.html")
     for split, found in read_anomalies(anomalies).items():
         client.log_text(run_id, text_format.MessageToString(found), f"data/anomalies_{split}.pbtxt")
+
+
+def _log_rejected_inputs(client, run_id, examples) -> None:
+    """What an ExampleGen that rejects inputs (ImageExampleGen) left out: metric data.rejected_inputs, the list."""
+    if not examples.has_custom_property(REJECTED_PROPERTY):
+        return
+    count = examples.get_int_custom_property(REJECTED_PROPERTY)
+    client.log_metric(run_id, "data.rejected_inputs", count)
+    if count:
+        client.log_artifact(run_id, os.path.join(examples.uri, REJECTED_FILE), "data")
 
 
 def _log_training(client, run_id, model_run) -> None:

@@ -1,4 +1,5 @@
-"""Training shared by every pipeline's run_fn: fit by epochs and keep a record of it.
+"""Training shared by every pipeline's run_fn: read the transformed data, warm start, fit by
+epochs and keep a record of it.
 
 The record lands in the Trainer's ModelRun artifact (`fn_args.model_run_dir`), where the
 MlflowTracker component picks it up, whatever orchestrator ran the Trainer:
@@ -19,10 +20,33 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from tensorflow.io import gfile  # noqa: E402
+from tfx_bsl.public import tfxio  # noqa: E402
 
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 SUMMARY_FILE = "model_summary.json"
+
+
+def transformed_dataset(file_pattern, data_accessor, transform_output, batch_size: int, label_key: str):
+    """(features, label) batches of a transformed split, shuffled, repeated without end (fit counts steps)."""
+    return data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key),
+        transform_output.transformed_metadata.schema,
+    ).repeat()
+
+
+def warm_start(model: keras.Model, base_model_dir: str) -> None:
+    """Loads the weights of a model this pipeline exported before (the Trainer's `base_model`, the
+    latest blessed one) into `model`, which must have the same layers: the notes' checkpoint resume.
+    The optimizer starts afresh; the Transform layer and signatures saved beside the weights are skipped."""
+    try:
+        model.load_weights(os.path.join(base_model_dir, "variables", "variables")).expect_partial()
+    except (ValueError, AssertionError) as error:
+        raise ValueError(
+            f"Cannot warm start from {base_model_dir}: its weights do not fit this model ({error}). "
+            "Was the blessed model built with other settings? Run with --set warm_start=false."
+        ) from error
 
 
 def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int, callbacks=()) -> keras.callbacks.History:

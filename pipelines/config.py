@@ -34,6 +34,9 @@ class PipelineConfig:
     # files, so a change to them invalidates the cache of Transform / Trainer.
     preprocessing_module: ClassVar[str]
     model_module: ClassVar[str]
+    # The module `tfpipe predict` uses to turn its command-line inputs into serialized
+    # tf.Examples and the model's outputs into lines (see tfpipe/cli.py).
+    request_module: ClassVar[str]
     label_key: ClassVar[str]
     # The output of `evaluation_signature` that TFMA scores.
     prediction_key: ClassVar[str]
@@ -63,6 +66,9 @@ class PipelineConfig:
     """The blessing metric must reach this value (or stay below it when lower is better)."""
     max_regression: float = 0.0
     """How far the blessing metric may fall behind the latest blessed model's."""
+    warm_start: bool = False
+    """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
+    instead of from scratch; the model must have the same architecture."""
 
     @property
     def schema_path(self) -> Path:
@@ -74,9 +80,6 @@ class PipelineConfig:
         """The name the model is served under: `<serving dir>/<model_name>/<version>/`."""
         return self.name
 
-    def validate(self) -> None:
-        """Raises ConfigError (one sentence) for values that type checks can't catch."""
-
     def example_gen(self):
         """The component that reads `data_dir` into tf.Examples with train and eval splits.
 
@@ -86,6 +89,18 @@ class PipelineConfig:
         from tfx.components import CsvExampleGen
 
         return CsvExampleGen(input_base=str(self.resolved_data_dir()))
+
+    def check(self) -> None:
+        """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
+        data_dir = self.resolved_data_dir()
+        if not data_dir.is_dir():
+            raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
+        self.check_data(data_dir)
+
+    def check_data(self, data_dir: Path) -> None:
+        """The default suits ExampleGens that read the files directly in the folder (CSV)."""
+        if not any(path.is_file() for path in data_dir.iterdir()):
+            raise ConfigError(f"data folder {data_dir} has no files; expected the pipeline's input files in it.")
 
     def module_path(self, relative: str) -> str:
         return str(REPO_ROOT / relative)

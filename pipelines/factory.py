@@ -25,7 +25,7 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 
 from components import mlflow_tracking
-from components.baseline import baseline_resolver
+from components.baseline import baseline_resolver, latest_blessed_model_resolver
 from components.mlflow_tracker import MlflowTracker
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
@@ -90,6 +90,9 @@ def create_pipeline(
     )
     transform.add_upstream_node(validation_gate)
 
+    # With warm_start, finds the latest blessed model, whose weights the Trainer starts from.
+    warm_start_resolver = latest_blessed_model_resolver() if config.warm_start else None
+
     # Trains the Keras model and exports a SavedModel with the serving signature.
     trainer = Trainer(
         module_file=config.module_path(config.model_module),
@@ -99,6 +102,7 @@ def create_pipeline(
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
         custom_config=config.trainer_params(),
+        base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
     )
 
     # Finds the latest blessed model other than this one: the baseline it must not fall behind.
@@ -147,6 +151,7 @@ def create_pipeline(
             example_validator,
             validation_gate,
             transform,
+            *([warm_start_resolver] if warm_start_resolver else []),
             trainer,
             model_resolver,
             evaluator,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pipelines.config import PipelineConfig
+from pipelines.digits.config import DigitsConfig
 from pipelines.iris.config import IrisConfig
 from pipelines.stock.config import StockConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
-    config.name: config for config in (IrisConfig, StockConfig)
+    config.name: config for config in (IrisConfig, StockConfig, DigitsConfig)
 }
 
 

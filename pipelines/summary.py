@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING
 
 from ml_metadata import metadata_store
@@ -10,6 +11,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 from components.evaluation import blessing_failures, slice_metrics
+from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY
 
 if TYPE_CHECKING:  # local_runner imports this module
     from pipelines.local_runner import ComponentRun
@@ -37,9 +39,21 @@ def latest_pipeline_run_id(metadata_path: str) -> str | None:
     return max(runs, key=lambda context: context.create_time_since_epoch).name if runs else None
 
 
+# Rejected inputs the console shows; the full list is a file of the ExampleGen's output.
+_REJECTED_SHOWN = 10
+
+
 def summarize(metadata_path: str, components: dict[str, ComponentRun]) -> dict:
     """The run's key results, JSON-ready. Only components that finished contribute."""
     summary: dict = {"components": {node: dataclasses.asdict(run) for node, run in components.items()}}
+    example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
+    if example_gen and example_gen.execution_id is not None and example_gen.status != "failed":
+        examples = outputs_of(metadata_path, example_gen.execution_id)["examples"][0]
+        if REJECTED_PROPERTY in examples.custom_properties:
+            path = os.path.join(examples.uri, REJECTED_FILE)
+            with open(path) as f:
+                lines = f.read().splitlines()
+            summary["rejected_inputs"] = {"count": len(lines), "list": path, "first": lines[:_REJECTED_SHOWN]}
     evaluator = components.get("Evaluator")
     if evaluator and evaluator.execution_id is not None and evaluator.status != "failed":
         outputs = outputs_of(metadata_path, evaluator.execution_id)

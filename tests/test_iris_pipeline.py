@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from components.iris import features
-from conftest import BAD_DATA, PipelineRun, last_summary
+from conftest import BAD_DATA, PipelineRun, last_summary, run_tfpipe
 
 COMPONENTS = [
     "CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
@@ -90,3 +90,13 @@ def test_bad_data_stops_before_training(rejected_runs, case):
     assert not (run.workdir / "serving").exists()
     assert hashlib.sha256((run.data_dir / "iris.csv").read_bytes()).hexdigest() == run.digest
     assert last_summary(run.workdir, "iris")["status"] == "failed"
+
+
+def test_predict_prints_the_species_of_each_flower(iris_run: PipelineRun):
+    result = run_tfpipe("predict", "iris", "5.0,3.4,1.5,0.2",
+                        "sepal_length=6.7,sepal_width=3.0,petal_length=5.2,petal_width=2.3",
+                        "--workdir", str(iris_run.workdir))
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first.startswith("5.0,3.4,1.5,0.2: setosa (probability ")
+    assert second.startswith("sepal_length=6.7,sepal_width=3.0,petal_length=5.2,petal_width=2.3: virginica (probability ")

@@ -134,3 +134,18 @@ def test_missing_columns_fail_before_anything_runs(tmp_path):
     assert process.returncode == 1
     assert "has no column 'high', 'low', 'volume'" in process.stdout
     assert not (workdir / "stock" / "pipeline_root" / "Transform").exists()
+
+
+def test_predict_prints_the_forecast_for_a_price_file(stock_run, tmp_path):
+    header, *days = (Path(__file__).parent.parent / "data" / "stock" / "msft.csv").read_text().splitlines()
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join([header, *days[-15:]]) + "\n")
+    process = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir), "--set", "window_days=10")
+    assert process.returncode == 0, process.stderr
+    forecast = float(process.stdout.strip().rsplit(" ", 1)[1])
+    assert process.stdout.startswith(f"{recent}: forecast ")
+    last_close = float(days[-1].split(",")[4])
+    assert abs(forecast / last_close - 1) < 0.1
+    short = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir))
+    assert short.returncode == 2
+    assert "recent.csv has 15 days; the model's window is 60 trading days." in short.stderr

@@ -4,6 +4,7 @@ so `--help` and `tfpipe list` answer at once."""
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -94,6 +95,23 @@ def _parser() -> argparse.ArgumentParser:
     ui.set_defaults(handler=_ui)
 
     _add_serve(commands)
+
+    predict = commands.add_parser(
+        "predict",
+        help="print the model's prediction for each input, from the latest pushed model",
+        description="Calls the latest version pushed under <workdir>/serving/<model>/ on each input and "
+        "prints one line per input: the predicted class and its probability, or the forecast price.",
+        epilog="inputs: digits: image files (PNG or JPEG, any size); "
+        "iris: sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2 or 5.1,3.5,1.4,0.2 (cm); "
+        "stock: daily price CSV files, one series each, of which the last window_days days are used "
+        "(pass the --set window_days=N the model was trained with)",
+    )
+    predict.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="one input to predict for (see below)")
+    _add_workdir(predict)
+    predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="config values the model was trained with, where inputs depend on them")
+    predict.set_defaults(handler=_predict)
     return parser
 
 
@@ -123,12 +141,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _load_config(args: argparse.Namespace) -> PipelineConfig:
     config = apply_overrides(config_for(args.pipeline), [_from_cwd(assignment) for assignment in args.overrides])
-    config.validate()
-    data_dir = config.resolved_data_dir()
-    if not data_dir.is_dir():
-        raise UsageError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
-    if not any(path.is_file() for path in data_dir.iterdir()):
-        raise UsageError(f"data folder {data_dir} has no files; expected the pipeline's input files in it.")
+    config.check()
     return config
 
 
@@ -195,6 +208,7 @@ def _print_summary(console: Console, outcome: dict) -> None:
     console.say()
     if outcome["status"] != "succeeded":
         console.say(f"Run failed at {outcome['failed_component']} after {outcome['seconds']:.1f} s.")
+        _print_rejected_inputs(console, outcome)
         if "anomalies" in outcome:
             console.say(f"{outcome['data_problems']}:")
             for problem in outcome["anomalies"]:
@@ -205,6 +219,7 @@ def _print_summary(console: Console, outcome: dict) -> None:
         console.say(f"Full log: {outcome['log']}")
         return
     console.say(f"Run succeeded in {outcome['seconds']:.1f} s.")
+    _print_rejected_inputs(console, outcome)
     if "metrics" in outcome:
         console.say("Evaluation (TFMA, eval split):")
         for line in metrics_table(outcome["metrics"]):
@@ -217,6 +232,18 @@ def _print_summary(console: Console, outcome: dict) -> None:
     if "mlflow_run_id" in outcome:
         console.say(f"MLflow run: {outcome['mlflow_run_id']} in {outcome['tracking_uri']}  (browse: tfpipe ui)")
     console.say(f"Log: {outcome['log']}")
+
+
+def _print_rejected_inputs(console: Console, outcome: dict) -> None:
+    rejected = outcome.get("rejected_inputs")
+    if not rejected or not rejected["count"]:
+        return
+    console.say(f"Rejected {rejected['count']} input(s) that could not be read; nothing was trained on them "
+                f"(list: {rejected['list']}):")
+    for line in rejected["first"]:
+        console.say(f"  - {line}")
+    if rejected["count"] > len(rejected["first"]):
+        console.say(f"  ... and {rejected['count'] - len(rejected['first'])} more")
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -237,6 +264,34 @@ def _schema(args: argparse.Namespace) -> int:
         print(diff)
     else:
         print(f"Same as the curated {config.schema_path}.")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    config = apply_overrides(config_for(args.pipeline), args.overrides)
+    workdir = Workdir(args.workdir, config.name)
+    model_dir = workdir.serving_dir / config.model_name
+    no_model = f"No {config.name} model has been pushed to {model_dir} yet; run `tfpipe run {config.name}` first."
+    if not model_dir.is_dir():
+        raise UsageError(no_model)
+    workdir.pipeline_dir.mkdir(parents=True, exist_ok=True)
+    # TensorFlow's start-up messages go to the log, as in `tfpipe run`; the predictions to the terminal.
+    # Its C++ warnings can come after the log is closed, as the process exits: keep only errors.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with output_to_log(workdir.pipeline_dir / "predict.log") as terminal:
+        from serving.predict import latest_version, predict
+
+        version = latest_version(model_dir)
+        if version is None:
+            raise UsageError(no_model)
+        requests = importlib.import_module(config.request_module)
+        try:
+            examples = requests.to_examples(args.inputs, config)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        outputs = predict(version, examples)
+        for index, name in enumerate(args.inputs):
+            terminal.write(f"{name}: {requests.describe(outputs, index)}\n")
     return 0
 
 

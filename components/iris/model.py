@@ -9,7 +9,6 @@ import tensorflow as tf
 import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
-from tfx_bsl.public import tfxio
 
 from components import training
 from components.iris import features
@@ -43,14 +42,6 @@ def build_classifier(
     return model
 
 
-def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, batch_size: int) -> tf.data.Dataset:
-    return data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_KEY),
-        transform_output.transformed_metadata.schema,
-    ).repeat()
-
-
 def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
     # Keep the Transform layer on the model so it is tracked and saved with it.
     model.tft_layer = transform_output.transform_features_layer()
@@ -77,10 +68,13 @@ def run_fn(fn_args: FnArgs) -> None:
     params = fn_args.custom_config
     keras.utils.set_random_seed(params["seed"])
     transform_output = TFTransformOutput(fn_args.transform_output)
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, params["batch_size"])
-    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, params["batch_size"])
-
+    train, evaluation = (
+        training.transformed_dataset(files, fn_args.data_accessor, transform_output, params["batch_size"], features.LABEL_KEY)
+        for files in (fn_args.train_files, fn_args.eval_files)
+    )
     model = build_classifier(tuple(params["hidden_units"]), params["l2"], params["learning_rate"])
+    if fn_args.base_model:
+        training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, evaluation, fn_args, params["epochs"])
     model.save(
         fn_args.serving_model_dir,

@@ -43,6 +43,7 @@ class StockConfig(PipelineConfig):
     description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
     preprocessing_module: ClassVar[str] = "components/stock/preprocessing.py"
     model_module: ClassVar[str] = "components/stock/model.py"
+    request_module: ClassVar[str] = "components.stock.requests"
     label_key: ClassVar[str] = "target"
     prediction_key: ClassVar[str] = "forecast"
     evaluation_signature: ClassVar[str] = "evaluation"
@@ -106,7 +107,8 @@ class StockConfig(PipelineConfig):
     def required_wins(self) -> tuple[str, ...]:
         return ("persistence",) if self.must_beat_persistence else ()
 
-    def validate(self) -> None:
+    def check(self) -> None:
+        super().check()
         _require(self.scaling in SCALING_MODES, "scaling", self.scaling, " or ".join(SCALING_MODES))
         _require(self.target_column in PRICE_COLUMNS, "target_column", self.target_column, "one of " + ", ".join(PRICE_COLUMNS))
         _require(

@@ -1,0 +1,272 @@
+"""ImageExampleGen: image files -> tf.Examples, on Beam. No standard TFX ExampleGen reads images.
+
+TFX's custom ExampleGen pattern: an executor whose GetInputSourceToExamplePTransform turns one
+split pattern into tf.Examples, run by FileBasedExampleGen. A pattern names a labels file, class
+folders or TFRecord files (pipelines/image_layouts.py). Each example holds the encoded image as
+read (`image`), its class index (`label`) and the stored `height`, `width` and `channels`.
+
+An image that cannot be read, or decoded by the op Transform decodes it with, and a labels line
+that names a missing file or an unknown class, never become examples: they are counted in the
+output artifact's `rejected_inputs` property and listed, one line each, in its
+`rejected_inputs.txt`. A split left with no example at all fails the run, naming the data folder.
+TFRecords are read here too, not by ImportExampleGen, so that their images get the same check:
+ImportExampleGen would pass a corrupt one on to Transform, which cannot skip it and fails.
+"""
+
+import hashlib
+import os
+import re
+from typing import Any, Iterator, NamedTuple
+
+import apache_beam as beam
+import tensorflow as tf
+from google.protobuf import json_format, struct_pb2
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+from components.images import features
+from components.images.preprocessing import decode
+from pipelines.image_layouts import LABELS_SUFFIX, TFRECORD_SUFFIXES, ImageLayout
+
+REJECTED_PROPERTY = "rejected_inputs"
+REJECTED_FILE = "rejected_inputs.txt"
+# Where each split's Beam stage writes its rejected lines, until Do gathers them into REJECTED_FILE.
+_REJECTED_PARTS_KEY = "_rejected_parts_dir"
+
+
+class NoImagesError(ValueError):
+    """A split has no readable image."""
+
+
+def ImageExampleGen(
+    data_dir: str, layout: ImageLayout, class_names: tuple[str, ...], channels: int, data_fingerprint: str
+) -> FileBasedExampleGen:
+    """The component over `data_dir`, read as `layout` says.
+
+    Args:
+      class_names: the classes in label order; labels and class folder names must be among them.
+      channels: the channels Transform converts every image to (1 or 3); an image it cannot be
+        converted from is rejected here.
+      data_fingerprint: changes whenever a file under `data_dir` does (image_layouts.fingerprint),
+        so that the component is not cached on files TFX's own fingerprint does not look at.
+    """
+    settings = struct_pb2.Struct()
+    settings.update({"class_names": list(class_names), "channels": channels, "data_fingerprint": data_fingerprint})
+    custom_config = example_gen_pb2.CustomConfig()
+    custom_config.custom_config.Pack(settings)
+    input_config = example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in layout.split_patterns.items()]
+    )
+    return FileBasedExampleGen(
+        input_base=data_dir,
+        input_config=input_config,
+        custom_config=custom_config,
+        custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+    ).with_id("ImageExampleGen")
+
+
+class _Candidate(NamedTuple):
+    """An image to check: a file (`path`) or bytes from a TFRecord (`encoded`); or a known problem."""
+
+    where: str
+    path: str | None = None
+    encoded: bytes | None = None
+    label: int | None = None
+    problem: str | None = None
+
+
+def _settings(exec_properties: dict[str, Any]) -> dict[str, Any]:
+    custom_config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom_config)
+    settings = struct_pb2.Struct()
+    custom_config.custom_config.Unpack(settings)
+    return json_format.MessageToDict(settings)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def _ImagesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
+    """The images a split pattern names -> tf.Examples; the rejected ones are written aside."""
+    settings = _settings(exec_properties)
+    class_names = settings["class_names"]
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    matches = sorted(fileio.glob(os.path.join(input_base, split_pattern)))
+    labels_files = [path for path in matches if path.endswith(LABELS_SUFFIX)]
+    tfrecords = [path for path in matches if path.endswith(TFRECORD_SUFFIXES)]
+    class_folders = [path for path in matches if fileio.isdir(path)]
+
+    candidates = (
+        (
+            pipeline | "LabelsFiles" >> beam.Create(labels_files)
+            | "LabelsLines" >> beam.FlatMap(_labels_file_candidates, input_base, class_names)
+        ),
+        (
+            pipeline | "ClassFolders" >> beam.Create(class_folders)
+            | "ClassFolderFiles" >> beam.FlatMap(_class_folder_candidates, input_base, class_names)
+        ),
+        (
+            pipeline | "TFRecordFiles" >> beam.Create(tfrecords)
+            | "ReadTFRecords" >> beam.io.ReadAllFromTFRecord(with_filename=True)
+            | "Records" >> beam.Map(_record_candidate, input_base, len(class_names))
+        ),
+    ) | "AllCandidates" >> beam.Flatten()
+    examples, rejected = (
+        candidates
+        | "ReadImages" >> beam.ParDo(_ReadImage(int(settings["channels"]))).with_outputs(_ReadImage.REJECTED, main="examples")
+    )
+    part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
+    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[_REJECTED_PARTS_KEY], part))
+    return examples
+
+
+def _relative(path: str, input_base: str) -> str:
+    return os.path.relpath(path, input_base)
+
+
+def _class_index(class_names: list[str], name: str) -> int | None:
+    return class_names.index(name) if name in class_names else None
+
+
+def _labels_file_candidates(labels_path: str, input_base: str, class_names: list[str]) -> Iterator[_Candidate]:
+    """One candidate per `<file name> <label>` line; names are relative to the folder named like the
+    labels file beside it (the notes' `train.txt` + `train/`), else to the labels file's folder."""
+    paired_folder = labels_path[: -len(LABELS_SUFFIX)]
+    image_folder = paired_folder if fileio.isdir(paired_folder) else os.path.dirname(labels_path)
+    labels_name = _relative(labels_path, input_base)
+    with fileio.open(labels_path, "r") as f:
+        lines = f.read().splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{labels_name} line {number}"
+        # The label is the last field, so file names may hold spaces.
+        fields = line.strip().rsplit(maxsplit=1)
+        if len(fields) != 2:
+            yield _Candidate(where, problem=f"expected '<file name> <label>', got {line.strip()!r}")
+            continue
+        file_name, label = fields
+        path = os.path.join(image_folder, file_name)
+        index = _class_index(class_names, label)
+        if index is None:
+            yield _Candidate(where, problem=f"label {label!r} is not one of the class names ({', '.join(class_names)})")
+        elif not fileio.exists(path):
+            yield _Candidate(where, problem=f"names {_relative(path, input_base)}, which does not exist")
+        else:
+            yield _Candidate(_relative(path, input_base), path=path, label=index)
+
+
+def _class_folder_candidates(folder: str, input_base: str, class_names: list[str]) -> Iterator[_Candidate]:
+    """One candidate per file in a class folder; hidden files (.DS_Store and the like) are not images."""
+    class_name = os.path.basename(folder.rstrip("/"))
+    index = _class_index(class_names, class_name)
+    for name in sorted(fileio.listdir(folder)):
+        path = os.path.join(folder, name)
+        if name.startswith(".") or fileio.isdir(path):
+            continue
+        where = _relative(path, input_base)
+        if index is None:
+            yield _Candidate(where, problem=f"its folder {class_name!r} is not one of the class names ({', '.join(class_names)})")
+        else:
+            yield _Candidate(where, path=path, label=index)
+
+
+def _record_candidate(file_and_record: tuple[str, bytes], input_base: str, class_count: int) -> _Candidate:
+    file_name, record = file_and_record
+    where = f"a record of {_relative(file_name, input_base)}"
+    try:
+        feature = tf.train.Example.FromString(record).features.feature
+    except Exception as error:  # protobuf's DecodeError, among others
+        return _Candidate(where, problem=f"is not a tf.Example ({type(error).__name__})")
+    image = feature[features.IMAGE_KEY].bytes_list.value if features.IMAGE_KEY in feature else []
+    labels = feature[features.LABEL_KEY].int64_list.value if features.LABEL_KEY in feature else []
+    if len(image) != 1 or len(labels) != 1:
+        return _Candidate(where, problem=f"expected one '{features.IMAGE_KEY}' bytes value and one "
+                                         f"'{features.LABEL_KEY}' integer")
+    if not 0 <= labels[0] < class_count:
+        return _Candidate(where, problem=f"label {labels[0]} is not a class index from 0 to {class_count - 1}")
+    return _Candidate(where, encoded=image[0], label=labels[0])
+
+
+class _ReadImage(beam.DoFn):
+    """A candidate -> a tf.Example, or a line `<where>: <problem>` on the REJECTED output."""
+
+    REJECTED = "rejected"
+
+    def __init__(self, channels: int):
+        self._channels = channels
+
+    def process(self, candidate: _Candidate):
+        problem, encoded = candidate.problem, candidate.encoded
+        if problem is None and encoded is None:
+            try:
+                with fileio.open(candidate.path, "rb") as f:
+                    encoded = f.read()
+            except (OSError, tf.errors.OpError) as error:
+                problem = f"cannot be read ({_op_message(error)})"
+        if problem is None:
+            try:
+                stored = decode(encoded, 0)
+                if stored.shape[-1] != self._channels:
+                    decode(encoded, self._channels)
+            except tf.errors.InvalidArgumentError as error:
+                problem = f"is not an image Transform can decode to {self._channels} channel(s) ({_op_message(error)})"
+        if problem is not None:
+            yield beam.pvalue.TaggedOutput(self.REJECTED, f"{candidate.where}: {problem}")
+            return
+        height, width, channels = stored.shape
+        yield tf.train.Example(features=tf.train.Features(feature={
+            features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+            features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[candidate.label])),
+            features.HEIGHT_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[height])),
+            features.WIDTH_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[width])),
+            features.CHANNELS_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[channels])),
+        }))
+
+
+def _op_message(error: Exception) -> str:
+    """TensorFlow's reason without its op and device decorations, on one line."""
+    message = getattr(error, "message", None) or str(error)
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message)
+    return re.sub(r"\s*\[Op:.*", "", message, flags=re.DOTALL).replace("\n", " ").strip()
+
+
+class Executor(BaseExampleGenExecutor):
+    """Reads images into tf.Examples, then records what it rejected and checks that no split is empty."""
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        return _ImagesToExamples
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        parts_dir = os.path.join(examples.uri, "rejected_parts")
+        super().Do(input_dict, output_dict, {**exec_properties, _REJECTED_PARTS_KEY: parts_dir})
+        rejected = sorted(
+            line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in _read_lines(part)
+        )
+        fileio.rmtree(parts_dir)
+        with fileio.open(os.path.join(examples.uri, REJECTED_FILE), "w") as f:
+            f.write("".join(f"{line}\n" for line in rejected))
+        examples.set_int_custom_property(REJECTED_PROPERTY, len(rejected))
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        for split in artifact_utils.decode_split_names(examples.split_names):
+            if _is_empty(artifact_utils.get_split_uri([examples], split)):
+                raise NoImagesError(
+                    f"No readable image in {input_base} for the {split} split; {len(rejected)} input(s) rejected"
+                    + (f", the first: {rejected[0]}." if rejected else ".")
+                )
+
+
+def _read_lines(path: str) -> list[str]:
+    with fileio.open(path, "r") as f:
+        return f.read().splitlines()
+
+
+def _is_empty(split_uri: str) -> bool:
+    files = fileio.glob(os.path.join(split_uri, "*"))
+    return not files or not any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1))

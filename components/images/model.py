@@ -1,0 +1,129 @@
+"""Trainer module for image classification: a zoo model behind optional augmentation, as a TFX run_fn.
+
+The exported SavedModel has two signatures, both returning `probabilities` (one per class),
+`class_id` and `class_name`:
+  serving_default  serialized tf.Examples with the encoded image in `image` (what TFMA, the
+                   embedded server and `tfpipe predict` send)
+  encoded_images   the encoded images themselves, a string tensor `images`
+Both run the Transform graph first, so an image of any size or channel count is decoded,
+converted and resized as the training images were.
+"""
+
+import tensorflow as tf
+import tf_keras as keras
+from tensorflow_transform import TFTransformOutput
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components import training
+from components.images import features, zoo
+
+ENCODED_IMAGES_SIGNATURE = "encoded_images"
+
+
+def augmentation_layers(
+    rotation_degrees: float = 0.0,
+    shift_fraction: float = 0.0,
+    zoom_fraction: float = 0.0,
+    flip_horizontal: bool = False,
+    flip_vertical: bool = False,
+    seed: int = 0,
+) -> list[keras.layers.Layer]:
+    """The notes' ImageDataGenerator changes as Keras preprocessing layers, which change images
+    only when called with training=True: fit() does, serving and evaluation do not.
+
+    Args:
+      rotation_degrees: largest rotation either way, in degrees.
+      shift_fraction: largest shift, as a fraction of the height and of the width.
+      zoom_fraction: largest zoom in or out, as a fraction of the size.
+      flip_horizontal, flip_vertical: mirror at random left-right, top-bottom.
+      seed: seeds the random changes.
+    """
+    # Pixels moved in from outside the image repeat the nearest edge, as ImageDataGenerator's default.
+    chosen = []
+    if rotation_degrees:
+        chosen.append(keras.layers.RandomRotation(rotation_degrees / 360, fill_mode="nearest", seed=seed))
+    if shift_fraction:
+        chosen.append(keras.layers.RandomTranslation(shift_fraction, shift_fraction, fill_mode="nearest", seed=seed))
+    if zoom_fraction:
+        chosen.append(keras.layers.RandomZoom(zoom_fraction, fill_mode="nearest", seed=seed))
+    if flip_horizontal or flip_vertical:
+        mode = "horizontal_and_vertical" if flip_horizontal and flip_vertical else "horizontal" if flip_horizontal else "vertical"
+        chosen.append(keras.layers.RandomFlip(mode, seed=seed))
+    return chosen
+
+
+def build_classifier(
+    name: str,
+    input_shape: tuple[int, int, int],
+    class_count: int,
+    augmentation: dict | None = None,
+    learning_rate: float = 0.001,
+    seed: int = 0,
+) -> keras.Model:
+    """The zoo model `name` behind the augmentation layers, compiled with Adam.
+
+    Args:
+      input_shape: pixels as height, width, channels.
+      augmentation: keyword arguments of augmentation_layers (none: no augmentation).
+    """
+    classifier = zoo.build(name, input_shape, class_count)
+    inputs = keras.Input(input_shape, name=features.PIXELS_KEY)
+    x = inputs
+    for layer in augmentation_layers(**(augmentation or {}), seed=seed):
+        x = layer(x)
+    model = keras.Model(inputs, classifier(x), name=f"{name}_classifier")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    return model
+
+
+def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput, class_names: list[str]) -> dict:
+    # Keep the Transform layer on the model so it is tracked and saved with it.
+    model.tft_layer = transform_output.transform_features_layer()
+    names = tf.constant(class_names)
+
+    def classify(encoded_images):
+        # The label and the stored sizes are not needed to prepare an image; TFT fills them in.
+        pixels = model.tft_layer({features.IMAGE_KEY: tf.reshape(encoded_images, [-1, 1])})[features.PIXELS_KEY]
+        probabilities = model(pixels)
+        class_id = tf.argmax(probabilities, axis=1)
+        return {"probabilities": probabilities, "class_id": class_id, "class_name": tf.gather(names, class_id)}
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def serve_examples(serialized_examples):
+        parsed = tf.io.parse_example(
+            serialized_examples, {features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
+        )
+        return classify(parsed[features.IMAGE_KEY])
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="images")])
+    def serve_encoded_images(images):
+        return classify(images)
+
+    return {"serving_default": serve_examples, ENCODED_IMAGES_SIGNATURE: serve_encoded_images}
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Trains on the transformed train split and exports the SavedModel with both signatures."""
+    params = fn_args.custom_config
+    keras.utils.set_random_seed(params["seed"])
+    transform_output = TFTransformOutput(fn_args.transform_output)
+    train, evaluation = (
+        training.transformed_dataset(files, fn_args.data_accessor, transform_output, params["batch_size"], features.LABEL_KEY)
+        for files in (fn_args.train_files, fn_args.eval_files)
+    )
+    model = build_classifier(
+        params["name"], params["input_shape"], len(params["class_names"]), params["augmentation"],
+        params["learning_rate"], params["seed"],
+    )
+    if fn_args.base_model:
+        training.warm_start(model, fn_args.base_model)
+    training.fit_and_record(model, train, evaluation, fn_args, params["epochs"])
+    model.save(
+        fn_args.serving_model_dir,
+        save_format="tf",
+        signatures=_serving_signatures(model, transform_output, params["class_names"]),
+    )

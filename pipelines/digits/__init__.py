@@ -1,0 +1,1 @@
+"""The digits pipeline: handwritten digit images -> 0-9."""
