@@ -148,4 +148,4 @@ def test_predict_prints_the_forecast_for_a_price_file(stock_run, tmp_path):
     assert abs(forecast / last_close - 1) < 0.1
     short = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir))
     assert short.returncode == 2
-    assert "recent.csv has 15 days; the model's window is 60 trading days." in short.stderr
+    assert "recent.csv has 15 days; expected at least window_days (60)" in short.stderr

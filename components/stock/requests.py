@@ -28,7 +28,10 @@ def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
         raise ValueError(f"{path} holds {len(tickers)} series ({', '.join(tickers) or 'no rows'}); expected one per file.")
     days = sorted((day for _, day in rows), key=lambda day: day.date)
     if len(days) < window_days:
-        raise ValueError(f"{path} has {len(days)} days; the model's window is {window_days} trading days.")
+        raise ValueError(
+            f"{path} has {len(days)} days; expected at least window_days ({window_days}), the window the "
+            "model was trained on (--set window_days=N if it was not the default)."
+        )
     window = days[-window_days:]
     return {column: [day.values[i] for day in window] for i, column in enumerate(features.DAILY_COLUMNS)}
 
