@@ -1,57 +1,60 @@
 """Latency and throughput of gRPC Predict on `tfpipe serve`, batching on and off, against calling the
 same SavedModel signature in this process (the limit: no RPC, no server).
 
-    .venv/bin/python benchmarks/serving_latency.py [--workdir workdir] [--model iris] [--seconds 5]
+    .venv/bin/python benchmarks/serving_latency.py [--workdir workdir] [--seconds 5]
 
-Needs a pushed model (`tfpipe run iris` first). Each request carries one serialized tf.Example (a
-real iris row). For each concurrency (1, 8, 32) the clients, threads in this process, send requests
-back to back for `--seconds`, after a warm-up; p50 and p99 are per request, requests/s is the total.
-The server runs as its own process (`tfpipe serve`), as it would in production; on a small machine
-the clients share its cores, so the figures are a floor of what the server alone can do.
+Needs a pushed iris model (`tfpipe run iris` first). Each request carries one serialized
+tf.Example (a real iris row). For each concurrency (1, 8, 32), that many clients in this process
+(threads calling the signature; asyncio gRPC calls) send requests back to back for `--seconds`
+after a warm-up; p50 and p99 are per request, requests/s is the total. The CPU columns are CPU
+time per request of the server process and of this process (the clients): on a small machine
+both share the cores, so what the clients spend is taken from the server.
 """
 
 import argparse
+import asyncio
 import os
 import re
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import psutil
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+MODEL = "iris"
+IRIS_ROW = dict(sepal_length=5.7, sepal_width=2.8, petal_length=4.1, petal_width=1.3)
 CONCURRENCY = (1, 8, 32)
 WARM_UP_S = 1.0
-IRIS_ROW = dict(sepal_length=5.7, sepal_width=2.8, petal_length=4.1, petal_width=1.3)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("workdir"), help="workdir holding serving/ (default: workdir)")
-    parser.add_argument("--model", default="iris", help="model to call; its signature must take serialized tf.Examples (default: iris)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per row of the table (default: 5)")
     args = parser.parse_args()
-    model_dir = args.workdir / "serving" / args.model
+    model_dir = args.workdir / "serving" / MODEL
     versions = sorted(int(path.name) for path in model_dir.glob("*") if path.name.isdigit()) if model_dir.is_dir() else []
     if not versions:
-        print(f"serving_latency: no pushed version of {args.model} under {model_dir}; run `tfpipe run {args.model}` first.",
-              file=sys.stderr)
+        print(f"serving_latency: no pushed {MODEL} model under {model_dir}; run `tfpipe run {MODEL}` first.", file=sys.stderr)
         return 2
 
     from serving.client import example
 
     examples = [example(IRIS_ROW)]
-    print(f"{args.model} version {versions[-1]}, one example per request, {args.seconds:g} s per row, "
-          f"{os.cpu_count()} CPUs shared by server and clients")
-    print(f"{'':32} {'concurrency':>11} {'p50 ms':>8} {'p99 ms':>8} {'requests/s':>11}")
+    print(f"{MODEL} version {versions[-1]}, one example per request, {args.seconds:g} s per row; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"{'':28} {'clients':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests/s':>10} {'server CPU':>10} {'client CPU':>10}")
     in_process(model_dir / str(versions[-1]), examples, args.seconds)
     for batching in (False, True):
-        over_grpc(args.workdir, args.model, examples, args.seconds, batching)
+        over_grpc(args.workdir, examples, args.seconds, batching)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end (CPU columns: ms per request)")
     return 0
 
 
@@ -65,69 +68,98 @@ def in_process(version_dir: Path, examples: list[bytes], seconds: float) -> None
         signature(examples=tf.constant(examples, dtype=tf.string))
 
     for concurrency in CONCURRENCY:
-        report("in-process signature call", concurrency, measure(call, concurrency, seconds))
+        with cpu_time() as client_cpu:
+            latencies = measure_threads(call, concurrency, seconds)
+        report("in-process signature call", concurrency, latencies, seconds, None, client_cpu)
 
 
-def over_grpc(workdir: Path, model: str, examples: list[bytes], seconds: float, batching: bool) -> None:
-    from serving.client import PredictionClient, predict_request
-
+def over_grpc(workdir: Path, examples: list[bytes], seconds: float, batching: bool) -> None:
+    """`tfpipe serve` in its own process, as in production, called over gRPC on localhost."""
     command = [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(workdir), "--grpc-port", "0",
                "--rest-port", "0", "--batching" if batching else "--no-batching"]
     server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         server.stdout.readline()  # "Serving <dir>: <models>"
         port = int(re.search(r":(\d+),", server.stdout.readline()).group(1))
-        request = predict_request(model, examples)
-        # One channel per client thread: a shared channel would measure its own contention.
-        clients = threading.local()
-
-        def call():
-            if not hasattr(clients, "client"):
-                clients.client = PredictionClient(f"127.0.0.1:{port}", attempts=1)
-            clients.client.predict_response(request)
-
         for concurrency in CONCURRENCY:
-            label = f"gRPC Predict, batching {'on' if batching else 'off'}"
-            report(label, concurrency, measure(call, concurrency, seconds))
+            with cpu_time(server.pid) as server_cpu, cpu_time() as client_cpu:
+                latencies = asyncio.run(measure_grpc(port, examples, concurrency, seconds))
+            report(f"gRPC Predict, batching {'on' if batching else 'off'}", concurrency, latencies, seconds,
+                   server_cpu, client_cpu)
     finally:
         server.terminate()
         server.wait(timeout=60)
 
 
-def measure(call, concurrency: int, seconds: float) -> tuple[list[float], float]:
-    """(latency of every call in seconds, wall seconds) of `concurrency` threads calling back to back."""
-    latencies: list[list[float]] = [[] for _ in range(concurrency)]
-    start = threading.Barrier(concurrency + 1)
-    window = {}
+def measure_threads(call, concurrency: int, seconds: float) -> list[float]:
+    """Latency of every call, in seconds, of `concurrency` threads calling back to back."""
+    latencies: list[float] = []
+    warm_until = time.perf_counter() + WARM_UP_S
+    end = warm_until + seconds
 
-    def client(index: int) -> None:
-        mine = latencies[index]
-        start.wait()
-        warm_until = window["warm_until"]
-        end = window["end"]
-        while True:
-            began = time.perf_counter()
-            if began >= end:
-                return
+    def client() -> None:
+        while (began := time.perf_counter()) < end:
             call()
             if began >= warm_until:
-                mine.append(time.perf_counter() - began)
+                latencies.append(time.perf_counter() - began)
 
     with ThreadPoolExecutor(concurrency) as pool:
-        futures = [pool.submit(client, index) for index in range(concurrency)]
-        window["warm_until"] = time.perf_counter() + WARM_UP_S
-        window["end"] = window["warm_until"] + seconds
-        start.wait()
-        for future in futures:
+        for future in [pool.submit(client) for _ in range(concurrency)]:
             future.result()
-    return [latency for mine in latencies for latency in mine], seconds
+    return latencies
 
 
-def report(label: str, concurrency: int, measured: tuple[list[float], float]) -> None:
-    latencies, seconds = measured
+async def measure_grpc(port: int, examples: list[bytes], concurrency: int, seconds: float) -> list[float]:
+    """As `measure_threads`, with `concurrency` asyncio clients on one channel: gRPC's asyncio client
+    costs the shared CPUs less per call than a thread per client does, leaving more to the server."""
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    from serving.client import predict_request
+
+    request = predict_request(MODEL, examples)
+    latencies: list[float] = []
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        warm_until = time.perf_counter() + WARM_UP_S
+        end = warm_until + seconds
+
+        async def client() -> None:
+            while (began := time.perf_counter()) < end:
+                await stub.Predict(request, timeout=10)
+                if began >= warm_until:
+                    latencies.append(time.perf_counter() - began)
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies
+
+
+class cpu_time:
+    """CPU seconds (user + system) a process spends inside the `with` block; `seconds` after it."""
+
+    def __init__(self, pid: int | None = None):
+        self._process = psutil.Process(pid)
+
+    def _now(self) -> float:
+        times = self._process.cpu_times()
+        return times.user + times.system + times.children_user + times.children_system
+
+    def __enter__(self) -> "cpu_time":
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.seconds = self._now() - self._start
+
+
+def report(label: str, concurrency: int, latencies: list[float], seconds: float,
+           server_cpu: cpu_time | None, client_cpu: cpu_time) -> None:
+    # The warm-up's CPU is in the CPU figures too; it is a sixth of the time and the same work.
+    calls = len(latencies) * (seconds + WARM_UP_S) / seconds
     cuts = statistics.quantiles(latencies, n=100)
-    print(f"{label:32} {concurrency:>11} {cuts[49] * 1000:>8.2f} {cuts[98] * 1000:>8.2f} {len(latencies) / seconds:>11.0f}",
-          flush=True)
+    server = f"{server_cpu.seconds / calls * 1000:10.2f}" if server_cpu else f"{'':10}"
+    print(f"{label:28} {concurrency:>7} {cuts[49] * 1000:>7.2f} {cuts[98] * 1000:>7.2f} {len(latencies) / seconds:>10.0f} "
+          f"{server} {client_cpu.seconds / calls * 1000:10.2f}", flush=True)
 
 
 if __name__ == "__main__":

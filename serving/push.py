@@ -17,7 +17,8 @@ re-reading models.config never reads half a file.
 (`Pusher(custom_executor_spec=executor_spec.ExecutorClassSpec(PushExecutor), ...)`).
 """
 
-# No `from __future__ import annotations`: TFX inspects executor classes at run time.
+# No `from __future__ import annotations` here, as in every module TFX loads executors from: it
+# breaks TFX's decorated components and executors.
 
 import contextlib
 import fcntl

@@ -506,7 +506,7 @@ def test_requests_that_arrive_together_share_a_model_call():
         time.sleep(0.01)
         return {"y": inputs["x"] * 2}
 
-    batcher = Batcher(double, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05), "double")
+    batcher = Batcher(double, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05))
     results = {}
     threads = [threading.Thread(target=lambda i=i: results.update({i: batcher.run({"x": np.array([i, i])})}))
                for i in range(8)]
@@ -527,7 +527,7 @@ def test_one_bad_request_does_not_fail_the_others_in_its_batch():
             raise invalid_argument("negative x")
         return {"y": inputs["x"] + 1}
 
-    batcher = Batcher(reject_negative, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05), "positive")
+    batcher = Batcher(reject_negative, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05))
     outcomes = {}
 
     def run(value):
