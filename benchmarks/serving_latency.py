@@ -38,7 +38,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("workdir"), help="workdir holding serving/ (default: workdir)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per row of the table (default: 5)")
+    parser.add_argument("--empty-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.empty_server:
+        return empty_server()
     model_dir = args.workdir / "serving" / MODEL
     versions = sorted(int(path.name) for path in model_dir.glob("*") if path.name.isdigit()) if model_dir.is_dir() else []
     if not versions:
@@ -52,8 +55,11 @@ def main() -> int:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'':28} {'clients':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests/s':>10} {'server CPU':>10} {'client CPU':>10}")
     in_process(model_dir / str(versions[-1]), examples, args.seconds)
+    over_grpc([sys.executable, __file__, "--empty-server"], "gRPC, no model (the floor)", examples, args.seconds)
     for batching in (False, True):
-        over_grpc(args.workdir, examples, args.seconds, batching)
+        command = [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(args.workdir.resolve()), "--grpc-port", "0",
+                   "--rest-port", "0", "--batching" if batching else "--no-batching"]
+        over_grpc(command, f"gRPC Predict, batching {'on' if batching else 'off'}", examples, args.seconds)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (CPU columns: ms per request)")
     return 0
 
@@ -73,10 +79,8 @@ def in_process(version_dir: Path, examples: list[bytes], seconds: float) -> None
         report("in-process signature call", concurrency, latencies, seconds, None, client_cpu)
 
 
-def over_grpc(workdir: Path, examples: list[bytes], seconds: float, batching: bool) -> None:
-    """`tfpipe serve` in its own process, as in production, called over gRPC on localhost."""
-    command = [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(workdir), "--grpc-port", "0",
-               "--rest-port", "0", "--batching" if batching else "--no-batching"]
+def over_grpc(command: list[str], label: str, examples: list[bytes], seconds: float) -> None:
+    """A server (`tfpipe serve`) in its own process, as in production, called over gRPC on localhost."""
     server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         server.stdout.readline()  # "Serving <dir>: <models>"
@@ -84,11 +88,31 @@ def over_grpc(workdir: Path, examples: list[bytes], seconds: float, batching: bo
         for concurrency in CONCURRENCY:
             with cpu_time(server.pid) as server_cpu, cpu_time() as client_cpu:
                 latencies = asyncio.run(measure_grpc(port, examples, concurrency, seconds))
-            report(f"gRPC Predict, batching {'on' if batching else 'off'}", concurrency, latencies, seconds,
-                   server_cpu, client_cpu)
+            report(label, concurrency, latencies, seconds, server_cpu, client_cpu)
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def empty_server() -> int:
+    """gRPC's own cost: the same server setup as `tfpipe serve`, answering Predict with a fixed response."""
+    from concurrent import futures
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    class Fixed(prediction_service_pb2_grpc.PredictionServiceServicer):
+        def Predict(self, request, context):
+            return predict_pb2.PredictResponse(model_spec=request.model_spec)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Fixed(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print("no model", flush=True)
+    print(f"gRPC on 127.0.0.1:{port}, the floor", flush=True)
+    server.wait_for_termination()
+    return 0
 
 
 def measure_threads(call, concurrency: int, seconds: float) -> list[float]:
