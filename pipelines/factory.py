@@ -19,6 +19,7 @@ from tfx.components import (
     Transform,
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.placeholder import runtime_placeholders
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
@@ -29,6 +30,7 @@ from components.baseline import baseline_resolver, latest_blessed_model_resolver
 from components.mlflow_tracker import MlflowTracker
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
+from serving.push import PushExecutor
 
 
 def create_pipeline(
@@ -116,13 +118,15 @@ def create_pipeline(
         eval_config=eval_config(config),
     )
 
-    # Copies a blessed model into TF Serving's layout.
+    # Copies a blessed model into TF Serving's layout as a new version, atomically, and rewrites
+    # models.config. The stock executor copies in place, so a server could load a half-copied version.
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=f"{serving_dir}/{config.model_name}")
         ),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(PushExecutor),
     )
 
     # Records the run in MLflow: config, curves, data checks, TFMA results, the model, the registry.

@@ -2,6 +2,7 @@
 
 <workdir>/
   serving/<model>/<version>/        TF Serving's model base path, shared by all pipelines
+  serving/models.config             TF Serving's config listing every pushed model (serving/push.py)
   mlflow/mlflow.db, mlflow/artifacts/  the embedded MLflow store (unless MLFLOW_TRACKING_URI is set)
   <pipeline>/
     metadata.sqlite                 ML Metadata: lineage, and the cache

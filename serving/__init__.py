@@ -1,4 +1,7 @@
-"""Serving: what reaches pushed models. The Pusher writes TF Serving's layout, `<serving dir>/<model>/<version>/`.
+"""Serving: pushing models and serving them.
+
+push.py is the Pusher's executor: TF Serving's layout, `<serving dir>/<model>/<version>/`, written
+atomically, and models.config; deploy/ runs the real TF Serving over it (Docker Compose, Kubernetes).
 
 The embedded TF-Serving-compatible server (`tfpipe serve`), from the outside in:
   model_server.py   ModelServer: starts the front ends and the version watcher

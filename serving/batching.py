@@ -1,18 +1,22 @@
 """Server-side batching: requests for the same signature that arrive together become one model call.
 
-As TF Serving's batching does, a queue per model version and signature collects requests; one
-worker thread takes the first waiting request, adds whatever else is queued (waiting up to
-`batch_timeout_s` for more) until `max_batch_size` rows, runs the model once on the inputs joined
-along the batch dimension, and hands each request back its own rows of every output.
+As in TF Serving, requests for one model version and signature queue together, and one model
+call runs on the inputs of several, joined along the batch dimension, up to `max_batch_size`
+rows (waiting up to `batch_timeout_s` for more to arrive); each request gets back its own rows of
+every output.
 
-While the model runs a batch, new requests queue up, so under load batches form by themselves
-even with a zero timeout; a single client pays no waiting time.
+There is no batching thread: the request that finds no batch running runs one itself, taking
+every request queued behind it, and when it is done the first request that queued meanwhile runs
+the next. A lone request therefore runs the model on its own thread at once, as it would without
+batching; handing it to a worker thread and back cost two thread switches, which on a busy
+Python server took longer than the model call. Under load, requests queue while a batch runs,
+so batches form by themselves even with a zero timeout.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
-import queue
 import threading
 import time
 from concurrent.futures import Future
@@ -53,83 +57,94 @@ class _Request:
     inputs: Tensors
     rows: int
     result: Future = dataclasses.field(default_factory=Future)
+    # Set when the result is in, or when this request's thread is to run the next batch (which holds it).
+    wake: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def settle(self, compute: Callable[[], dict]) -> None:
+        try:
+            self.result.set_result(compute())
+        except Exception as error:
+            self.result.set_exception(error)
+        self.wake.set()
 
 
 class Batcher:
     """Merges concurrent calls of one signature of one model version into batched model calls.
 
     Attributes:
-      batches: how many batches the worker has run (each one model call, unless a failed
-        batch was re-run request by request); with `requests_batched`, the mean batch size.
+      batches: how many batches have run (each one model call, unless a failed batch was re-run
+        request by request); with `requests_batched`, the mean batch size.
       requests_batched: how many requests went through the queue.
     """
 
-    def __init__(self, run_model: RunModel, options: BatchingOptions, name: str):
+    def __init__(self, run_model: RunModel, options: BatchingOptions):
         self._run_model = run_model
         self._options = options
-        self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._closing = threading.Lock()
+        self._queue: collections.deque[_Request] = collections.deque()
+        self._queued_rows = 0
+        # Guards the queue, the counters and `_running`; notified when a request joins the queue.
+        self._changed = threading.Condition()
+        self._running = False  # a thread is running a batch or has been told to run the next
         self._closed = False
         self.batches = 0
         self.requests_batched = 0
-        self._worker = threading.Thread(target=self._work, name=f"batcher {name}", daemon=True)
-        self._worker.start()
 
     def run(self, inputs: Tensors) -> dict:
         """The model's outputs for these inputs (each with the batch dimension first), maybe batched with others."""
         rows = len(next(iter(inputs.values())))
-        with self._closing:
+        request = _Request(inputs, rows)
+        with self._changed:
             # After close() (the version was unloaded while this request held it) the model is
             # still usable: run it directly rather than fail a request in flight.
             if self._closed or rows >= self._options.max_batch_size:
                 request = None
             else:
-                request = _Request(inputs, rows)
-                self._queue.put(request)
+                self._queue.append(request)
+                self._queued_rows += rows
+                self._changed.notify()
+                if not self._running:
+                    self._running = True
+                    request.wake.set()
         if request is None:
             return self._run_model(inputs)
+        request.wake.wait()
+        if not request.result.done():  # woken to run the next batch, which starts with this request
+            self._run_next_batch()
         return request.result.result()
 
     def close(self) -> None:
-        """Answers every queued request, then stops the worker."""
-        with self._closing:
+        """Later requests run unbatched; those already queued are answered by the batches that are to run."""
+        with self._changed:
             self._closed = True
-            self._queue.put(None)
-        self._worker.join()
 
-    def _work(self) -> None:
-        carried: _Request | None = None
-        while True:
-            first = carried or self._queue.get()
-            carried = None
-            if first is None:
-                return
-            batch, closing = [first], False
-            rows = first.rows
+    def _run_next_batch(self) -> None:
+        with self._changed:
             deadline = time.monotonic() + self._options.batch_timeout_s
-            while rows < self._options.max_batch_size:
-                try:
-                    remaining = deadline - time.monotonic()
-                    waiting = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-                except queue.Empty:
+            while self._queued_rows < self._options.max_batch_size and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._changed.wait(remaining):
                     break
-                if waiting is None:
-                    closing = True
-                    break
-                if rows + waiting.rows > self._options.max_batch_size:
-                    carried = waiting
-                    break
-                batch.append(waiting)
-                rows += waiting.rows
+            batch, rows = [], 0
+            while self._queue and rows + self._queue[0].rows <= self._options.max_batch_size:
+                request = self._queue.popleft()
+                batch.append(request)
+                rows += request.rows
+            self._queued_rows -= rows
+        try:
             self._answer(batch)
-            if closing:
-                return
+        finally:  # whatever happened, the requests queued meanwhile must not be left waiting
+            with self._changed:
+                if self._queue:
+                    self._queue[0].wake.set()
+                else:
+                    self._running = False
 
     def _answer(self, batch: list[_Request]) -> None:
-        self.batches += 1
-        self.requests_batched += len(batch)
+        with self._changed:
+            self.batches += 1
+            self.requests_batched += len(batch)
         if len(batch) == 1:
-            _settle(batch[0], lambda: self._run_model(batch[0].inputs))
+            batch[0].settle(lambda: self._run_model(batch[0].inputs))
             return
         try:
             joined = {name: np.concatenate([request.inputs[name] for request in batch]) for name in batch[0].inputs}
@@ -138,11 +153,11 @@ class Batcher:
             # One request's bad data (an unparsable example, say) must not fail the others that
             # shared its batch: run each alone so only the bad one gets the error.
             for request in batch:
-                _settle(request, lambda request=request: self._run_model(request.inputs))
+                request.settle(lambda request=request: self._run_model(request.inputs))
             return
         except Exception as error:
             for request in batch:
-                request.result.set_exception(error)
+                request.settle(lambda: _raise(error))
             return
         total = sum(request.rows for request in batch)
         unsplittable = [name for name, value in outputs.items() if np.ndim(value) == 0 or len(value) != total]
@@ -152,17 +167,14 @@ class Batcher:
                 f"batched outputs {unsplittable} do not have the batch size {total} as their first dimension",
             )
             for request in batch:
-                request.result.set_exception(error)
+                request.settle(lambda: _raise(error))
             return
         start = 0
         for request in batch:
             end = start + request.rows
-            request.result.set_result({name: value[start:end] for name, value in outputs.items()})
+            request.settle(lambda start=start, end=end: {name: value[start:end] for name, value in outputs.items()})
             start = end
 
 
-def _settle(request: _Request, compute: Callable[[], dict]) -> None:
-    try:
-        request.result.set_result(compute())
-    except Exception as error:
-        request.result.set_exception(error)
+def _raise(error: Exception) -> dict:
+    raise error

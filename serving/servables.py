@@ -48,7 +48,7 @@ class Servable:
         self._batchers = {}
         if batching is not None:
             self._batchers = {
-                name: Batcher(lambda inputs, name=name: self._call(name, inputs), batching, f"{model_name}/{version}/{name}")
+                name: Batcher(lambda inputs, name=name: self._call(name, inputs), batching)
                 for name in self.runnable_signatures
                 if _is_batchable(self.signature_defs[name])
             }
@@ -61,7 +61,7 @@ class Servable:
         return self._call(signature_name, inputs)
 
     def close(self) -> None:
-        """Finishes queued batches; requests still holding this servable then run unbatched."""
+        """Stops batching: queued requests are still answered, later ones holding this servable run unbatched."""
         for batcher in self._batchers.values():
             batcher.close()
 

@@ -8,7 +8,6 @@ serving tree in tmp_path, so tests can add versions without touching the run's w
 import base64
 import http.client
 import json
-import os
 import re
 import shutil
 import signal
@@ -40,6 +39,7 @@ from serving.batching import Batcher, BatchingOptions
 from serving.client import PredictionClient, example, predict_request
 from serving.errors import invalid_argument
 from serving.model_server import ModelServer, ServerOptions
+from serving.push import push_model
 
 # Real rows of data/iris/iris.csv, in centimetres.
 KNOWN_ROWS = {
@@ -63,12 +63,10 @@ def versions(serving_dir: Path) -> list[int]:
     return sorted(int(path.name) for path in (serving_dir / "iris").iterdir() if path.name.isdigit())
 
 
-def push_version(serving_dir: Path, version: int) -> None:
-    """Adds a version as a push does: written under a temporary name, then renamed into place."""
+def push_version(serving_dir: Path) -> int:
+    """Pushes the latest version again, as the pipeline's Pusher does; returns the new version."""
     latest = serving_dir / "iris" / str(versions(serving_dir)[-1])
-    incoming = serving_dir / "iris" / f".incoming-{version}"
-    shutil.copytree(latest, incoming)
-    os.rename(incoming, serving_dir / "iris" / str(version))
+    return int(push_model(latest, serving_dir / "iris").name)
 
 
 def start_server(serving_dir: Path, **options) -> ModelServer:
@@ -216,7 +214,7 @@ def test_status_reports_the_loaded_version_available(client, server, serving_dir
 def test_version_selection_by_number_label_and_default(iris_run, tmp_path):
     serving_dir = copy_serving_tree(iris_run, tmp_path)
     old = versions(serving_dir)[-1]
-    push_version(serving_dir, old + 1)
+    new = push_version(serving_dir)
     server = start_server(serving_dir, versions_to_keep=2, version_labels={"iris": {"stable": old}})
     try:
         with PredictionClient(f"127.0.0.1:{server.grpc_port}") as client:
@@ -224,10 +222,10 @@ def test_version_selection_by_number_label_and_default(iris_run, tmp_path):
             def answered(**selection):
                 return client.predict_response(predict_request("iris", KNOWN_EXAMPLES[:1], **selection)).model_spec.version.value
 
-            assert answered() == old + 1
+            assert answered() == new
             assert answered(version=old) == old
             assert answered(version_label="stable") == old
-            assert [s.version for s in client.status("iris").model_version_status] == [old + 1, old]
+            assert [s.version for s in client.status("iris").model_version_status] == [new, old]
         code, body = rest(server, f"/v1/models/iris/versions/{old}:predict", {"instances": [b64(KNOWN_EXAMPLES[0])]})
         assert (code, body["predictions"][0]["species"]) == (200, "setosa")
         code, body = rest(server, "/v1/models/iris/labels/stable/metadata")
@@ -260,10 +258,10 @@ def test_new_version_is_loaded_while_a_client_loop_runs_without_a_failed_request
         for loop in loops:
             loop.start()
         wait_for(lambda: len(answered_by) > 20)
-        push_version(serving_dir, old + 1)
-        wait_for(lambda: answered_by[-1] == old + 1)
-        push_version(serving_dir, old + 2)
-        wait_for(lambda: answered_by[-1] == old + 2)
+        first = push_version(serving_dir)
+        wait_for(lambda: answered_by[-1] == first)
+        second = push_version(serving_dir)
+        wait_for(lambda: answered_by[-1] == second)
         count = len(answered_by)
         wait_for(lambda: len(answered_by) > count + 20)
     finally:
@@ -274,9 +272,9 @@ def test_new_version_is_loaded_while_a_client_loop_runs_without_a_failed_request
             statuses = {status.version: status.state for status in client.status("iris").model_version_status}
         server.stop()
     assert failures == []
-    assert {old, old + 1, old + 2} <= set(answered_by)
+    assert {old, first, second} <= set(answered_by)
     # The default policy keeps only the newest version loaded.
-    assert statuses == {old: END, old + 1: END, old + 2: AVAILABLE}
+    assert statuses == {old: END, first: END, second: AVAILABLE}
 
 
 def test_a_version_folder_without_saved_model_is_not_loaded(iris_run, tmp_path):
@@ -508,7 +506,7 @@ def test_requests_that_arrive_together_share_a_model_call():
         time.sleep(0.01)
         return {"y": inputs["x"] * 2}
 
-    batcher = Batcher(double, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05), "double")
+    batcher = Batcher(double, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05))
     results = {}
     threads = [threading.Thread(target=lambda i=i: results.update({i: batcher.run({"x": np.array([i, i])})}))
                for i in range(8)]
@@ -529,7 +527,7 @@ def test_one_bad_request_does_not_fail_the_others_in_its_batch():
             raise invalid_argument("negative x")
         return {"y": inputs["x"] + 1}
 
-    batcher = Batcher(reject_negative, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05), "positive")
+    batcher = Batcher(reject_negative, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05))
     outcomes = {}
 
     def run(value):

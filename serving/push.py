@@ -1,0 +1,178 @@
+"""Pushing a blessed model into TF Serving's layout, atomically, and the models.config naming every model.
+
+<serving dir>/
+  <model>/<version>/          a SavedModel; versions are integers that only grow
+  <model>/.incoming-*/        a push still being copied: hidden, so no server loads it
+  models.config               ModelServerConfig for a server on this machine (base paths as pushed)
+  models.container.config     the same for a server that mounts <serving dir> at /models (serving/deploy/)
+  .push.lock                  held while a version number is chosen and the configs are rewritten
+
+A version is copied into a hidden folder beside its final place, then renamed into place: a
+rename on one filesystem is atomic, so a server polling the model folder sees either no new
+version or a complete one, never a half-copied one, and a copy that fails leaves nothing visible.
+The configs are written to hidden files first and renamed over the old ones, so a server
+re-reading models.config never reads half a file.
+
+`PushExecutor` is the standard TFX Pusher's executor with this push in place of its copy
+(`Pusher(custom_executor_spec=executor_spec.ExecutorClassSpec(PushExecutor), ...)`).
+"""
+
+# No `from __future__ import annotations` here, as in every module TFX loads executors from: it
+# breaks TFX's decorated components and executors.
+
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+from google.protobuf import text_format
+from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+from serving.servables import is_complete_version
+
+MODELS_CONFIG = "models.config"
+CONTAINER_MODELS_CONFIG = "models.container.config"
+# Where the deployment files (serving/deploy/) mount the serving dir: TF Serving's image
+# convention (its MODEL_BASE_PATH), and what models.container.config's base paths start with.
+CONTAINER_MODELS_DIR = "/models"
+STAGING_PREFIX = ".incoming-"
+_LOCK_FILE = ".push.lock"
+
+ModelServerConfig = model_server_config_pb2.ModelServerConfig
+VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
+# TF Serving's own default: serve the newest version only.
+DEFAULT_POLICY = VersionPolicy(latest=VersionPolicy.Latest(num_versions=1))
+
+
+class PushExecutor(pusher_executor.Executor):
+    """TFX's Pusher executor, pushing with `push_model`: atomic versions that only grow, and models.config.
+
+    Blessing, the model's path and the PushedModel artifact's properties are the stock executor's.
+    """
+
+    def Do(
+        self,
+        input_dict: Dict[str, List[types.Artifact]],
+        output_dict: Dict[str, List[types.Artifact]],
+        exec_properties: Dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        if destination.WhichOneof("destination") != "filesystem":
+            raise ValueError("the Pusher needs a filesystem push_destination (a local or mounted folder).")
+        base_directory = destination.filesystem.base_directory
+        if "://" in base_directory:
+            raise ValueError(
+                f"cannot push to {base_directory}: an atomic push needs a local or mounted folder "
+                "(rename is not atomic on object stores)."
+            )
+        model_path = self.GetModelPath(input_dict)
+        version_dir = push_model(Path(model_path), Path(base_directory))
+        # The PushedModel artifact keeps its own copy, as the stock executor's does.
+        io_utils.copy_dir(model_path, model_push.uri)
+        self._MarkPushed(model_push, pushed_destination=str(version_dir), pushed_version=version_dir.name)
+
+
+def push_model(saved_model: Path, model_dir: Path) -> Path:
+    """Copies a SavedModel to `<model_dir>/<version>/` atomically and rewrites the serving dir's configs.
+
+    Args:
+      saved_model: the SavedModel folder to push.
+      model_dir: the model's base path, `<serving dir>/<model name>`, on a local or mounted filesystem.
+
+    Returns:
+      The new version's folder. Its name is the Unix time of the push (the stock Pusher's
+      versioning), or one more than the newest version already there if that is not larger,
+      so versions only grow even for two pushes in one second or after a clock step back.
+    """
+    serving_dir = model_dir.parent
+    model_dir.mkdir(parents=True, exist_ok=True)
+    # copytree creates it with the source's permissions (mkdtemp's would be owner-only,
+    # unreadable to a server running as another user once renamed into place).
+    staging = model_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+    try:
+        shutil.copytree(saved_model, staging)
+        with _push_lock(serving_dir):
+            version_dir = model_dir / str(_next_version(model_dir))
+            _publish(staging, version_dir, serving_dir, model_dir.name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return version_dir
+
+
+def _publish(staging: Path, version_dir: Path, serving_dir: Path, model_name: str) -> None:
+    """Renames the copied version into place and replaces both configs; called holding the push lock."""
+    staged = [(serving_dir / f"{STAGING_PREFIX}{name}", serving_dir / name, base_dir)
+              for name, base_dir in [(MODELS_CONFIG, str(serving_dir.resolve())), (CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR)]]
+    try:
+        # Written before the version appears, so what can fail (a full disk, a broken
+        # models.config) fails while nothing is visible yet; only renames follow.
+        for path, _, base_dir in staged:
+            path.write_text(text_format.MessageToString(models_config(serving_dir, base_dir, also=model_name)))
+        os.rename(staging, version_dir)
+        for path, final, _ in staged:
+            os.replace(path, final)
+    finally:
+        for path, _, _ in staged:
+            path.unlink(missing_ok=True)
+
+
+def models_config(serving_dir: Path, base_dir: str, also: str = "") -> ModelServerConfig:
+    """A ModelServerConfig listing every model under `serving_dir` (and `also`) with base path `<base_dir>/<model>`.
+
+    A model's version policy is the one models.config already gives it, so a policy edited
+    there (serve the newest 2, say) survives later pushes; a new model gets TF Serving's default.
+    """
+    policies = {model.name: model.model_version_policy for model in _read_config(serving_dir / MODELS_CONFIG)}
+    names = {path.name for path in serving_dir.iterdir() if path.is_dir() and not path.name.startswith(".")
+             and any(is_complete_version(version) for version in path.iterdir())}
+    config = ModelServerConfig()
+    for name in sorted(names | ({also} if also else set())):
+        config.model_config_list.config.add(
+            name=name,
+            base_path=f"{base_dir}/{name}",
+            model_platform="tensorflow",
+            model_version_policy=policies.get(name, DEFAULT_POLICY),
+        )
+    return config
+
+
+def _read_config(path: Path) -> List[model_server_config_pb2.ModelConfig]:
+    if not path.is_file():
+        return []
+    try:
+        config = text_format.Parse(path.read_text(), ModelServerConfig())
+    except text_format.ParseError as error:
+        raise ValueError(f"{path} is not a ModelServerConfig text proto ({error}); fix it or delete it to start afresh.") from None
+    return list(config.model_config_list.config)
+
+
+def _next_version(model_dir: Path) -> int:
+    existing = [int(path.name) for path in model_dir.iterdir() if path.name.isdigit()]
+    return max(int(time.time()), max(existing, default=0) + 1)
+
+
+@contextlib.contextmanager
+def _push_lock(serving_dir: Path) -> Iterator[None]:
+    """Serializes pushes into one serving dir (two pipelines, or two runs of one) across processes."""
+    with open(serving_dir / _LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
