@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on servers and in containers
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 from tensorflow.io import gfile  # noqa: E402
 from tfx_bsl.public import tfxio  # noqa: E402
@@ -36,12 +37,18 @@ def transformed_dataset(file_pattern, data_accessor, transform_output, batch_siz
     ).repeat()
 
 
-def warm_start(model: keras.Model, base_model_dir: str) -> None:
+def warm_start(model: keras.Model, base_model_dir: str, saved_as: str | None = None) -> None:
     """Loads the weights of a model this pipeline exported before (the Trainer's `base_model`, the
     latest blessed one) into `model`, which must have the same layers: the notes' checkpoint resume.
-    The optimizer starts afresh; the Transform layer and signatures saved beside the weights are skipped."""
+    The optimizer starts afresh; the Transform layer and signatures saved beside the weights are skipped.
+    `saved_as` names the attribute holding the Keras model when the SavedModel's root is a wrapping
+    tf.Module rather than the model itself."""
+    checkpoint = os.path.join(base_model_dir, "variables", "variables")
     try:
-        model.load_weights(os.path.join(base_model_dir, "variables", "variables")).expect_partial()
+        if saved_as:
+            tf.train.Checkpoint(**{saved_as: model}).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+        else:
+            model.load_weights(checkpoint).expect_partial()
     except (ValueError, AssertionError) as error:
         raise ValueError(
             f"Cannot warm start from {base_model_dir}: its weights do not fit this model ({error}). "

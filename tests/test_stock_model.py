@@ -51,3 +51,21 @@ def test_window_relative_scaling_is_the_move_from_the_last_close(tmp_path):
     (row,) = _transform("window_relative", [[10.0, 12.0, 14.0]], [[50.0, 55.0, 40.0]], tmp_path)
     np.testing.assert_allclose(row["open_scaled"], [0.25, 0.375, 0.0])
     assert row["target_offset"] == pytest.approx(40.0) and row["target_scale"] == pytest.approx(40.0)
+
+
+def test_warm_start_loads_the_weights_of_an_exported_price_model(tmp_path):
+    from components import training
+
+    params = {"architecture": "gru", "window_days": 6, "feature_columns": ["open"], "units": [3, 4],
+              "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.001}
+    trained = model.build_model(params)
+    wrapper = tf.Module()
+    wrapper.model = trained  # the SavedModel's root is a tf.Module holding the Keras model, as run_fn exports
+    tf.saved_model.save(wrapper, str(tmp_path / "exported"))
+    fresh = model.build_model(params)
+    training.warm_start(fresh, str(tmp_path / "exported"), saved_as="model")
+    for loaded, original in zip(fresh.get_weights(), trained.get_weights()):
+        np.testing.assert_array_equal(loaded, original)
+    other = model.build_model({**params, "units": [5, 4]})
+    with pytest.raises(ValueError, match="Cannot warm start"):
+        training.warm_start(other, str(tmp_path / "exported"), saved_as="model")

@@ -171,6 +171,8 @@ def run_fn(fn_args: FnArgs) -> None:
     train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, params)
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, params)
     model = build_model(params)
+    if fn_args.base_model:
+        training.warm_start(model, fn_args.base_model, saved_as="model")
     callbacks = []
     if params["early_stopping_patience"] > 0:
         callbacks.append(
