@@ -56,21 +56,21 @@ PROFILES: dict[str, BeamProfile] = {
         # the one pipelines/kubeflow/Dockerfile builds.
         BeamProfile(
             "dataflow",
-            "Google Cloud Dataflow; needs --project, --region, --temp_location (gs://) (cannot run here)",
+            "Google Cloud Dataflow (cannot run here)",
             ("--runner=DataflowRunner", "--experiments=use_runner_v2"),
             required=("--project", "--region", "--temp_location", "--sdk_container_image"),
             runs_here=False,
         ),
         BeamProfile(
             "flink",
-            "a Flink cluster; needs --flink_master=HOST:PORT and --environment_config=IMAGE (cannot run here)",
+            "a Flink cluster, --beam-workers its parallelism (cannot run here)",
             ("--runner=FlinkRunner", "--environment_type=DOCKER", "--parallelism={workers}"),
             required=("--flink_master", "--environment_config"),
             runs_here=False,
         ),
         BeamProfile(
             "spark",
-            "a Spark cluster; needs --spark_master_url=spark://HOST:PORT and --environment_config=IMAGE (cannot run here)",
+            "a Spark cluster (cannot run here)",
             ("--runner=SparkRunner", "--environment_type=DOCKER"),
             required=("--spark_master_url", "--environment_config"),
             runs_here=False,

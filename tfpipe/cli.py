@@ -144,11 +144,14 @@ def _add_workdir(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_beam_options(parser: argparse.ArgumentParser) -> None:
-    profiles = "; ".join(f"{name}: {profile.description}" for name, profile in PROFILES.items())
+    profiles = "; ".join(
+        f"{name}: {profile.description}" + (f", needs {' '.join(profile.required)}" if profile.required else "")
+        for name, profile in PROFILES.items()
+    )
     parser.add_argument("--beam-profile", default=DEFAULT_PROFILE, metavar="PROFILE",
                         help=f"where the Beam pipelines inside the components run (default: {DEFAULT_PROFILE}). {profiles}")
     parser.add_argument("--beam-workers", type=int, default=2,
-                        help="worker processes of the multi-processing profile, parallelism of flink (default: 2)")
+                        help="worker processes of the multi-processing profile (default: 2)")
     parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[], metavar="--OPTION=VALUE",
                         help="a Beam pipeline option added to the profile's, e.g. --beam-arg=--project=my-project; repeatable")
 
