@@ -22,7 +22,7 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.placeholder import runtime_placeholders
-from tfx.orchestration import data_types, metadata
+from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 
@@ -123,7 +123,7 @@ def create_pipeline(
         custom_config=config.trainer_params(),
     )
 
-    # Finds the latest blessed model other than this one: the baseline it must not fall behind.
+    # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
     model_resolver = baseline_resolver(trainer.outputs["model"] if orchestrator.own_baseline_strategy else None)
 
     # Scores the model on the eval split with TFMA and blesses it if it meets the thresholds.

@@ -6,16 +6,14 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from pipelines import in_process
 from pipelines.config import PipelineConfig
-from pipelines.factory import Orchestrator, create_pipeline
+from pipelines.factory import LOCAL, create_pipeline
 from pipelines.workdir import Workdir
-
-ORCHESTRATOR = Orchestrator("local")
 
 
 def run_pipeline(
     config: PipelineConfig, workdir: Workdir, beam_pipeline_args: list[str], on_progress: in_process.ProgressCallback
 ) -> dict[str, in_process.ComponentRun]:
     pipeline = create_pipeline(
-        config, **workdir.pipeline_locations(), beam_pipeline_args=beam_pipeline_args, orchestrator=ORCHESTRATOR
+        config, **workdir.pipeline_locations(), beam_pipeline_args=beam_pipeline_args, orchestrator=LOCAL
     )
     return in_process.run_pipeline(pipeline, LocalDagRunner(), on_progress)
