@@ -35,8 +35,9 @@ $(INSTALLED): pyproject.toml requirements/constraints.txt
 run: install ## install, then run the default pipeline (PIPELINE=iris) end to end on the shipped data
 	$(BIN)/tfpipe run $(PIPELINE)
 
-test: install ## install, then run the test suite
+test: install ## install, then run the test suite and the Airflow DAG end to end (make airflow-test)
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory airflow-test
 
 airflow-test: install ## Airflow 2.11.2 in its own .venv-airflow, then `airflow dags test` of PIPELINE's DAG end to end
 	bash pipelines/airflow/dag_test.sh "$$($(BIN)/python -c 'import os, sys; print(os.path.join(sys.base_prefix, "bin", "python3"))')" $(PIPELINE)

@@ -5,13 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=$1 pipeline=$2 venv=.venv-airflow
 
-if [ ! -f $venv/.installed ]; then
-  "$python" -m venv $venv
+if [ ! -f $venv/.installed ] || [ requirements/constraints.txt -nt $venv/.installed ] || [ pyproject.toml -nt $venv/.installed ]; then
+  [ -x $venv/bin/python ] || "$python" -m venv $venv
   $venv/bin/pip install --quiet --upgrade "pip==25.2" "wheel==0.45.1"
   # The project with its pins first, then Airflow on top: pip moves only what Airflow
-  # needs (SQLAlchemy <2, Flask <3, opentelemetry), which one resolve with the pins cannot.
+  # needs (SQLAlchemy 1.4, Flask 2.3, alembic, rich, requests-toolbelt 1.0, opentelemetry),
+  # which one resolve with all the pins cannot. protobuf stays at TFX's 3.20.3 (Airflow
+  # alone would take 6.x, which TFX's ExampleGen breaks on); opentelemetry then resolves to 1.27.
   $venv/bin/pip install --quiet -c requirements/constraints.txt -e .
-  $venv/bin/pip install --quiet "apache-airflow==2.11.2" 2>&1 | grep -v "^WARNING: Location" || true
+  $venv/bin/pip install --quiet "apache-airflow==2.11.2" "protobuf==3.20.3" 2>&1 | grep -v "^WARNING: Location" || true
   touch $venv/.installed
 fi
 
@@ -30,4 +32,14 @@ fi
 grep -E "Marking run .* (successful|failed)" $scratch/dags-test.log || true
 pushed=$(ls -d $TFPIPE_WORKDIR/serving/$pipeline/*/saved_model.pb 2>/dev/null || true)
 [ -n "$pushed" ] || { echo "FAILED: no model pushed under $TFPIPE_WORKDIR/serving/$pipeline"; exit 1; }
-echo "OK: pushed $(dirname "$pushed")"
+# Tracked as under every runner: a finished MLflow run tagged with this runner, the model registered.
+$venv/bin/python - "$TFPIPE_WORKDIR/mlflow/mlflow.db" "$pipeline" "$(basename "$(dirname "$pushed")")" <<'PY'
+import sys
+import mlflow
+db, pipeline, version = sys.argv[1:]
+client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
+[run] = client.search_runs([client.get_experiment_by_name(pipeline).experiment_id])
+assert run.info.status == "FINISHED" and run.data.tags["tfx.runner"] == "airflow", (run.info.status, run.data.tags)
+assert client.get_model_version_by_alias(pipeline, "champion").tags["tf_serving_version"] == version
+PY
+echo "OK: pushed $(dirname "$pushed"), tracked in MLflow"
