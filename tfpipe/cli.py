@@ -203,7 +203,7 @@ def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with output_to_log(log_path) as terminal:
         console = Console(terminal)
-        console.say(f"tfpipe run {config.name} --runner {args.runner}  (log: {log_path})")
+        console.say(f"tfpipe run {config.name} --runner {args.runner} --beam-profile {args.beam_profile}  (log: {log_path})")
         outcome = _run_components(config, workdir, args.runner, beam_args, console)
         outcome["seconds"] = round(time.monotonic() - started, 1)
         outcome["log"] = str(log_path)
