@@ -5,7 +5,7 @@ INSTALLED := $(VENV)/.installed
 PIPELINE ?= iris
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test ui benchmark clean
+.PHONY: help install run test airflow-test ui benchmark clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,14 +29,18 @@ $(INSTALLED): pyproject.toml requirements/constraints.txt
 	  "$$py" -m venv $(VENV); \
 	fi
 	$(BIN)/pip install --quiet --upgrade "pip==25.2" "wheel==0.45.1"
-	$(BIN)/pip install --quiet -c requirements/constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c requirements/constraints.txt -e ".[dev,kubeflow]"
 	@touch $@
 
 run: install ## install, then run the default pipeline (PIPELINE=iris) end to end on the shipped data
 	$(BIN)/tfpipe run $(PIPELINE)
 
-test: install ## install, then run the test suite
+test: install ## install, then run the test suite and the Airflow DAG end to end (make airflow-test)
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory airflow-test
+
+airflow-test: install ## Airflow 2.11.2 in its own .venv-airflow, then `airflow dags test` of PIPELINE's DAG end to end
+	bash pipelines/airflow/dag_test.sh "$$($(BIN)/python -c 'import os, sys; print(os.path.join(sys.base_prefix, "bin", "python3"))')" $(PIPELINE)
 
 ui: install ## start the MLflow UI on http://127.0.0.1:5000 over workdir/mlflow
 	$(BIN)/tfpipe ui
@@ -44,5 +48,5 @@ ui: install ## start the MLflow UI on http://127.0.0.1:5000 over workdir/mlflow
 benchmark: install ## measure the fixes and targets that the README quotes
 	$(BIN)/python benchmarks/first_fit.py
 
-clean: ## remove run outputs (workdir/); keeps .venv
+clean: ## remove run outputs (workdir/); keeps .venv and .venv-airflow
 	rm -rf workdir

@@ -36,8 +36,20 @@ class LatestBlessedBaselineStrategy(ResolverStrategy):
         return {MODEL: [], MODEL_BLESSING: [], CANDIDATE: []}
 
 
-def baseline_resolver(candidate: types.BaseChannel) -> Resolver:
-    """A Resolver node whose `model` output is the baseline for `candidate`."""
+def baseline_resolver(candidate: types.BaseChannel | None) -> Resolver:
+    """A Resolver node whose `model` output is the baseline for `candidate`.
+
+    None: TFX's LatestBlessedModelStrategy, for orchestrators where the strategy above cannot
+    work. Kubeflow V2 compiles only TFX's own strategies; Airflow's (pre-IR) launcher hands a
+    strategy every model the Trainer ever made as `candidate`, which would leave no baseline.
+    With TFX's strategy an unchanged re-run compares the model with itself (see above).
+    """
+    if candidate is None:
+        return Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id("baseline_model_resolver")
     return Resolver(
         strategy_class=LatestBlessedBaselineStrategy,
         model=Channel(type=standard_artifacts.Model),

@@ -7,7 +7,6 @@ whose other components are all cached, is its own MLflow run.
 """
 
 import io
-import json
 import os
 import time
 from pathlib import PurePath
@@ -64,7 +63,7 @@ def MlflowTracker(
 
     `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.
     """
-    context = json.loads(run_context)
+    context = tracking.load_context(run_context)
     tracking_uri = context["tracking_uri"]
     inputs = [examples, statistics, schema, anomalies, model, model_run, evaluation, blessing, pushed_model]
     run_id = tracking.start_run(

@@ -55,6 +55,18 @@ def run_context(
     )
 
 
+def load_context(run_context_json: str) -> dict:
+    """A run_context() JSON, read where a component runs. An empty tracking URI (a pipeline
+    compiled for containers) is that environment's MLFLOW_TRACKING_URI, never a path of the
+    machine that compiled it."""
+    context = json.loads(run_context_json)
+    if not context["tracking_uri"]:
+        context["tracking_uri"] = os.environ.get("MLFLOW_TRACKING_URI", "")
+        if not context["tracking_uri"]:
+            raise RuntimeError("MLFLOW_TRACKING_URI is not set where the components run; set it to the MLflow server.")
+    return context
+
+
 def start_run(context: dict, pipeline_run_id: str, tags: dict[str, str]) -> str:
     """Starts the MLflow run of one pipeline run; logs the resolved config as params. Returns its id."""
     mlflow_client = client(context["tracking_uri"])

@@ -81,9 +81,9 @@ def DataValidationGate(
     problems = describe_anomalies(read_anomalies(anomalies))
     if not problems:
         return
-    context = json.loads(run_context)
-    error = DataAnomaliesError(context["data_dir"], schema_path, problems)
+    error = DataAnomaliesError(json.loads(run_context)["data_dir"], schema_path, problems)
     try:
+        context = tracking.load_context(run_context)
         run_id = tracking.start_run(
             context,
             pipeline_run_id,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import tensorflow_model_analysis as tfma
 # Not `from tfx import v1`: that also imports the Google Cloud AI Platform
@@ -33,6 +35,26 @@ from pipelines.config import REPO_ROOT, PipelineConfig
 from serving.push import PushExecutor
 
 
+@dataclasses.dataclass(frozen=True)
+class Orchestrator:
+    """What the DAG must know of the orchestrator that runs it."""
+
+    name: str
+    """Recorded with each MLflow run (tag tfx.runner)."""
+    pipeline_run_id: Any = None
+    """The run's id as the orchestrator fills it in. None: TFX's run-id placeholder, which the
+    IR-based runners (local, beam) fill; Airflow and Kubeflow fill their own templates."""
+    own_baseline_strategy: bool = True
+    """Whether the baseline resolver may use components/baseline.py's strategy. False where the
+    orchestrator resolves it its own way (see baseline_resolver): TFX's LatestBlessedModelStrategy."""
+    image_root: str | None = None
+    """Where the project is installed in the container image that runs every component; None:
+    this checkout. In an image, module code is imported by name and the schema read from there."""
+
+
+LOCAL = Orchestrator("local")
+
+
 def create_pipeline(
     config: PipelineConfig,
     pipeline_root: str,
@@ -41,7 +63,7 @@ def create_pipeline(
     tracking_artifact_root: str = "",
     metadata_path: str | None = None,
     beam_pipeline_args: list[str] | None = None,
-    runner: str = "local",
+    orchestrator: Orchestrator = LOCAL,
 ) -> Pipeline:
     """Wires the standard components in the order the data flows.
 
@@ -49,16 +71,17 @@ def create_pipeline(
       config: the pipeline's config, overrides applied.
       pipeline_root: folder (or bucket path) where TFX writes every artifact.
       serving_dir: TF Serving's model base path; models land in `<serving_dir>/<model_name>/<version>/`.
-      tracking_uri: the MLflow tracking store (a tracking server URL or a database URI).
+      tracking_uri: the MLflow tracking store (a tracking server URL or a database URI); empty: the
+        MLFLOW_TRACKING_URI of the process that runs the components (a container's).
       tracking_artifact_root: where an embedded MLflow store keeps artifacts; empty for a server.
       metadata_path: ML Metadata sqlite file; None leaves the connection to the orchestrator.
-      beam_pipeline_args: options for the Beam pipelines inside the data components.
-      runner: the orchestrator's name, recorded with each MLflow run.
+      beam_pipeline_args: options for the Beam pipelines inside the data components (pipelines/beam_profiles.py).
+      orchestrator: the orchestrator that runs it (local, beam, airflow, kubeflow).
     """
-    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, runner)
-    # The TFX run id, filled in when the run starts. A component given it differs every
+    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name)
+    # The run id, filled in when the run starts. A component given it differs every
     # run and is never cached: right for the two that record runs in MLflow.
-    pipeline_run_id = runtime_placeholders.execution_invocation().pipeline_run_id
+    pipeline_run_id = orchestrator.pipeline_run_id or runtime_placeholders.execution_invocation().pipeline_run_id
 
     # Reads the data folder into tf.Examples with train and eval splits (CSV unless the config says otherwise).
     example_gen = config.example_gen()
@@ -67,7 +90,7 @@ def create_pipeline(
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
 
     # Brings in the curated schema, the contract the data must meet.
-    schema_gen = ImportSchemaGen(schema_file=_content_addressed_schema(config, pipeline_root))
+    schema_gen = ImportSchemaGen(schema_file=_schema_file(config, pipeline_root, orchestrator.image_root))
 
     # Compares the statistics with the schema and records the anomalies.
     example_validator = ExampleValidator(
@@ -87,7 +110,7 @@ def create_pipeline(
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        module_file=config.module_path(config.preprocessing_module),
+        **_module_code(config, config.preprocessing_module, "preprocessing_fn", orchestrator.image_root),
         custom_config=config.transform_params(),
     )
     transform.add_upstream_node(validation_gate)
@@ -97,7 +120,7 @@ def create_pipeline(
 
     # Trains the Keras model and exports a SavedModel with the serving signature.
     trainer = Trainer(
-        module_file=config.module_path(config.model_module),
+        **_module_code(config, config.model_module, "run_fn", orchestrator.image_root),
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -107,8 +130,8 @@ def create_pipeline(
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
     )
 
-    # Finds the latest blessed model other than this one: the baseline it must not fall behind.
-    model_resolver = baseline_resolver(candidate=trainer.outputs["model"])
+    # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
+    model_resolver = baseline_resolver(trainer.outputs["model"] if orchestrator.own_baseline_strategy else None)
 
     # Scores the model on the eval split with TFMA and blesses it if it meets the thresholds.
     evaluator = Evaluator(
@@ -253,6 +276,25 @@ def _code_version() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return result.stdout.strip()
+
+
+def _module_code(config: PipelineConfig, module: str, function: str, image_root: str | None) -> dict[str, str]:
+    """Transform's or Trainer's module code argument.
+
+    From this checkout, the file: TFX packages it, so an edit re-runs the component. In an
+    image the project is installed, and a file of this machine is not there (TFX would
+    package it into the pipeline root at compile time): the function by its import name.
+    """
+    if image_root is None:
+        return {"module_file": config.module_path(module)}
+    return {function: ".".join(Path(module).with_suffix("").parts) + "." + function}
+
+
+def _schema_file(config: PipelineConfig, pipeline_root: str, image_root: str | None) -> str:
+    if image_root is not None:
+        # An edited schema comes with a new image, and KFP's cache key includes the image.
+        return f"{image_root}/{config.schema_path.relative_to(REPO_ROOT)}"
+    return _content_addressed_schema(config, pipeline_root)
 
 
 def _content_addressed_schema(config: PipelineConfig, pipeline_root: str) -> str:

@@ -13,8 +13,8 @@ from tfx.orchestration import metadata
 from components.evaluation import blessing_failures, slice_metrics
 from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY
 
-if TYPE_CHECKING:  # local_runner imports this module
-    from pipelines.local_runner import ComponentRun
+if TYPE_CHECKING:  # in_process imports this module
+    from pipelines.in_process import ComponentRun
 
 
 def outputs_of(metadata_path: str, execution_id: int) -> dict[str, list[metadata_store_pb2.Artifact]]:

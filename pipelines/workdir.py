@@ -59,6 +59,17 @@ class Workdir:
         self.mlflow_db.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.mlflow_db.resolve()}", str(self.mlflow_artifacts.resolve())
 
+    def pipeline_locations(self) -> dict[str, str]:
+        """create_pipeline's arguments for where a run on this machine keeps everything."""
+        tracking_uri, tracking_artifact_root = self.tracking()
+        return {
+            "pipeline_root": str(self.pipeline_root.resolve()),
+            "serving_dir": str(self.serving_dir.resolve()),
+            "tracking_uri": tracking_uri,
+            "tracking_artifact_root": tracking_artifact_root,
+            "metadata_path": str(self.metadata_path.resolve()),
+        }
+
     def new_run_dir(self) -> Path:
         """A fresh folder for one run's log and summary, named by the local time it started."""
         stamp = time.strftime("%Y%m%d-%H%M%S")

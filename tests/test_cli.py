@@ -18,7 +18,7 @@ def _modules_loaded_by(argv: list[str]) -> set[str]:
 
 
 def test_help_and_list_do_not_import_tensorflow():
-    for argv in (["--help"], ["run", "--help"], ["serve", "--help"], ["list"]):
+    for argv in (["--help"], ["run", "--help"], ["compile", "--help"], ["serve", "--help"], ["list"]):
         modules = _modules_loaded_by(argv)
         assert "pipelines.registry" in modules, argv  # the probe itself works
         assert "tensorflow" not in modules, argv

@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, BeamProfileError, beam_pipeline_args
 from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
 from pipelines.registry import PIPELINES, UnknownPipelineError, config_for
 from pipelines.workdir import DEFAULT_WORKDIR, Workdir
@@ -21,10 +22,20 @@ from tfpipe.console import Console, metrics_table, output_to_log
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
+# `tfpipe run --runner`: the modules that run a pipeline on this machine, with progress lines.
+RUNNERS = {"local": "pipelines.local_runner", "beam": "pipelines.beam_runner"}
+# `tfpipe compile --target`: the modules that write a pipeline out for another orchestrator.
+TARGETS = {"kubeflow": "pipelines.kubeflow_runner"}
 
 
 class UsageError(Exception):
     """Bad arguments or input: printed as one sentence, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        # One sentence, like every other bad input (argparse would print the usage first).
+        self.exit(EXIT_USAGE, f"tfpipe: {message}; see {self.prog} --help.\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     try:
         return args.handler(args)
-    except (UsageError, ConfigError, UnknownPipelineError) as error:
+    except (UsageError, ConfigError, UnknownPipelineError, BeamProfileError) as error:
         print(f"tfpipe: {error}", file=sys.stderr)
         return EXIT_USAGE
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tfpipe",
         description="Classic TensorFlow 2 workflows as TFX pipelines: validate, transform, train, evaluate, push.",
     )
@@ -69,7 +80,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config value; repeatable (keys below)",
     )
+    run.add_argument("--runner", choices=list(RUNNERS), default="local",
+                     help="orchestrator in this process: local (TFX's LocalDagRunner, default) or beam (BeamDagRunner)")
+    _add_beam_options(run)
     run.set_defaults(handler=_run)
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="write a pipeline out for another orchestrator (Kubeflow Pipelines)",
+        description="Writes the pipeline's KFP v2 pipeline spec (JSON) with TFX's KubeflowV2DagRunner. Every "
+        "component runs in IMAGE (pipelines/kubeflow/Dockerfile builds one), paths are the image's, and the "
+        "MLflow server is the containers' MLFLOW_TRACKING_URI.",
+    )
+    compile_.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    compile_.add_argument("--target", choices=list(TARGETS), required=True, help="orchestrator: kubeflow")
+    compile_.add_argument("--image", required=True, help="container image with this project (pipelines/kubeflow/Dockerfile)")
+    compile_.add_argument("--output", type=Path, help="spec file to write (default: ./<pipeline>_kubeflow.json)")
+    compile_.add_argument("--pipeline-root", default="minio://mlpipeline/v2/artifacts",
+                          help="where the artifacts go, a runtime parameter that a run may override "
+                          "(default: minio://mlpipeline/v2/artifacts, standalone KFP's store)")
+    compile_.add_argument("--data-dir", help="the data folder in the containers (default: the image's copy of the shipped data)")
+    compile_.add_argument("--serving-dir", default="/serving",
+                          help="TF Serving's model base path in the containers, a mounted volume (default: /serving)")
+    compile_.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                          help="override a config value, as for tfpipe run")
+    _add_beam_options(compile_)
+    compile_.set_defaults(handler=_compile)
 
     schema = commands.add_parser(
         "schema",
@@ -124,6 +160,23 @@ def _add_workdir(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_beam_options(parser: argparse.ArgumentParser) -> None:
+    profiles = "; ".join(
+        f"{name}: {profile.description}" + (f", needs {' '.join(profile.required)}" if profile.required else "")
+        for name, profile in PROFILES.items()
+    )
+    parser.add_argument("--beam-profile", default=DEFAULT_PROFILE, metavar="PROFILE",
+                        help=f"where the Beam pipelines inside the components run (default: {DEFAULT_PROFILE}). {profiles}")
+    parser.add_argument("--beam-workers", type=int, default=2,
+                        help="worker processes of the multi-processing profile (default: 2)")
+    parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[], metavar="--OPTION=VALUE",
+                        help="a Beam pipeline option added to the profile's, e.g. --beam-arg=--project=my-project; repeatable")
+
+
+def _beam_args(args: argparse.Namespace) -> list[str]:
+    return beam_pipeline_args(args.beam_profile, args.beam_workers, args.beam_args)
+
+
 def _settable_fields_text() -> str:
     lines = ["settable with --set (default values):"]
     for name, config_class in sorted(PIPELINES.items()):
@@ -156,14 +209,15 @@ def _from_cwd(assignment: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     config = _load_config(args)
+    beam_args = _beam_args(args)
     workdir = Workdir(args.workdir, config.name)
     run_dir = workdir.new_run_dir()
     log_path = run_dir / "run.log"
     started = time.monotonic()
     with output_to_log(log_path) as terminal:
         console = Console(terminal)
-        console.say(f"tfpipe run {config.name}  (log: {log_path})")
-        outcome = _run_components(config, workdir, console)
+        console.say(f"tfpipe run {config.name} --runner {args.runner} --beam-profile {args.beam_profile}  (log: {log_path})")
+        outcome = _run_components(config, workdir, args.runner, beam_args, console)
         outcome["seconds"] = round(time.monotonic() - started, 1)
         outcome["log"] = str(log_path)
         _print_summary(console, outcome)
@@ -171,10 +225,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if outcome["status"] == "succeeded" else EXIT_RUN_FAILED
 
 
-def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) -> dict:
+def _run_components(config: PipelineConfig, workdir: Workdir, runner_name: str, beam_args: list[str],
+                    console: Console) -> dict:
     with console.step("load TensorFlow and TFX"):
         from components.validation_gate import InputDataError
-        from pipelines import local_runner, summary
+        from pipelines import in_process, summary
+
+        runner = importlib.import_module(RUNNERS[runner_name])
 
     components: dict = {}
 
@@ -182,9 +239,10 @@ def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) 
         components[name] = component_run
         console.component(name, component_run.status, component_run.seconds)
 
-    outcome: dict = {"pipeline": config.name, "config": config.to_dict(), "tracking_uri": workdir.tracking()[0]}
+    outcome: dict = {"pipeline": config.name, "runner": runner_name, "beam_pipeline_args": beam_args,
+                     "config": config.to_dict(), "tracking_uri": workdir.tracking()[0]}
     try:
-        local_runner.run_pipeline(config, workdir, on_progress)
+        runner.run_pipeline(config, workdir, beam_args, on_progress)
         outcome["status"] = "succeeded"
     except Exception as error:  # A failing component: report it, keep its traceback in the log.
         traceback.print_exc()
@@ -193,7 +251,7 @@ def _run_components(config: PipelineConfig, workdir: Workdir, console: Console) 
         if isinstance(error, InputDataError):
             outcome |= {"error": str(error), "data_problems": error.headline, "anomalies": error.problems}
         try:
-            local_runner.record_failure(config, workdir, outcome["failed_component"], error)
+            in_process.record_failure(config, workdir, runner_name, outcome["failed_component"], error)
         except Exception:  # An unreachable tracking server must not hide the failure itself.
             traceback.print_exc()
     outcome |= summary.summarize(str(workdir.metadata_path.resolve()), components)
@@ -244,6 +302,21 @@ def _print_rejected_inputs(console: Console, outcome: dict) -> None:
         console.say(f"  - {line}")
     if rejected["count"] > len(rejected["first"]):
         console.say(f"  ... and {rejected['count'] - len(rejected['first'])} more")
+
+
+def _compile(args: argparse.Namespace) -> int:
+    config = apply_overrides(config_for(args.pipeline), args.overrides)
+    beam_args = _beam_args(args)
+    output = (args.output or Path(f"{config.name}_{args.target}.json")).resolve()
+    if not output.parent.is_dir():
+        raise UsageError(f"--output {args.output}: folder {output.parent} does not exist.")
+    print(f"Compiling {config.name} for {args.target} (image {args.image}) ...", flush=True)
+    with output_to_log(output.with_suffix(".log")):
+        target = importlib.import_module(TARGETS[args.target])
+        target.compile_pipeline(config, args.image, output, pipeline_root=args.pipeline_root, data_dir=args.data_dir,
+                                serving_dir=args.serving_dir, beam_pipeline_args=beam_args)
+    print(f"Wrote {output}")
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -1,0 +1,89 @@
+"""Where the Beam pipelines inside the data components run: one named profile each.
+
+TFX's data components (ExampleGen, StatisticsGen, Transform, Evaluator, ...) are Beam
+pipelines; a profile is the `beam_pipeline_args` they get. The orchestrator that runs the
+DAG (`--runner`) is a separate choice. Free of TensorFlow imports (the CLI reads it for --help).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+class BeamProfileError(ValueError):
+    """An unknown profile, or one missing options it cannot run without."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BeamProfile:
+    name: str
+    description: str
+    args: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    """Options the user must add with --beam-arg (a project, a cluster address, ...)."""
+    runs_here: bool = True
+    """False for runners whose services are not reachable from this machine."""
+
+    def pipeline_args(self, workers: int, extra: list[str]) -> list[str]:
+        """The components' beam_pipeline_args: this profile's, then the user's `extra` (which win)."""
+        given = {arg.split("=", 1)[0] for arg in extra}
+        missing = [option for option in self.required if option not in given]
+        if missing:
+            raise BeamProfileError(
+                f"Beam profile {self.name} needs {', '.join(missing)}: add each with --beam-arg=OPTION=VALUE."
+            )
+        return [arg.format(workers=workers) for arg in self.args] + list(extra)
+
+
+PROFILES: dict[str, BeamProfile] = {
+    profile.name: profile
+    for profile in (
+        BeamProfile(
+            "in-memory",
+            "DirectRunner in this process (default): on small data, worker processes cost more to start than they save",
+            ("--direct_running_mode=in_memory", "--direct_num_workers=1"),
+        ),
+        BeamProfile(
+            "multi-processing",
+            "DirectRunner with --beam-workers worker processes on this machine, for data that outgrows one core",
+            ("--direct_running_mode=multi_processing", "--direct_num_workers={workers}"),
+        ),
+        # The three below are documented here and checked for their options, but cannot
+        # run on this machine: Dataflow needs Google Cloud; Beam's Flink and Spark runners
+        # download a job server when the pipeline starts, and nothing outside is reachable.
+        # Their workers need this project's code: --sdk_container_image (Dataflow) or
+        # --environment_config (Flink, Spark) naming an image with it installed, such as
+        # the one pipelines/kubeflow/Dockerfile builds.
+        BeamProfile(
+            "dataflow",
+            "Google Cloud Dataflow (cannot run here)",
+            ("--runner=DataflowRunner", "--experiments=use_runner_v2"),
+            required=("--project", "--region", "--temp_location", "--sdk_container_image"),
+            runs_here=False,
+        ),
+        BeamProfile(
+            "flink",
+            "a Flink cluster, --beam-workers its parallelism (cannot run here)",
+            ("--runner=FlinkRunner", "--environment_type=DOCKER", "--parallelism={workers}"),
+            required=("--flink_master", "--environment_config"),
+            runs_here=False,
+        ),
+        BeamProfile(
+            "spark",
+            "a Spark cluster (cannot run here)",
+            ("--runner=SparkRunner", "--environment_type=DOCKER"),
+            required=("--spark_master_url", "--environment_config"),
+            runs_here=False,
+        ),
+    )
+}
+DEFAULT_PROFILE = "in-memory"
+
+
+def beam_pipeline_args(profile: str = DEFAULT_PROFILE, workers: int = 2, extra: list[str] | None = None) -> list[str]:
+    """The beam_pipeline_args of a named profile, with the user's own options after its."""
+    if profile not in PROFILES:
+        raise BeamProfileError(f"Unknown Beam profile {profile!r}; known profiles: {', '.join(PROFILES)}.")
+    if workers < 1:
+        raise BeamProfileError(f"--beam-workers {workers}: expected at least 1 worker.")
+    return PROFILES[profile].pipeline_args(workers, extra or [])

@@ -1,0 +1,125 @@
+"""Runs a pipeline in this process (LocalDagRunner, BeamDagRunner) and reports each component's progress."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import time
+import traceback
+from typing import Callable
+
+from absl import logging as absl_logging
+from tfx.orchestration.pipeline import Pipeline
+from tfx.orchestration.portable.tfx_runner import IrBasedRunner
+
+from components import mlflow_tracking
+from components.validation_gate import DataAnomaliesError
+from pipelines.config import PipelineConfig
+from pipelines.factory import run_context_for
+from pipelines.summary import latest_pipeline_run_id
+from pipelines.workdir import Workdir
+
+
+@dataclasses.dataclass
+class ComponentRun:
+    """One component's part in a run."""
+
+    status: str  # running | cached | done | failed
+    started: float
+    seconds: float | None = None
+    execution_id: int | None = None
+
+
+ProgressCallback = Callable[[str, ComponentRun], None]
+
+
+class ComponentProgress(logging.Handler):
+    """Follows a run through the runner's and launcher's log records, the only progress hook they offer.
+
+    The message texts are those of TFX 1.16's local_dag_runner.py ("Component X is running."),
+    beam/beam_dag_runner.py ("node X is running.") and portable/launcher.py (pinned in
+    requirements/constraints.txt).
+    """
+
+    _STARTED = re.compile(r"(?:Component|node) (\S+) is running\.")
+    _FINISHED = re.compile(r"(?:Component|node) (\S+) is finished\.")
+    _CACHED = re.compile(r"A cached execution (\d+) is used\.")
+    _EXECUTING = re.compile(r"Going to run a new execution (\d+)$")
+
+    def __init__(self, on_progress: ProgressCallback):
+        super().__init__(level=logging.INFO)
+        self.components: dict[str, ComponentRun] = {}
+        self.current: str | None = None
+        self._on_progress = on_progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if match := self._STARTED.match(message):
+            self.current = match.group(1)
+            self.components[self.current] = ComponentRun("running", time.monotonic())
+            self._report()
+        elif self.current is None:
+            return
+        elif match := self._CACHED.match(message):
+            self.components[self.current].status = "cached"
+            self.components[self.current].execution_id = int(match.group(1))
+        elif match := self._EXECUTING.match(message):
+            self.components[self.current].execution_id = int(match.group(1))
+        elif self._FINISHED.match(message):
+            self._finish("cached" if self.components[self.current].status == "cached" else "done")
+
+    def fail_current(self) -> None:
+        if self.current is not None:
+            self._finish("failed")
+
+    def _finish(self, status: str) -> None:
+        component = self.components[self.current]
+        component.status = status
+        component.seconds = time.monotonic() - component.started
+        self._report()
+        self.current = None
+
+    def _report(self) -> None:
+        self._on_progress(self.current, self.components[self.current])
+
+
+def run_pipeline(pipeline: Pipeline, runner: IrBasedRunner, on_progress: ProgressCallback) -> dict[str, ComponentRun]:
+    """Runs every component in order; returns what each did. Raises what a failing component raised."""
+    progress = ComponentProgress(on_progress)
+    absl_logging.set_verbosity(absl_logging.INFO)
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addHandler(progress)
+    try:
+        runner.run(pipeline)
+    except BaseException as error:
+        progress.fail_current()
+        raise _component_error(error)
+    finally:
+        absl_logger.removeHandler(progress)
+    return progress.components
+
+
+def _component_error(error: BaseException) -> BaseException:
+    # BeamDagRunner runs each component in a Beam DoFn, and Beam re-raises a failure as
+    # a RuntimeError naming the step (marked `_tagged_with_step`) raised while handling
+    # the component's own error: that one is what the CLI reports (DataAnomaliesError...).
+    while getattr(error, "_tagged_with_step", False) and error.__context__ is not None:
+        error = error.__context__
+    return error
+
+
+def record_failure(
+    config: PipelineConfig, workdir: Workdir, runner: str, component: str | None, error: BaseException
+) -> None:
+    """Records a run that a component failed as a FAILED MLflow run, since no component after
+    the failure runs to do it. (DataValidationGate and MlflowTracker record their own failures.)"""
+    if component == "MlflowTracker" or isinstance(error, DataAnomaliesError):
+        return
+    tracking_uri, tracking_artifact_root = workdir.tracking()
+    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, runner))
+    pipeline_run_id = latest_pipeline_run_id(str(workdir.metadata_path.resolve())) or "unknown"
+    run_id = mlflow_tracking.start_run(context, pipeline_run_id, tags={})
+    reason = f"{component or 'The pipeline'} failed: {type(error).__name__}: {error}"
+    mlflow_tracking.fail_run(tracking_uri, run_id, reason, details="".join(traceback.format_exception(error)))

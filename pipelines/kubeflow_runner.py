@@ -1,0 +1,63 @@
+"""`tfpipe compile --target kubeflow`: the KFP v2 pipeline spec, written by TFX's KubeflowV2DagRunner.
+
+Every component runs in one container image with this project installed at IMAGE_ROOT
+(pipelines/kubeflow/Dockerfile). Nothing of this machine goes into the spec: paths are the
+image's or mounted volumes', the pipeline root is the run's (a runtime parameter), and the MLflow
+server is the MLFLOW_TRACKING_URI of the containers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from tfx.orchestration.kubeflow.v2.kubeflow_v2_dag_runner import KubeflowV2DagRunner, KubeflowV2DagRunnerConfig
+
+from pipelines.config import PipelineConfig
+from pipelines.factory import Orchestrator, create_pipeline
+
+# Where pipelines/kubeflow/Dockerfile puts the project.
+IMAGE_ROOT = "/tfpipe"
+
+ORCHESTRATOR = Orchestrator(
+    "kubeflow",
+    # Filled in by the KFP backend: the run's job name.
+    pipeline_run_id="{{$.pipeline_job_name}}",
+    # KubeflowV2's compiler accepts only TFX's own resolver strategies.
+    own_baseline_strategy=False,
+    image_root=IMAGE_ROOT,
+)
+
+
+def compile_pipeline(
+    config: PipelineConfig,
+    image: str,
+    output: Path,
+    pipeline_root: str,
+    data_dir: str | None,
+    serving_dir: str,
+    beam_pipeline_args: list[str],
+) -> dict:
+    """Writes the spec (a PipelineJob, JSON) to `output` and returns it.
+
+    Args:
+      image: the container image every component runs in.
+      pipeline_root: where the artifacts go (gs://, s3://, minio://); a run may override it.
+      data_dir: the data folder in the containers; None: the image's copy of the shipped data.
+      serving_dir: TF Serving's model base path in the containers (a mounted volume).
+    """
+    config = dataclasses.replace(config, data_dir=data_dir or f"{IMAGE_ROOT}/{config.data_dir}")
+    pipeline = create_pipeline(
+        config,
+        pipeline_root=pipeline_root,
+        serving_dir=serving_dir,
+        tracking_uri="",  # the containers' MLFLOW_TRACKING_URI
+        beam_pipeline_args=beam_pipeline_args,
+        orchestrator=ORCHESTRATOR,
+    )
+    runner = KubeflowV2DagRunner(
+        KubeflowV2DagRunnerConfig(default_image=image), output_dir=str(output.parent), output_filename=output.name
+    )
+    runner.run(pipeline, write_out=True)
+    return json.loads(output.read_text())
