@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pipelines import image_layouts
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import REPO_ROOT, ConfigError, PipelineConfig
 
 
 @dataclasses.dataclass
@@ -96,13 +96,23 @@ class DigitsConfig(PipelineConfig):
         """ImageExampleGen over the data folder's layout, split as the data comes or 2:1 by hash."""
         from components.image_example_gen import ImageExampleGen
 
+        from pipelines.kubeflow_runner import IMAGE_ROOT
+
         data_dir = self.resolved_data_dir()
+        # The layout is read when the pipeline is built. Compiled for a container, the data
+        # folder is the image's copy of this checkout's (pipelines/kubeflow/Dockerfile): read that.
+        local_copy = data_dir
+        if not data_dir.is_dir() and data_dir.is_relative_to(IMAGE_ROOT):
+            local_copy = REPO_ROOT / data_dir.relative_to(IMAGE_ROOT)
+        if not local_copy.is_dir():
+            raise ConfigError(f"data folder {data_dir} is not on this machine; digits reads its layout when the "
+                              "pipeline is built, so compile with a data folder this checkout has.")
         return ImageExampleGen(
             data_dir=str(data_dir),
-            layout=image_layouts.detect(data_dir),
+            layout=image_layouts.detect(local_copy),
             class_names=self.class_names,
             channels=self.channels,
-            data_fingerprint=image_layouts.fingerprint(data_dir),
+            data_fingerprint=image_layouts.fingerprint(local_copy),
         )
 
     def transform_params(self) -> dict:
