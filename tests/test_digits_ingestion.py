@@ -17,7 +17,7 @@ from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY, NoIma
 from components.images import features
 from pipelines import image_layouts
 from pipelines.config import ConfigError, apply_overrides
-from pipelines.local_runner import IN_PROCESS_BEAM_ARGS
+from pipelines.beam_profiles import beam_pipeline_args
 from pipelines.registry import config_for
 
 DIGITS = load_digits()
@@ -81,7 +81,7 @@ def _ingest(data_dir, output_dir, *overrides) -> Ingested:
     }
     examples = standard_artifacts.Examples()
     examples.uri = str(output_dir)
-    executor = component.executor_spec.executor_class(BaseBeamExecutor.Context(beam_pipeline_args=IN_PROCESS_BEAM_ARGS))
+    executor = component.executor_spec.executor_class(BaseBeamExecutor.Context(beam_pipeline_args=beam_pipeline_args()))
     executor.Do({}, {"examples": [examples]}, exec_properties)
     return Ingested(examples)
 

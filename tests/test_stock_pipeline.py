@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from components.stock import features
-from tests.conftest import FAST_STOCK, STOCK_SERIES, last_summary, run_tfpipe
+from conftest import FAST_STOCK, STOCK_SERIES, last_summary, run_tfpipe
 
 
 def _examples(workdir: Path, split: str) -> list[tf.train.Example]:
