@@ -46,7 +46,7 @@ def warm_start(model: keras.Model, base_model_dir: str, saved_as: str | None = N
     checkpoint = os.path.join(base_model_dir, "variables", "variables")
     try:
         if saved_as:
-            tf.train.Checkpoint(**{saved_as: model}).restore(checkpoint).expect_partial().assert_existing_objects_matched()
+            tf.train.Checkpoint(**{saved_as: model}).read(checkpoint).expect_partial().assert_existing_objects_matched()
         else:
             model.load_weights(checkpoint).expect_partial()
     except (ValueError, AssertionError) as error:

@@ -357,14 +357,14 @@ def _predict(args: argparse.Namespace) -> int:
         version = latest_version(model_dir)
         if version is None:
             raise UsageError(no_model)
-        requests = importlib.import_module(config.request_module)
+        prediction_inputs = importlib.import_module(config.request_module)
         try:
-            examples = requests.to_examples(args.inputs, config)
+            examples = prediction_inputs.to_examples(args.inputs, config)
         except ValueError as error:
             raise UsageError(str(error)) from None
         outputs = predict(version, examples)
         for index, name in enumerate(args.inputs):
-            terminal.write(f"{name}: {requests.describe(outputs, index)}\n")
+            terminal.write(f"{name}: {prediction_inputs.describe(outputs, index)}\n")
     return 0
 
 

@@ -53,7 +53,7 @@ class DigitsConfig(PipelineConfig):
     description: ClassVar[str] = "Handwritten digits 0-9 from 8x8 images (the notes' CNN zoo; baseline CNN by default)."
     preprocessing_module: ClassVar[str] = "components/images/preprocessing.py"
     model_module: ClassVar[str] = "components/images/model.py"
-    request_module: ClassVar[str] = "components.images.requests"
+    request_module: ClassVar[str] = "components.images.prediction_inputs"
     label_key: ClassVar[str] = "label"
     prediction_key: ClassVar[str] = "probabilities"
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")

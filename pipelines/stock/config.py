@@ -43,7 +43,7 @@ class StockConfig(PipelineConfig):
     description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
     preprocessing_module: ClassVar[str] = "components/stock/preprocessing.py"
     model_module: ClassVar[str] = "components/stock/model.py"
-    request_module: ClassVar[str] = "components.stock.requests"
+    request_module: ClassVar[str] = "components.stock.prediction_inputs"
     label_key: ClassVar[str] = "target"
     prediction_key: ClassVar[str] = "forecast"
     evaluation_signature: ClassVar[str] = "evaluation"

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.iris import requests
+from components.iris import prediction_inputs
 from pipelines.iris.config import IrisConfig
 
 
 def test_named_and_ordered_measurements_give_the_same_example():
-    named, ordered = requests.to_examples(
+    named, ordered = prediction_inputs.to_examples(
         ["sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2", "5.1, 3.5, 1.4, 0.2"], IrisConfig()
     )
     # Compared as protos: a map's serialized order is not fixed.
@@ -29,9 +29,9 @@ def test_named_and_ordered_measurements_give_the_same_example():
 )
 def test_bad_inputs_are_named_with_what_was_expected(text, expected):
     with pytest.raises(ValueError, match=expected.replace("(", r"\(")):
-        requests.to_examples([text], IrisConfig())
+        prediction_inputs.to_examples([text], IrisConfig())
 
 
 def test_describe_names_the_species_and_its_probability():
     outputs = {"class_id": np.array([2]), "species": np.array([b"virginica"]), "probabilities": np.array([[0.1, 0.2, 0.7]])}
-    assert requests.describe(outputs, 0) == "virginica (probability 0.700)"
+    assert prediction_inputs.describe(outputs, 0) == "virginica (probability 0.700)"
