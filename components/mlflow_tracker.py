@@ -76,18 +76,22 @@ def MlflowTracker(
     )
     client = tracking.client(tracking_uri)
     try:
-        _log_data_checks(client, run_id, schema, statistics, anomalies)
-        _log_rejected_inputs(client, run_id, examples)
-        _log_training(client, run_id, model_run)
-        blessed = _log_evaluation(client, run_id, evaluation, blessing)
-        model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
-            run_id, tracking_uri, path_utils.serving_model_path(model.uri), examples
-        )
-        client.set_tag(run_id, TAG_TFX_MODEL_URI, model.uri)
-        client.set_tag(run_id, TAG_MODEL_URI, model_uri)
-        if pushed_model.get_int_custom_property("pushed") == 1:
-            _register(client, model_uri, model_name, run_id, pushed_model.get_string_custom_property("pushed_version"))
-        client.set_tag(run_id, tracking.TAG_BLESSED, str(blessed).lower())
+        # The fluent API logs the model, and the registry resolves its `models:/` URI through the
+        # global tracking URI even for a client given its own: both need this run's store.
+        with tracking.fluent_tracking_uri(tracking_uri):
+            _log_data_checks(client, run_id, schema, statistics, anomalies)
+            _log_rejected_inputs(client, run_id, examples)
+            _log_training(client, run_id, model_run)
+            blessed = _log_evaluation(client, run_id, evaluation, blessing)
+            model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
+                run_id, path_utils.serving_model_path(model.uri), examples
+            )
+            client.set_tag(run_id, TAG_TFX_MODEL_URI, model.uri)
+            client.set_tag(run_id, TAG_MODEL_URI, model_uri)
+            if pushed_model.get_int_custom_property("pushed") == 1:
+                _register(client, model_uri, model_name, run_id,
+                          pushed_model.get_string_custom_property("pushed_version"))
+            client.set_tag(run_id, tracking.TAG_BLESSED, str(blessed).lower())
     except Exception as error:
         tracking.fail_run(tracking_uri, run_id, f"MlflowTracker failed: {type(error).__name__}: {error}")
         raise
@@ -212,11 +216,10 @@ def _logged_model_uri(client, run_id: str, tfx_model_uri: str) -> str | None:
     return earlier[0].data.tags.get(TAG_MODEL_URI) if earlier else None
 
 
-def _log_model(run_id: str, tracking_uri: str, saved_model_dir: str, examples) -> str:
+def _log_model(run_id: str, saved_model_dir: str, examples) -> str:
     module = _ServingModule(saved_model_dir)
     example = _input_example(examples)
     outputs = {name: value.numpy() for name, value in module.__call__(tf.constant(example)).items()}
-    mlflow.set_tracking_uri(tracking_uri)
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
         info = mlflow.tensorflow.log_model(
             module, name="model", signature=infer_signature(example, outputs), input_example=example

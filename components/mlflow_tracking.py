@@ -2,9 +2,10 @@
 named after the pipeline. Used by the components that record runs (MlflowTracker on
 success, DataValidationGate on rejected data) and by the CLI for other failures."""
 
+import contextlib
 import json
 import os
-from typing import Optional
+from typing import Iterator, Optional
 
 import mlflow
 from mlflow.entities import RunStatus
@@ -21,6 +22,19 @@ TAG_BLESSED = "blessed"
 
 def client(tracking_uri: str) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+@contextlib.contextmanager
+def fluent_tracking_uri(tracking_uri: str) -> Iterator[None]:
+    """Points MLflow's fluent API (mlflow.start_run, log_model, load_model) at `tracking_uri`
+    for the block only. mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI, so left
+    set it would send every later run of this process's subprocesses to that store."""
+    exported = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(exported)  # None unsets both the global and the variable
 
 
 def experiment_id(tracking_uri: str, artifact_root: str, pipeline_name: str) -> str:

@@ -2,6 +2,7 @@
 (the shared iris run and its re-run), and `tfpipe ui` over a workdir's embedded store."""
 
 import json
+import os
 import subprocess
 import urllib.request
 
@@ -11,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION
+from components.mlflow_tracking import fluent_tracking_uri
 from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
 EPOCHS = 10  # the iris default; the shared run's 100 steps are split into these
@@ -84,8 +86,8 @@ def test_artifacts_cover_data_training_and_evaluation(client, tracked_run):
 
 
 def test_logged_model_serves_the_signature(tracked_run, mlflow_server):
-    mlflow.set_tracking_uri(mlflow_server)
-    model = mlflow.pyfunc.load_model(tracked_run.data.tags[TAG_MODEL_URI])
+    with fluent_tracking_uri(mlflow_server):
+        model = mlflow.pyfunc.load_model(tracked_run.data.tags[TAG_MODEL_URI])
     # Signature: one tensor of serialized tf.Examples in, the serving outputs out.
     (inputs,) = model.metadata.get_input_schema().inputs
     assert inputs.type == np.dtype(object) and inputs.shape == (-1,)
@@ -144,3 +146,12 @@ def test_ui_serves_the_embedded_store_over_rest(rejected_runs):
     assert [run["info"]["status"] for run in runs] == ["FAILED"]
     tags = {tag["key"]: tag["value"] for tag in runs[0]["data"]["tags"]}
     assert "column 'petal_width'" in tags["failure_reason"]
+
+
+def test_fluent_tracking_uri_is_not_left_to_later_subprocesses(tmp_path):
+    # mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI; a `tfpipe run` started later by
+    # this process would then track to that store instead of its workdir's.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with fluent_tracking_uri(uri):
+        assert mlflow.get_tracking_uri() == uri
+    assert "MLFLOW_TRACKING_URI" not in os.environ
