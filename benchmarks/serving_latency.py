@@ -1,18 +1,20 @@
 """Latency and throughput of gRPC Predict on `tfpipe serve`, batching on and off, against calling the
 same SavedModel signature in this process (the limit: no RPC, no server).
 
-    .venv/bin/python benchmarks/serving_latency.py [--workdir workdir] [--seconds 5]
+    .venv/bin/python benchmarks/serving_latency.py [--model iris|stock|digits] [--workdir workdir] [--seconds 5]
 
-Needs a pushed iris model (`tfpipe run iris` first). Each request carries one serialized
-tf.Example (a real iris row). For each concurrency (1, 8, 32), that many clients in this process
-(threads calling the signature; asyncio gRPC calls) send requests back to back for `--seconds`
-after a warm-up; p50 and p99 are per request, requests/s is the total. The CPU columns are CPU
-time per request of the server process and of this process (the clients): on a small machine
-both share the cores, so what the clients spend is taken from the server.
+Needs the model pushed (`tfpipe run <model>` first). Each request carries one serialized
+tf.Example of real data, built as `tfpipe predict` builds it: an iris row, the last 60-day window
+of data/stock/msft.csv, one 8x8 digit PNG. For each concurrency (1, 8, 32), that many clients in
+this process (threads calling the signature; asyncio gRPC calls) send requests back to back for
+`--seconds` after a warm-up; p50 and p99 are per request, requests/s is the total. The CPU
+columns are CPU time per request of the server process and of this process (the clients): on a
+small machine both share the cores, so what the clients spend is taken from the server.
 """
 
 import argparse
 import asyncio
+import importlib
 import os
 import re
 import statistics
@@ -28,38 +30,46 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-MODEL = "iris"
-IRIS_ROW = dict(sepal_length=5.7, sepal_width=2.8, petal_length=4.1, petal_width=1.3)
+# One real input per model, in `tfpipe predict`'s form.
+SAMPLE_INPUTS = {
+    "iris": "5.7,2.8,4.1,1.3",
+    "stock": str(REPO_ROOT / "data" / "stock" / "msft.csv"),
+    "digits": str(REPO_ROOT / "data" / "digits" / "images" / "0007.png"),
+}
 CONCURRENCY = (1, 8, 32)
 WARM_UP_S = 1.0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(SAMPLE_INPUTS), default="iris", help="pushed model to call (default: iris)")
     parser.add_argument("--workdir", type=Path, default=Path("workdir"), help="workdir holding serving/ (default: workdir)")
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per row of the table (default: 5)")
     parser.add_argument("--empty-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.empty_server:
         return empty_server()
-    model_dir = args.workdir / "serving" / MODEL
+    model_dir = args.workdir / "serving" / args.model
     versions = sorted(int(path.name) for path in model_dir.glob("*") if path.name.isdigit()) if model_dir.is_dir() else []
     if not versions:
-        print(f"serving_latency: no pushed {MODEL} model under {model_dir}; run `tfpipe run {MODEL}` first.", file=sys.stderr)
+        print(f"serving_latency: no pushed {args.model} model under {model_dir}; run `tfpipe run {args.model}` first.",
+              file=sys.stderr)
         return 2
 
-    from serving.client import example
+    from pipelines.registry import config_for
 
-    examples = [example(IRIS_ROW)]
-    print(f"{MODEL} version {versions[-1]}, one example per request, {args.seconds:g} s per row; "
+    config = config_for(args.model)
+    examples = importlib.import_module(config.request_module).to_examples([SAMPLE_INPUTS[args.model]], config)
+    print(f"{args.model} version {versions[-1]}, one example per request, {args.seconds:g} s per row; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{'':28} {'clients':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests/s':>10} {'server CPU':>10} {'client CPU':>10}")
     in_process(model_dir / str(versions[-1]), examples, args.seconds)
-    over_grpc([sys.executable, __file__, "--empty-server"], "gRPC, no model (the floor)", examples, args.seconds)
+    over_grpc([sys.executable, __file__, "--empty-server"], "gRPC, no model (the floor)", args.model, examples,
+              args.seconds)
     for batching in (False, True):
         command = [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(args.workdir.resolve()), "--grpc-port", "0",
                    "--rest-port", "0", "--batching" if batching else "--no-batching"]
-        over_grpc(command, f"gRPC Predict, batching {'on' if batching else 'off'}", examples, args.seconds)
+        over_grpc(command, f"gRPC Predict, batching {'on' if batching else 'off'}", args.model, examples, args.seconds)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (CPU columns: ms per request)")
     return 0
 
@@ -79,7 +89,7 @@ def in_process(version_dir: Path, examples: list[bytes], seconds: float) -> None
         report("in-process signature call", concurrency, latencies, seconds, None, client_cpu)
 
 
-def over_grpc(command: list[str], label: str, examples: list[bytes], seconds: float) -> None:
+def over_grpc(command: list[str], label: str, model: str, examples: list[bytes], seconds: float) -> None:
     """A server (`tfpipe serve`) in its own process, as in production, called over gRPC on localhost."""
     server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
@@ -87,7 +97,7 @@ def over_grpc(command: list[str], label: str, examples: list[bytes], seconds: fl
         port = int(re.search(r":(\d+),", server.stdout.readline()).group(1))
         for concurrency in CONCURRENCY:
             with cpu_time(server.pid) as server_cpu, cpu_time() as client_cpu:
-                latencies = asyncio.run(measure_grpc(port, examples, concurrency, seconds))
+                latencies = asyncio.run(measure_grpc(port, model, examples, concurrency, seconds))
             report(label, concurrency, latencies, seconds, server_cpu, client_cpu)
     finally:
         server.terminate()
@@ -133,7 +143,7 @@ def measure_threads(call, concurrency: int, seconds: float) -> list[float]:
     return latencies
 
 
-async def measure_grpc(port: int, examples: list[bytes], concurrency: int, seconds: float) -> list[float]:
+async def measure_grpc(port: int, model: str, examples: list[bytes], concurrency: int, seconds: float) -> list[float]:
     """As `measure_threads`, with `concurrency` asyncio clients on one channel: gRPC's asyncio client
     costs the shared CPUs less per call than a thread per client does, leaving more to the server."""
     import grpc
@@ -141,7 +151,7 @@ async def measure_grpc(port: int, examples: list[bytes], concurrency: int, secon
 
     from serving.client import predict_request
 
-    request = predict_request(MODEL, examples)
+    request = predict_request(model, examples)
     latencies: list[float] = []
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)

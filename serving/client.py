@@ -61,6 +61,26 @@ class PredictionClient:
         response = self._call(self._predictions.Predict, request)
         return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
 
+    def predict_examples(
+        self, model_name: str, serialized_examples: Iterable[bytes], signature_name: str = "serving_default"
+    ) -> dict[str, np.ndarray]:
+        """The latest version's outputs for serialized tf.Examples, fed to the signature's one input
+        under the name the server's metadata gives it, so no input name is assumed.
+
+        Raises ValueError if the model has no such signature, or one taking other inputs.
+        """
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        self.metadata(model_name).metadata["signature_def"].Unpack(signatures)
+        if signature_name not in signatures.signature_def:
+            raise ValueError(f"Model {model_name} has no signature {signature_name!r}; it has "
+                             f"{', '.join(sorted(signatures.signature_def))}.")
+        inputs = signatures.signature_def[signature_name].inputs
+        if len(inputs) != 1:
+            raise ValueError(f"Signature {signature_name!r} of model {model_name} takes {len(inputs)} inputs "
+                             f"({', '.join(sorted(inputs))}), not one tensor of serialized tf.Examples.")
+        (input_name,) = inputs
+        return self.predict(predict_request(model_name, serialized_examples, input_name, signature_name))
+
     def predict_response(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
         """The whole PredictResponse, with the model_spec (version) that answered."""
         return self._call(self._predictions.Predict, request)

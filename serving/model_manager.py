@@ -1,11 +1,14 @@
-"""Which model versions are loaded: finds versions under the base path, loads new ones, unloads old ones.
+"""Which model versions are loaded: finds versions on disk, loads new ones, unloads old ones.
 
-The base path holds `<model>/<version>/` folders (TF Serving's layout, written by the Pusher).
-A poll loads every model's newest `versions_to_keep` versions (TF Serving's default policy keeps
-the latest one) and unloads the rest. A new version is loaded before an old one is unloaded, and
-a request keeps the servable it resolved until it is answered, so a swap never fails a request.
-A version that fails to load (a corrupt SavedModel, or one caught half-copied by a Pusher that
-does not write atomically) is retried every `LOAD_RETRY_INTERVAL_S` seconds, `MAX_LOAD_ATTEMPTS`
+Which models there are comes from a model source, read again at every poll: every
+`<model>/` folder under a base path (TF Serving's layout, written by the Pusher), or a
+`models.config` (TF Serving's ModelServerConfig: name, base path, version policy and labels
+of each model), so a model a Pusher adds to the config is served too. A poll loads the
+versions a model's policy asks for (TF Serving's default keeps the latest one) and unloads
+the rest. A new version is loaded before an old one is unloaded, and a request keeps the
+servable it resolved until it is answered, so a swap never fails a request. A version that
+fails to load (a corrupt SavedModel, or one caught half-copied by a Pusher that does not
+write atomically) is retried every `LOAD_RETRY_INTERVAL_S` seconds, `MAX_LOAD_ATTEMPTS`
 times in all, as TF Serving retries; meanwhile the versions already loaded keep serving.
 """
 
@@ -16,9 +19,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
+from google.protobuf import text_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
+from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
 
 from serving.batching import BatchingOptions
 from serving.errors import invalid_argument, not_found
@@ -42,46 +47,92 @@ class VersionStatus:
     retry_after: float = 0.0  # time.monotonic() before which a failed load is not tried again
 
 
+VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
+
+
+@dataclasses.dataclass(frozen=True)
+class ServedModel:
+    """One model a source names: where its versions are, which to serve, and their labels."""
+
+    name: str
+    base_path: Path
+    policy: VersionPolicy
+    labels: Mapping[str, int]
+
+
+ModelSource = Callable[[], list[ServedModel]]
+
+
+def folder_models(base_path: Path, versions_to_keep: int = 1,
+                  version_labels: Mapping[str, Mapping[str, int]] | None = None) -> ModelSource:
+    """Every `<model>/` folder under `base_path`, each serving its newest `versions_to_keep` versions."""
+    if versions_to_keep < 1:
+        raise ValueError(f"versions_to_keep must be at least 1, got {versions_to_keep}")
+    policy = VersionPolicy(latest=VersionPolicy.Latest(num_versions=versions_to_keep))
+
+    def models() -> list[ServedModel]:
+        # A hidden folder (".incoming", say) is a push in progress or a tool's, not a model.
+        folders = base_path.iterdir() if base_path.is_dir() else []
+        return [ServedModel(path.name, path, policy, dict((version_labels or {}).get(path.name, {})))
+                for path in sorted(folders) if path.is_dir() and not path.name.startswith(".")]
+
+    return models
+
+
+def config_file_models(config_file: Path,
+                       extra_labels: Mapping[str, Mapping[str, int]] | None = None) -> ModelSource:
+    """The models a ModelServerConfig text file lists, as `tensorflow_model_server
+    --model_config_file` reads it. A relative base path is relative to the file's folder.
+    `extra_labels` (per model, label -> version) add to the file's `version_labels`.
+
+    Reading raises ValueError naming the file if it cannot be read or parsed."""
+
+    def models() -> list[ServedModel]:
+        try:
+            config = text_format.Parse(config_file.read_text(), model_server_config_pb2.ModelServerConfig())
+        except (OSError, text_format.ParseError) as error:
+            raise ValueError(f"{config_file} is not a readable ModelServerConfig text proto: {error}") from None
+        served = []
+        for model in config.model_config_list.config:
+            policy = model.model_version_policy if model.HasField("model_version_policy") else VersionPolicy()
+            if policy.WhichOneof("policy_choice") is None:  # TF Serving's default: the latest version
+                policy = VersionPolicy(latest=VersionPolicy.Latest(num_versions=1))
+            labels = {**model.version_labels, **(extra_labels or {}).get(model.name, {})}
+            served.append(ServedModel(model.name, config_file.parent / model.base_path, policy, labels))
+        return served
+
+    return models
+
+
 class ModelManager:
-    """The loaded versions of every model under a base path, kept current by polling it.
+    """The loaded versions of every model a source names, kept current by polling.
 
     Args:
-      base_path: the folder holding `<model>/<version>/` SavedModels (`<workdir>/serving`).
-      versions_to_keep: how many of each model's newest versions stay loaded.
-      version_labels: per model, label -> version (e.g. {"iris": {"stable": 1795431339}}), so
-        clients can ask for `version_label` instead of a number.
+      source: which models to serve (`folder_models` or `config_file_models`), asked at every poll.
       batching: how requests are merged per signature; None runs each request on its own.
     """
 
-    def __init__(
-        self,
-        base_path: Path,
-        versions_to_keep: int = 1,
-        version_labels: Mapping[str, Mapping[str, int]] | None = None,
-        batching: BatchingOptions | None = None,
-    ):
-        if versions_to_keep < 1:
-            raise ValueError(f"versions_to_keep must be at least 1, got {versions_to_keep}")
-        self.base_path = Path(base_path)
-        self.versions_to_keep = versions_to_keep
-        self.version_labels = {model: dict(labels) for model, labels in (version_labels or {}).items()}
+    def __init__(self, source: ModelSource, batching: BatchingOptions | None = None):
+        self.source = source
         self.batching = batching
+        self.version_labels: dict[str, dict[str, int]] = {}
         self._servables: dict[str, dict[int, Servable]] = {}
         self._statuses: dict[str, dict[int, VersionStatus]] = {}
-        self._lock = threading.Lock()  # guards both dicts; never held while loading a model
+        self._lock = threading.Lock()  # guards the dicts; never held while loading a model
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def poll(self) -> None:
-        """Brings the loaded versions of every model in line with what is on disk now."""
-        # A hidden folder (".incoming", say) is a push in progress or a tool's, not a model.
-        folders = self.base_path.iterdir() if self.base_path.is_dir() else []
-        on_disk = {path.name for path in folders if path.is_dir() and not path.name.startswith(".")}
+        """Brings the loaded versions of every model in line with the source and what is on disk now."""
+        models = {model.name: model for model in self.source()}
         with self._lock:
             loaded = set(self._servables)
-        # A model whose folder was removed is updated too: all its versions are unloaded.
-        for name in sorted(on_disk | loaded):
-            self._update_model(self.base_path / name)
+            self.version_labels = {name: dict(model.labels) for name, model in models.items()}
+        for name in sorted(models):
+            self._update_model(models[name])
+        # A model the source no longer names is unloaded.
+        for name in sorted(loaded - set(models)):
+            self._unload_all_but(name, keep=[])
 
     def start_watching(self, poll_interval_s: float) -> None:
         """Polls the base path every `poll_interval_s` seconds in a background thread."""
@@ -91,7 +142,7 @@ class ModelManager:
                 try:
                     self.poll()
                 except Exception:  # A full disk or a vanished folder must not end the watching.
-                    log.exception("polling %s failed; trying again in %s s", self.base_path, poll_interval_s)
+                    log.exception("polling for models failed; trying again in %s s", poll_interval_s)
 
         self._watcher = threading.Thread(target=watch, name="model version watcher", daemon=True)
         self._watcher.start()
@@ -134,7 +185,7 @@ class ModelManager:
             return versions[version]
 
     def labelled_version(self, model_name: str, label: str) -> int:
-        """The version a label names (labels are fixed at start, so no lock is needed)."""
+        """The version a label names (called holding the lock: the source can change labels)."""
         labels = self.version_labels.get(model_name, {})
         if label not in labels:
             raise invalid_argument(f"Unrecognized servable version label: {label}")
@@ -152,16 +203,24 @@ class ModelManager:
             raise not_found(f"Could not find version {version} of model {model_name}")
         return {version: statuses[version]}
 
-    def _update_model(self, model_dir: Path) -> None:
-        name = model_dir.name
+    def _update_model(self, model: ServedModel) -> None:
+        name, model_dir = model.name, model.base_path
         candidates = model_dir.iterdir() if model_dir.is_dir() else []
         on_disk = sorted((int(path.name) for path in candidates if is_complete_version(path)), reverse=True)
+        policy = model.policy.WhichOneof("policy_choice")
+        if policy == "specific":
+            on_disk = [version for version in on_disk if version in model.policy.specific.versions]
+        # latest: the newest that load, so a version that fails to load leaves an older one serving.
+        limit = max(model.policy.latest.num_versions, 1) if policy == "latest" else len(on_disk)
         keep: list[int] = []
         for version in on_disk:
-            if len(keep) == self.versions_to_keep:
+            if len(keep) == limit:
                 break
             if self._is_loaded(name, version) or self._load(name, version, model_dir / str(version)):
                 keep.append(version)
+        self._unload_all_but(name, keep)
+
+    def _unload_all_but(self, name: str, keep: list[int]) -> None:
         with self._lock:
             loaded = self._servables.get(name, {})
             unloading = [loaded.pop(version) for version in sorted(loaded) if version not in keep]

@@ -3,8 +3,9 @@
     with ModelServer(Path("workdir/serving"), ServerOptions(grpc_port=0, rest_port=0)) as server:
         ...  # server.grpc_port / server.rest_port are the bound ports
 
-It serves every `<model>/<version>/` SavedModel under the base path (TF Serving's layout) with
-TF Serving's gRPC and REST APIs, so a client written against it works against the real
+It serves every `<model>/<version>/` SavedModel under the base path (TF Serving's layout), or
+the models a `models.config` lists (`ServerOptions.model_config_file`), with TF Serving's gRPC
+and REST APIs, so a client written against it works against the real
 `tensorflow_model_server` unchanged. It exists because that binary cannot be installed on these
 machines; see the README's "Serving" section for what it does not implement.
 """
@@ -20,7 +21,7 @@ from typing import Mapping
 from serving.api import ServingApi
 from serving.batching import BatchingOptions
 from serving.grpc_server import start_grpc_server
-from serving.model_manager import ModelManager
+from serving.model_manager import ModelManager, config_file_models, folder_models
 from serving.rest_server import start_rest_server
 
 log = logging.getLogger(__name__)
@@ -34,17 +35,22 @@ class ServerOptions:
       host: address both ports bind to; 127.0.0.1 keeps the server private to this machine.
       grpc_port: gRPC port (TF Serving's 8500); 0 picks a free port.
       rest_port: REST port (TF Serving's 8501); 0 picks a free port, None serves no REST.
-      versions_to_keep: how many of each model's newest versions stay loaded.
+      model_config_file: a ModelServerConfig text file naming the models, their base paths,
+        version policies and labels (re-read at every poll); None serves every folder under
+        the base path.
+      versions_to_keep: without a model config file, how many of each model's newest versions stay loaded.
       poll_interval_s: seconds between looks at the base path for new versions.
       batching: how concurrent requests are merged; None runs each request on its own.
       max_request_bytes: larger requests are refused (gRPC RESOURCE_EXHAUSTED, HTTP 413).
-      version_labels: per model, label -> version number, for requests by `version_label`.
+      version_labels: per model, label -> version number, for requests by `version_label`
+        (added to the model config file's labels).
       threads: gRPC request threads; more concurrent gRPC calls wait (REST uses a thread per connection).
     """
 
     host: str = "127.0.0.1"
     grpc_port: int = 8500
     rest_port: int | None = 8501
+    model_config_file: Path | None = None
     versions_to_keep: int = 1
     poll_interval_s: float = 1.0
     batching: BatchingOptions | None = BatchingOptions()
@@ -59,7 +65,11 @@ class ModelServer:
     def __init__(self, base_path: Path, options: ServerOptions = ServerOptions()):
         self.base_path = Path(base_path)
         self.options = options
-        self.manager = ModelManager(self.base_path, options.versions_to_keep, options.version_labels, options.batching)
+        if options.model_config_file is not None:
+            source = config_file_models(Path(options.model_config_file), options.version_labels)
+        else:
+            source = folder_models(self.base_path, options.versions_to_keep, options.version_labels)
+        self.manager = ModelManager(source, options.batching)
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
         self._grpc_server = None

@@ -24,6 +24,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from google.protobuf import text_format
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -39,7 +40,7 @@ from serving.batching import Batcher, BatchingOptions
 from serving.client import PredictionClient, example, predict_request
 from serving.errors import invalid_argument
 from serving.model_server import ModelServer, ServerOptions
-from serving.push import push_model
+from serving.push import MODELS_CONFIG, models_config, push_model
 
 # Real rows of data/iris/iris.csv, in centimetres.
 KNOWN_ROWS = {
@@ -54,9 +55,18 @@ END = get_model_status_pb2.ModelVersionStatus.State.END
 
 
 def copy_serving_tree(iris_run: PipelineRun, destination: Path) -> Path:
+    """A copy of the run's serving dir, its models.config pointing at the copy (as a push there would)."""
     serving_dir = destination / "serving"
     shutil.copytree(iris_run.workdir / "serving", serving_dir)
+    write_models_config(serving_dir / MODELS_CONFIG, models_config(serving_dir, str(serving_dir)))
     return serving_dir
+
+
+def write_models_config(path: Path, config) -> None:
+    """Replaces a models.config as the Pusher does: a whole new file renamed over the old one."""
+    staged = path.with_name(f".{path.name}.new")
+    staged.write_text(text_format.MessageToString(config) if not isinstance(config, str) else config)
+    staged.rename(path)
 
 
 def versions(serving_dir: Path) -> list[int]:
@@ -234,6 +244,62 @@ def test_version_selection_by_number_label_and_default(iris_run, tmp_path):
         assert [entry["version"] for entry in body["model_version_status"]] == [str(old)]
     finally:
         server.stop()
+
+
+def test_models_config_names_the_models_their_version_policies_and_labels(iris_run, tmp_path):
+    serving_dir = copy_serving_tree(iris_run, tmp_path)
+    first = versions(serving_dir)[-1]
+    second, third = push_version(serving_dir), push_version(serving_dir)
+    # Kept outside the serving dir, as a deployment's own config would be; one folder serves two
+    # models: iris pinned to two versions with a label, and a canary that follows the latest.
+    config_file = tmp_path / "deploy" / "models.config"
+    config_file.parent.mkdir()
+    write_models_config(config_file, f"""
+model_config_list {{
+  config {{ name: "iris" base_path: "{serving_dir / 'iris'}" model_platform: "tensorflow"
+           model_version_policy {{ specific {{ versions: {first} versions: {second} }} }}
+           version_labels {{ key: "stable" value: {first} }} }}
+  config {{ name: "iris_canary" base_path: "../serving/iris" model_platform: "tensorflow" }}
+}}""")
+    server = start_server(serving_dir, model_config_file=config_file)
+    try:
+        assert server.manager.model_names() == ["iris", "iris_canary"]
+        assert server.manager.loaded_versions("iris") == [first, second]
+        assert server.manager.loaded_versions("iris_canary") == [third]  # TF Serving's default: the latest
+        with PredictionClient(f"127.0.0.1:{server.grpc_port}") as client:
+            response = client.predict_response(predict_request("iris", KNOWN_EXAMPLES[:1], version_label="stable"))
+            assert response.model_spec.version.value == first
+            canary = client.predict_response(predict_request("iris_canary", KNOWN_EXAMPLES[:1]))
+            assert (canary.model_spec.version.value, tf.make_ndarray(canary.outputs["species"])[0]) == (third, b"setosa")
+            # The config is re-read at every poll: a model it drops is unloaded, a new label works.
+            write_models_config(config_file, f"""
+model_config_list {{
+  config {{ name: "iris" base_path: "{serving_dir / 'iris'}" model_platform: "tensorflow"
+           model_version_policy {{ all {{}} }} version_labels {{ key: "stable" value: {second} }} }}
+}}""")
+            wait_for(lambda: server.manager.model_names() == ["iris"])
+            wait_for(lambda: server.manager.loaded_versions("iris") == [first, second, third])
+            response = client.predict_response(predict_request("iris", KNOWN_EXAMPLES[:1], version_label="stable"))
+            assert response.model_spec.version.value == second
+            with pytest.raises(grpc.RpcError) as error:
+                client.predict(predict_request("iris_canary", KNOWN_EXAMPLES[:1]))
+            assert error.value.code() == grpc.StatusCode.NOT_FOUND
+            # A config broken mid-edit is reported in the log; what is loaded keeps serving.
+            write_models_config(config_file, "model_config_list { config { name: ")
+            time.sleep(0.5)
+            assert client.predict(predict_request("iris", KNOWN_EXAMPLES[:1]))["species"][0] == b"setosa"
+    finally:
+        server.stop()
+
+
+def test_an_unreadable_models_config_stops_the_server_before_it_listens(iris_run, tmp_path):
+    serving_dir = copy_serving_tree(iris_run, tmp_path)
+    (serving_dir / MODELS_CONFIG).write_text("model_config_list { config { name: ")
+    process = subprocess.run([sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(tmp_path), "--grpc-port",
+                              "0", "--rest-port", "0"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines()[-1].startswith(
+        f"tfpipe: {serving_dir / MODELS_CONFIG} is not a readable ModelServerConfig text proto: ")
 
 
 def test_new_version_is_loaded_while_a_client_loop_runs_without_a_failed_request(iris_run, tmp_path):
@@ -590,7 +656,9 @@ def test_tfpipe_serve_serves_the_workdir_until_terminated(iris_run, tmp_path):
     )
     try:
         first_line = process.stdout.readline()
-        assert first_line.startswith(f"Serving {tmp_path / 'serving'}: iris ["), first_line + log_path.read_text()
+        # The Pusher's models.config names the models to serve.
+        assert first_line.startswith(f"Serving {tmp_path / 'serving' / 'models.config'}: iris ["), \
+            first_line + log_path.read_text()
         grpc_port = int(re.search(r"gRPC on 127\.0\.0\.1:(\d+)", process.stdout.readline()).group(1))
         with PredictionClient(f"127.0.0.1:{grpc_port}") as client:
             assert client.predict(predict_request("iris", KNOWN_EXAMPLES[:1]))["species"][0] == b"setosa"

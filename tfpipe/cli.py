@@ -134,9 +134,10 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
-        help="print the model's prediction for each input, from the latest pushed model",
-        description="Calls the latest version pushed under <workdir>/serving/<model>/ on each input and "
-        "prints one line per input: the predicted class and its probability, or the forecast price.",
+        help="print the model's prediction for each input, from the latest pushed model or a model server",
+        description="Calls the latest version pushed under <workdir>/serving/<model>/ on each input, or with "
+        "--server the latest version a model server serves (tfpipe serve or TensorFlow Serving, over gRPC), "
+        "and prints one line per input: the predicted class and its probability, or the forecast price.",
         epilog="inputs: digits: image files (PNG or JPEG, any size); "
         "iris: sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2 or 5.1,3.5,1.4,0.2 (cm); "
         "stock: daily price CSV files, one series each, of which the last window_days days are used "
@@ -147,6 +148,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_workdir(predict)
     predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                          help="config values the model was trained with, where inputs depend on them")
+    predict.add_argument("--server", metavar="HOST:PORT",
+                         help="ask this gRPC model server (e.g. 127.0.0.1:8500) instead of loading the model here")
+    predict.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                         help="with --server: deadline of each call (default: 10); a call UNAVAILABLE is tried 3 times")
     predict.set_defaults(handler=_predict)
     return parser
 
@@ -345,27 +350,49 @@ def _predict(args: argparse.Namespace) -> int:
     workdir = Workdir(args.workdir, config.name)
     model_dir = workdir.serving_dir / config.model_name
     no_model = f"No {config.name} model has been pushed to {model_dir} yet; run `tfpipe run {config.name}` first."
-    if not model_dir.is_dir():
+    if args.server is None and not model_dir.is_dir():
         raise UsageError(no_model)
     workdir.pipeline_dir.mkdir(parents=True, exist_ok=True)
     # TensorFlow's start-up messages go to the log, as in `tfpipe run`; the predictions to the terminal.
     # Its C++ warnings can come after the log is closed, as the process exits: keep only errors.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with output_to_log(workdir.pipeline_dir / "predict.log") as terminal:
-        from serving.predict import latest_version, predict
-
-        version = latest_version(model_dir)
-        if version is None:
-            raise UsageError(no_model)
         prediction_inputs = importlib.import_module(config.request_module)
         try:
             examples = prediction_inputs.to_examples(args.inputs, config)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        outputs = predict(version, examples)
+        if args.server is None:
+            from serving.predict import latest_version, predict
+
+            version = latest_version(model_dir)
+            if version is None:
+                raise UsageError(no_model)
+            outputs = predict(version, examples)
+        else:
+            outputs = _predict_on_server(args.server, args.timeout, config.model_name, examples)
         for index, name in enumerate(args.inputs):
             terminal.write(f"{name}: {prediction_inputs.describe(outputs, index)}\n")
     return 0
+
+
+def _predict_on_server(server: str, timeout_s: float, model_name: str, examples: list[bytes]) -> dict:
+    import grpc
+
+    from serving.client import PredictionClient
+
+    try:
+        with PredictionClient(server, timeout_s=timeout_s) as client:
+            return client.predict_examples(model_name, examples)
+    except ValueError as error:
+        raise UsageError(f"--server {server}: {error}") from None
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise UsageError(f"--server {server} serves no model named {model_name}: {error.details()}") from None
+        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise UsageError(f"--server {server}: no gRPC model server answered ({error.code().name}); "
+                             "is `tfpipe serve` or TensorFlow Serving running there?") from None
+        raise UsageError(f"--server {server} refused the request: {error.code().name}: {error.details()}") from None
 
 
 def _ui(args: argparse.Namespace) -> int:
@@ -383,8 +410,9 @@ def _add_serve(commands) -> None:
     serve = commands.add_parser(
         "serve",
         help="serve every pushed model with TF Serving's gRPC and REST APIs",
-        description="Serves every model under <workdir>/serving/ (latest version; new versions are "
-        "loaded as they are pushed) with TensorFlow Serving's gRPC and REST APIs, until Ctrl-C.",
+        description="Serves the models <workdir>/serving/models.config lists (the Pushers write it), or "
+        "without one every model folder under <workdir>/serving/, with TensorFlow Serving's gRPC and REST "
+        "APIs until Ctrl-C. New versions are loaded as they are pushed, and the config is re-read as often.",
     )
     _add_workdir(serve)
     serve.add_argument("--host", default="127.0.0.1",
@@ -397,8 +425,11 @@ def _add_serve(commands) -> None:
                        help="most examples in one batched model call (default: 32)")
     serve.add_argument("--batch-timeout-ms", type=float, default=0.0,
                        help="how long a request waits for others to join its batch (default: 0)")
+    serve.add_argument("--model-config-file", type=Path, metavar="PATH",
+                       help="a ModelServerConfig text file, as tensorflow_model_server's --model_config_file "
+                       "(default: <workdir>/serving/models.config if it exists)")
     serve.add_argument("--versions-to-keep", type=int, default=1,
-                       help="newest versions of each model kept loaded (default: 1)")
+                       help="without a model config file: newest versions of each model kept loaded (default: 1)")
     serve.add_argument("--poll-seconds", type=float, default=1.0,
                        help="how often to look for newly pushed versions (default: 1)")
     serve.add_argument("--max-request-mb", type=float, default=4.0, help="larger requests are refused (default: 4)")
@@ -409,7 +440,10 @@ def _add_serve(commands) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     serving_dir = Workdir(args.workdir, "").serving_dir
-    if not serving_dir.is_dir():
+    model_config_file = args.model_config_file
+    if model_config_file is None and (serving_dir / "models.config").is_file():
+        model_config_file = serving_dir / "models.config"
+    if model_config_file is None and not serving_dir.is_dir():
         raise UsageError(f"{serving_dir} does not exist; push a model first (tfpipe run <pipeline>).")
     labels: dict = {}
     for assignment in args.version_labels:
@@ -425,7 +459,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
         options = ServerOptions(
-            host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port, versions_to_keep=args.versions_to_keep,
+            host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port, model_config_file=model_config_file,
+            versions_to_keep=args.versions_to_keep,
             poll_interval_s=args.poll_seconds, batching=batching, max_request_bytes=int(args.max_request_mb * 2**20),
             version_labels=labels,
         )
@@ -433,7 +468,7 @@ def _serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as error:  # a bad option value, a port in use, a host not this machine's
         raise UsageError(f"{error}.") from None
     models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
-    print(f"Serving {serving_dir}: {models or 'no models yet'}", flush=True)
+    print(f"Serving {model_config_file or serving_dir}: {models or 'no models yet'}", flush=True)
     print(f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
           " (Ctrl-C stops)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
