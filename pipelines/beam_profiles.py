@@ -41,7 +41,10 @@ PROFILES: dict[str, BeamProfile] = {
         BeamProfile(
             "in-memory",
             "DirectRunner in this process (default): on small data, worker processes cost more to start than they save",
-            ("--direct_running_mode=in_memory", "--direct_num_workers=1"),
+            # No args: DirectRunner's defaults are this profile. TFX gives any Beam component
+            # with beam args an sdist of TFX itself, built per component, for remote workers
+            # to install; workers in this process never use it.
+            (),
         ),
         BeamProfile(
             "multi-processing",
