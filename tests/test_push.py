@@ -13,7 +13,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from conftest import PipelineRun
-from serving.model_manager import ModelManager
+from serving.model_manager import ModelManager, folder_models
 from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR, MODELS_CONFIG, PushExecutor, push_model
 
 
@@ -114,7 +114,7 @@ def test_a_failing_copy_leaves_nothing_visible(iris_run, tmp_path):
     assert sorted(path.name for path in serving_dir.rglob(".*")) == [".push.lock"]
     assert {name: (serving_dir / name).read_bytes() for name in configs_before} == configs_before
     # A server polling the folder finds only the complete version.
-    manager = ModelManager(serving_dir)
+    manager = ModelManager(folder_models(serving_dir))
     manager.poll()
     assert manager.loaded_versions("iris") == [int(version) for version in versions_before]
     manager.stop()
