@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import ClassVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Where pipelines/kubeflow/Dockerfile puts the project in the image the containers run.
+IMAGE_ROOT = "/tfpipe"
 
 
 class ConfigError(ValueError):

@@ -14,11 +14,8 @@ from pathlib import Path
 
 from tfx.orchestration.kubeflow.v2.kubeflow_v2_dag_runner import KubeflowV2DagRunner, KubeflowV2DagRunnerConfig
 
-from pipelines.config import PipelineConfig
+from pipelines.config import IMAGE_ROOT, PipelineConfig
 from pipelines.factory import Orchestrator, create_pipeline
-
-# Where pipelines/kubeflow/Dockerfile puts the project.
-IMAGE_ROOT = "/tfpipe"
 
 ORCHESTRATOR = Orchestrator(
     "kubeflow",

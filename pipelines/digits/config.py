@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from pipelines import image_layouts
-from pipelines.config import REPO_ROOT, ConfigError, PipelineConfig
+from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig
 
 
 @dataclasses.dataclass
@@ -95,8 +95,6 @@ class DigitsConfig(PipelineConfig):
     def example_gen(self):
         """ImageExampleGen over the data folder's layout, split as the data comes or 2:1 by hash."""
         from components.image_example_gen import ImageExampleGen
-
-        from pipelines.kubeflow_runner import IMAGE_ROOT
 
         data_dir = self.resolved_data_dir()
         # The layout is read when the pipeline is built. Compiled for a container, the data
