@@ -5,7 +5,7 @@ INSTALLED := $(VENV)/.installed
 PIPELINE ?= iris
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test airflow-test ui benchmark clean
+.PHONY: help install run test test-fast lint airflow-test ui bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,9 +35,17 @@ $(INSTALLED): pyproject.toml requirements/constraints.txt
 run: install ## install, then run the default pipeline (PIPELINE=iris) end to end on the shipped data
 	$(BIN)/tfpipe run $(PIPELINE)
 
-test: install ## install, then run the test suite and the Airflow DAG end to end (make airflow-test)
+test: install ## install, then run every test and the Airflow DAG end to end (make airflow-test), as CI does
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory airflow-test
+
+test-fast: install ## the unit tests only: no pipeline run (about 3 min)
+	$(BIN)/pytest -m unit
+
+lint: install ## ruff (lint and format check) and mypy; .ci/run runs this before the tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 airflow-test: install ## Airflow 2.11.2 in its own .venv-airflow, then `airflow dags test` of PIPELINE's DAG end to end
 	bash pipelines/airflow/dag_test.sh "$$($(BIN)/python -c 'import os, sys; print(os.path.join(sys.base_prefix, "bin", "python3"))')" $(PIPELINE)
@@ -45,8 +53,11 @@ airflow-test: install ## Airflow 2.11.2 in its own .venv-airflow, then `airflow 
 ui: install ## start the MLflow UI on http://127.0.0.1:5000 over workdir/mlflow
 	$(BIN)/tfpipe ui
 
-benchmark: install ## measure the fixes and targets that the README quotes
+bench: install ## run the benchmark scripts behind benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/first_fit.py
+	$(BIN)/python benchmarks/iris_rerun.py
+	$(BIN)/python benchmarks/serving_latency.py
+	$(BIN)/python benchmarks/stock_recipe.py
 
 clean: ## remove run outputs (workdir/); keeps .venv and .venv-airflow
 	rm -rf workdir

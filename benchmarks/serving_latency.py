@@ -26,9 +26,11 @@ from pathlib import Path
 
 import psutil
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+from components import tf_setup  # noqa: E402
+
+tf_setup.configure()
 
 # One real input per model, in `tfpipe predict`'s form.
 SAMPLE_INPUTS = {
@@ -42,33 +44,57 @@ WARM_UP_S = 1.0
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", choices=sorted(SAMPLE_INPUTS), default="iris", help="pushed model to call (default: iris)")
-    parser.add_argument("--workdir", type=Path, default=Path("workdir"), help="workdir holding serving/ (default: workdir)")
+    parser.add_argument(
+        "--model", choices=sorted(SAMPLE_INPUTS), default="iris", help="pushed model to call (default: iris)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("workdir"), help="workdir holding serving/ (default: workdir)"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per row of the table (default: 5)")
     parser.add_argument("--empty-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.empty_server:
         return empty_server()
     model_dir = args.workdir / "serving" / args.model
-    versions = sorted(int(path.name) for path in model_dir.glob("*") if path.name.isdigit()) if model_dir.is_dir() else []
+    versions = (
+        sorted(int(path.name) for path in model_dir.glob("*") if path.name.isdigit()) if model_dir.is_dir() else []
+    )
     if not versions:
-        print(f"serving_latency: no pushed {args.model} model under {model_dir}; run `tfpipe run {args.model}` first.",
-              file=sys.stderr)
+        print(
+            f"serving_latency: no pushed {args.model} model under {model_dir}; run `tfpipe run {args.model}` first.",
+            file=sys.stderr,
+        )
         return 2
 
     from pipelines.registry import config_for
 
     config = config_for(args.model)
     examples = importlib.import_module(config.request_module).to_examples([SAMPLE_INPUTS[args.model]], config)
-    print(f"{args.model} version {versions[-1]}, one example per request, {args.seconds:g} s per row; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
-    print(f"{'':28} {'clients':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests/s':>10} {'server CPU':>10} {'client CPU':>10}")
+    print(
+        f"{args.model} version {versions[-1]}, one example per request, {args.seconds:g} s per row; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start"
+    )
+    print(
+        f"{'':28} {'clients':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests/s':>10} {'server CPU':>10} {'client CPU':>10}"
+    )
     in_process(model_dir / str(versions[-1]), examples, args.seconds)
-    over_grpc([sys.executable, __file__, "--empty-server"], "gRPC, no model (the floor)", args.model, examples,
-              args.seconds)
+    over_grpc(
+        [sys.executable, __file__, "--empty-server"], "gRPC, no model (the floor)", args.model, examples, args.seconds
+    )
     for batching in (False, True):
-        command = [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(args.workdir.resolve()), "--grpc-port", "0",
-                   "--rest-port", "0", "--batching" if batching else "--no-batching"]
+        command = [
+            sys.executable,
+            "-m",
+            "tfpipe.cli",
+            "serve",
+            "--workdir",
+            str(args.workdir.resolve()),
+            "--grpc-port",
+            "0",
+            "--rest-port",
+            "0",
+            "--batching" if batching else "--no-batching",
+        ]
         over_grpc(command, f"gRPC Predict, batching {'on' if batching else 'off'}", args.model, examples, args.seconds)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (CPU columns: ms per request)")
     return 0
@@ -186,14 +212,23 @@ class cpu_time:
         self.seconds = self._now() - self._start
 
 
-def report(label: str, concurrency: int, latencies: list[float], seconds: float,
-           server_cpu: cpu_time | None, client_cpu: cpu_time) -> None:
+def report(
+    label: str,
+    concurrency: int,
+    latencies: list[float],
+    seconds: float,
+    server_cpu: cpu_time | None,
+    client_cpu: cpu_time,
+) -> None:
     # The warm-up's CPU is in the CPU figures too; it is a sixth of the time and the same work.
     calls = len(latencies) * (seconds + WARM_UP_S) / seconds
     cuts = statistics.quantiles(latencies, n=100)
     server = f"{server_cpu.seconds / calls * 1000:10.2f}" if server_cpu else f"{'':10}"
-    print(f"{label:28} {concurrency:>7} {cuts[49] * 1000:>7.2f} {cuts[98] * 1000:>7.2f} {len(latencies) / seconds:>10.0f} "
-          f"{server} {client_cpu.seconds / calls * 1000:10.2f}", flush=True)
+    print(
+        f"{label:28} {concurrency:>7} {cuts[49] * 1000:>7.2f} {cuts[98] * 1000:>7.2f} "
+        f"{len(latencies) / seconds:>10.0f} {server} {client_cpu.seconds / calls * 1000:10.2f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

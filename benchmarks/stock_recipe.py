@@ -27,11 +27,11 @@ DATA = REPO_ROOT / "data" / "stock" / "msft.csv"
 WINDOW_DAYS, EVAL_DAYS, BATCH_SIZE = 60, 300, 64
 
 # The notes' script, kept close to how they wrote it (pandas, sklearn's MinMaxScaler, numpy windows).
-PLAIN_SCRIPT = """
+PLAIN_SCRIPT = f"""
 import os, sys, json
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 import numpy as np, pandas as pd, tensorflow as tf
-# The pipeline's autograph rule for tf_keras (components/__init__.py), so the comparison
+# The pipeline's autograph rule for tf_keras (components/tf_setup.py), so the comparison
 # is of the pipeline, not of a TF 2.16 quirk that costs the first fit about 15 s.
 from tensorflow.python.autograph.core import config as autograph_config
 autograph_config.CONVERSION_RULES = (autograph_config.DoNotConvert("tf_keras"), *autograph_config.CONVERSION_RULES)
@@ -39,14 +39,15 @@ from sklearn.preprocessing import MinMaxScaler
 tf.keras.utils.set_random_seed(0)
 data, epochs, workdir = pd.read_csv(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 opens = data[["open"]].values
-training_set, test_set = opens[:-{eval_days}], opens[-{eval_days} - {window}:]
+training_set, test_set = opens[:-{EVAL_DAYS}], opens[-{EVAL_DAYS} - {WINDOW_DAYS}:]
 sc = MinMaxScaler(feature_range=(0, 1))
 training_set_scaled = sc.fit_transform(training_set)
 test_set_scaled = sc.transform(test_set)
-x_train = np.array([training_set_scaled[i - {window}:i, 0] for i in range({window}, len(training_set_scaled))])
-y_train = training_set_scaled[{window}:, 0]
-x_test = np.array([test_set_scaled[i - {window}:i, 0] for i in range({window}, len(test_set_scaled))])
-y_test = test_set_scaled[{window}:, 0]
+x_train = np.array([training_set_scaled[i - {WINDOW_DAYS}:i, 0]
+                    for i in range({WINDOW_DAYS}, len(training_set_scaled))])
+y_train = training_set_scaled[{WINDOW_DAYS}:, 0]
+x_test = np.array([test_set_scaled[i - {WINDOW_DAYS}:i, 0] for i in range({WINDOW_DAYS}, len(test_set_scaled))])
+y_test = test_set_scaled[{WINDOW_DAYS}:, 0]
 np.random.seed(7); order = np.random.permutation(len(x_train)); x_train, y_train = x_train[order], y_train[order]
 x_train, x_test = x_train[..., np.newaxis], x_test[..., np.newaxis]
 model = tf.keras.Sequential([
@@ -55,18 +56,22 @@ model = tf.keras.Sequential([
 model.compile(optimizer=tf.keras.optimizers.Adam(0.001), loss="mean_squared_error")
 checkpoint = tf.keras.callbacks.ModelCheckpoint(filepath=os.path.join(workdir, "LSTM_stock.ckpt"),
     save_weights_only=True, save_best_only=True, monitor="val_loss")
-model.fit(x_train, y_train, batch_size={batch}, epochs=epochs, validation_data=(x_test, y_test),
+model.fit(x_train, y_train, batch_size={BATCH_SIZE}, epochs=epochs, validation_data=(x_test, y_test),
           validation_freq=1, callbacks=[checkpoint], verbose=2)
 predicted = sc.inverse_transform(model.predict(x_test))[:, 0]
 real = sc.inverse_transform(y_test[:, np.newaxis])[:, 0]
 print(json.dumps({{"rmse": float(np.sqrt(np.mean((predicted - real) ** 2))), "windows": len(real)}}))
-""".format(eval_days=EVAL_DAYS, window=WINDOW_DAYS, batch=BATCH_SIZE)
+"""
 
 
 def run_plain(epochs: int, workdir: Path) -> dict:
     started = time.monotonic()
-    process = subprocess.run([sys.executable, "-c", PLAIN_SCRIPT, str(DATA), str(epochs), str(workdir)],
-                             capture_output=True, text=True, check=True)
+    process = subprocess.run(
+        [sys.executable, "-c", PLAIN_SCRIPT, str(DATA), str(epochs), str(workdir)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(process.stdout.strip().splitlines()[-1])
     return {**result, "seconds": time.monotonic() - started}
 
@@ -75,20 +80,39 @@ def run_pipeline(epochs: int, workdir: Path) -> dict:
     train_windows = 7983 - EVAL_DAYS - WINDOW_DAYS  # the shipped series' training windows
     steps = epochs * math.ceil(train_windows / BATCH_SIZE)
     settings = {
-        "scaling": "min_max", "feature_columns": "open", "target_column": "open", "window_days": WINDOW_DAYS,
-        "eval_days": EVAL_DAYS, "epochs": epochs, "train_steps": steps, "eval_steps": math.ceil(EVAL_DAYS / BATCH_SIZE),
-        "must_beat_persistence": "false", "model.architecture": "lstm", "model.units": "80,100",
-        "model.dropout": 0.2, "model.optimizer": "adam", "model.learning_rate": 0.001, "model.batch_size": BATCH_SIZE,
+        "scaling": "min_max",
+        "feature_columns": "open",
+        "target_column": "open",
+        "window_days": WINDOW_DAYS,
+        "eval_days": EVAL_DAYS,
+        "epochs": epochs,
+        "train_steps": steps,
+        "eval_steps": math.ceil(EVAL_DAYS / BATCH_SIZE),
+        "must_beat_persistence": "false",
+        "model.architecture": "lstm",
+        "model.units": "80,100",
+        "model.dropout": 0.2,
+        "model.optimizer": "adam",
+        "model.learning_rate": 0.001,
+        "model.batch_size": BATCH_SIZE,
     }
     overrides = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
     started = time.monotonic()
-    subprocess.run([str(Path(sys.executable).parent / "tfpipe"), "run", "stock", "--workdir", str(workdir), *overrides],
-                   check=True, cwd=REPO_ROOT, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "tfpipe"), "run", "stock", "--workdir", str(workdir), *overrides],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+    )
     seconds = time.monotonic() - started
     summary = json.loads(sorted((workdir / "stock" / "runs").glob("*/summary.json"))[-1].read_text())
     overall = summary["metrics"]["overall"]
-    return {"rmse": overall["forecast/root_mean_squared_error"], "windows": int(overall["forecast/example_count"]),
-            "seconds": seconds, "components": {name: round(c["seconds"], 1) for name, c in summary["components"].items()}}
+    return {
+        "rmse": overall["forecast/root_mean_squared_error"],
+        "windows": int(overall["forecast/example_count"]),
+        "seconds": seconds,
+        "components": {name: round(c["seconds"], 1) for name, c in summary["components"].items()},
+    }
 
 
 def main() -> None:
@@ -98,9 +122,14 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stock-recipe-"))
     plain = run_plain(args.epochs, workdir / "plain")
-    print(f"plain Keras script: RMSE {plain['rmse']:.4f} on {plain['windows']} windows, {plain['seconds']:.1f} s", flush=True)
+    print(
+        f"plain Keras script: RMSE {plain['rmse']:.4f} on {plain['windows']} windows, {plain['seconds']:.1f} s",
+        flush=True,
+    )
     pipeline = run_pipeline(args.epochs, workdir / "pipeline")
-    print(f"whole pipeline:     RMSE {pipeline['rmse']:.4f} on {pipeline['windows']} windows, {pipeline['seconds']:.1f} s")
+    print(
+        f"whole pipeline:     RMSE {pipeline['rmse']:.4f} on {pipeline['windows']} windows, {pipeline['seconds']:.1f} s"
+    )
     print(f"  components: {pipeline['components']}")
     print(f"wall-time ratio pipeline / plain: {pipeline['seconds'] / plain['seconds']:.2f}")
 

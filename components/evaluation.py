@@ -28,13 +28,20 @@ def blessing_failures(evaluation_uri: str) -> list[str]:
     for per_slice in result.metric_validations_per_slice:
         for failure in per_slice.failures:
             key = failure.metric_key
-            name, value = f"{key.output_name}/{key.name}" if key.output_name else key.name, failure.metric_value.double_value.value
+            name, value = (
+                f"{key.output_name}/{key.name}" if key.output_name else key.name,
+                failure.metric_value.double_value.value,
+            )
             if failure.metric_key.is_diff:
                 change = failure.metric_threshold.change_threshold.absolute.value
                 lines.append(f"{name} changed by {value:+.4g} against the blessed baseline (allowed {change:+.4g})")
             else:
                 bounds = failure.metric_threshold.value_threshold
-                wanted = f">= {bounds.lower_bound.value:.4g}" if bounds.HasField("lower_bound") else f"<= {bounds.upper_bound.value:.4g}"
+                wanted = (
+                    f">= {bounds.lower_bound.value:.4g}"
+                    if bounds.HasField("lower_bound")
+                    else f"<= {bounds.upper_bound.value:.4g}"
+                )
                 lines.append(f"{name} {value:.4g}, required {wanted}")
     if result.missing_thresholds or result.missing_slices:
         lines.append("some thresholds or slices had no data")

@@ -12,30 +12,26 @@ import time
 from pathlib import PurePath
 
 # No `from __future__ import annotations` here: the decorator reads real type objects.
-import matplotlib
+import mlflow
+import numpy as np
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from google.protobuf import text_format
+from mlflow.entities import Metric, RunStatus
+from mlflow.models import infer_signature
+from tensorflow_data_validation.utils.display_util import get_statistics_html
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import path_utils
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mlflow  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_data_validation as tfdv  # noqa: E402
-from google.protobuf import text_format  # noqa: E402
-from mlflow.entities import Metric, RunStatus  # noqa: E402
-from mlflow.models import infer_signature  # noqa: E402
-from tfx.components.evaluator import constants as evaluator_constants  # noqa: E402
-from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict, Parameter  # noqa: E402
-from tfx.dsl.component.experimental.decorators import component  # noqa: E402
-from tfx.dsl.io import fileio  # noqa: E402
-from tfx.types import artifact_utils, standard_artifacts  # noqa: E402
-from tfx.utils import path_utils  # noqa: E402
-from tensorflow_data_validation.utils.display_util import get_statistics_html  # noqa: E402
-
-from components import evaluation as tfma_results  # noqa: E402
-from components import mlflow_tracking as tracking  # noqa: E402
-from components import training  # noqa: E402
-from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY  # noqa: E402
-from components.validation_gate import read_anomalies  # noqa: E402
+from components import evaluation as tfma_results
+from components import mlflow_tracking as tracking
+from components import training_record
+from components.example_gen import rejected_inputs
+from components.validation_gate import read_anomalies
 
 CHAMPION_ALIAS = "champion"
 TAG_TF_SERVING_VERSION = "tf_serving_version"
@@ -89,8 +85,9 @@ def MlflowTracker(
             client.set_tag(run_id, TAG_TFX_MODEL_URI, model.uri)
             client.set_tag(run_id, TAG_MODEL_URI, model_uri)
             if pushed_model.get_int_custom_property("pushed") == 1:
-                _register(client, model_uri, model_name, run_id,
-                          pushed_model.get_string_custom_property("pushed_version"))
+                _register(
+                    client, model_uri, model_name, run_id, pushed_model.get_string_custom_property("pushed_version")
+                )
             client.set_tag(run_id, tracking.TAG_BLESSED, str(blessed).lower())
     except Exception as error:
         tracking.fail_run(tracking_uri, run_id, f"MlflowTracker failed: {type(error).__name__}: {error}")
@@ -133,26 +130,26 @@ def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
 
 
 def _log_rejected_inputs(client, run_id, examples) -> None:
-    """What an ExampleGen that rejects inputs (ImageExampleGen) left out: metric data.rejected_inputs, the list."""
-    if not examples.has_custom_property(REJECTED_PROPERTY):
+    """What an ExampleGen that rejects inputs left out (rejected_inputs.py): metric data.rejected_inputs, the list."""
+    if not examples.has_custom_property(rejected_inputs.PROPERTY):
         return
-    count = examples.get_int_custom_property(REJECTED_PROPERTY)
+    count = examples.get_int_custom_property(rejected_inputs.PROPERTY)
     client.log_metric(run_id, "data.rejected_inputs", count)
     if count:
-        client.log_artifact(run_id, os.path.join(examples.uri, REJECTED_FILE), "data")
+        client.log_artifact(run_id, rejected_inputs.list_path(examples.uri), "data")
 
 
 def _log_training(client, run_id, model_run) -> None:
-    history_path = os.path.join(model_run.uri, training.HISTORY_FILE)
+    history_path = os.path.join(model_run.uri, training_record.HISTORY_FILE)
     now = int(time.time() * 1000)
     metrics = [
         Metric(key=name, value=value, timestamp=now, step=int(row["epoch"]))
-        for row in training.read_history(history_path)
+        for row in training_record.read_history(history_path)
         for name, value in row.items()
         if name != "epoch"
     ]
     client.log_batch(run_id, metrics=metrics)
-    # The shared record (components/training.py) and whatever the pipeline's run_fn adds.
+    # The shared record (components/training_record.py) and whatever the pipeline's run_fn adds.
     for name in fileio.listdir(model_run.uri):
         if not fileio.isdir(os.path.join(model_run.uri, name)):
             client.log_artifact(run_id, os.path.join(model_run.uri, name), "training")
@@ -182,6 +179,7 @@ def _log_evaluation(client, run_id, evaluation, blessing) -> bool:
 
 def _confusion_matrix_figure(matrix: list[list[float]]):
     values = np.array(matrix)
+    plt = training_record.pyplot()
     figure, axis = plt.subplots(figsize=(1.2 * len(values) + 2, 1.2 * len(values) + 1.5))
     axis.imshow(values, cmap="Blues")
     for (actual, predicted), count in np.ndenumerate(values):

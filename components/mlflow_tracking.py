@@ -5,7 +5,7 @@ success, DataValidationGate on rejected data) and by the CLI for other failures.
 import contextlib
 import json
 import os
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import mlflow
 from mlflow.entities import RunStatus
@@ -52,7 +52,13 @@ def experiment_id(tracking_uri: str, artifact_root: str, pipeline_name: str) -> 
 
 
 def run_context(
-    tracking_uri: str, artifact_root: str, pipeline_name: str, config: dict, data_dir: str, code_version: str, runner: str
+    tracking_uri: str,
+    artifact_root: str,
+    pipeline_name: str,
+    config: dict,
+    data_dir: str,
+    code_version: str,
+    runner: str,
 ) -> str:
     """What the recording components need to know of a run, as one JSON component parameter."""
     return json.dumps(
@@ -100,7 +106,7 @@ def start_run(context: dict, pipeline_run_id: str, tags: dict[str, str]) -> str:
     return run.info.run_id
 
 
-def fail_run(tracking_uri: str, run_id: str, reason: str, details: Optional[str] = None) -> None:
+def fail_run(tracking_uri: str, run_id: str, reason: str, details: str | None = None) -> None:
     """Marks a run FAILED with its one-sentence reason (and the full text as an artifact)."""
     mlflow_client = client(tracking_uri)
     mlflow_client.set_tag(run_id, TAG_FAILURE_REASON, reason[:5000])

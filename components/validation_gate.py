@@ -10,7 +10,6 @@ import json
 import os
 
 from absl import logging
-
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -21,6 +20,7 @@ from components import mlflow_tracking as tracking
 
 # Where ExampleValidator writes each split's anomalies (tfx example_validator executor).
 _ANOMALIES_FILE = "SchemaDiff.pb"
+
 
 class InputDataError(RuntimeError):
     """The input data can't be used: `headline` says where, `problems` what, one line each."""
@@ -36,6 +36,7 @@ class DataAnomaliesError(InputDataError):
 
     def __init__(self, data_dir: str, schema_path: str, problems: list[str]):
         super().__init__(f"Data in {data_dir} does not match the schema {schema_path}", problems)
+
 
 def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
     """One line per anomalous column (or the data set as a whole), naming the splits it was seen in."""
@@ -66,6 +67,7 @@ def read_anomalies(anomalies: standard_artifacts.ExampleAnomalies) -> dict[str, 
         with fileio.open(path, "rb") as f:
             result[split] = anomalies_pb2.Anomalies.FromString(f.read())
     return result
+
 
 # No `from __future__ import annotations` here: the decorator reads real type objects.
 @component

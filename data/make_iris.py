@@ -2,7 +2,7 @@
 
 Run from the repository root: `.venv/bin/python data/make_iris.py`.
 Columns are the four measurements in centimetres and the species as an index
-into components.iris.features.SPECIES_NAMES (scikit-learn's order).
+into components.models.iris.features.SPECIES_NAMES (scikit-learn's order).
 """
 
 import csv
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sklearn.datasets import load_iris
 
-from components.iris.features import FEATURE_KEYS, LABEL_KEY, SPECIES_NAMES
+from components.models.iris.features import FEATURE_KEYS, LABEL_KEY, SPECIES_NAMES
 
 
 def main() -> None:

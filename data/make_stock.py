@@ -16,7 +16,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from components.stock.features import DAILY_COLUMNS, DATE_COLUMN, TICKER_COLUMN
+from components.models.stock.features import DAILY_COLUMNS, DATE_COLUMN, TICKER_COLUMN
 
 TICKER = "MSFT"
 _MEMBER = "pmdarima/datasets/data/msft.tar.gz"

@@ -118,9 +118,11 @@ class PipelineConfig:
         """The Transform's custom_config, for a preprocessing_fn that takes one."""
         return {}
 
-    def trainer_params(self) -> dict:
-        """The Trainer's custom_config: `epochs` and the pipeline's `model` field, which every subclass declares."""
-        return {"epochs": self.epochs, **self.to_dict()["model"]}
+    def trainer_custom_config(self) -> dict:
+        """The Trainer's custom_config: the whole config, which run_fn turns back into this typed
+        config (pipelines.registry.config_from_custom_config). TFX keys the Trainer's cache on it,
+        so any changed value trains anew."""
+        return {"pipeline": self.name, "config": self.to_dict()}
 
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)
@@ -129,6 +131,25 @@ class PipelineConfig:
     def to_dict(self) -> dict:
         """The tunable values, JSON-ready (for logs and custom_config)."""
         return _jsonable(dataclasses.asdict(self))
+
+
+def from_dict(config_class: type, values: dict):
+    """The dataclass `config_class` with `values` (as to_dict gave them), nested dataclasses and
+    tuples rebuilt; ConfigError naming any key the class does not have."""
+    hints = typing.get_type_hints(config_class)
+    fields = {field.name: field for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{config_class.__name__} has no field(s) {', '.join(unknown)}; known: {', '.join(fields)}.")
+    arguments = {}
+    for name, value in values.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            value = from_dict(kind, value)
+        elif typing.get_origin(kind) is tuple:
+            value = tuple(value)
+        arguments[name] = value
+    return config_class(**arguments)
 
 
 def _jsonable(value):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import tensorflow_model_analysis as tfma
+
 # Not `from tfx import v1`: that also imports the Google Cloud AI Platform
 # extension, 6 of the 15 s a cached run spends importing.
 from tfx.components import (
@@ -126,7 +127,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=config.trainer_params(),
+        custom_config=config.trainer_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
     )
 
@@ -197,7 +198,11 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     """TFMA: the pipeline's metrics overall and per slice, for the model and any baseline outputs;
     blessing needs a value and a no-regression threshold, and no loss to the required baselines."""
     bound = {"value": config.blessing_threshold}
-    direction = tfma.MetricDirection.HIGHER_IS_BETTER if config.blessing_higher_is_better else tfma.MetricDirection.LOWER_IS_BETTER
+    direction = (
+        tfma.MetricDirection.HIGHER_IS_BETTER
+        if config.blessing_higher_is_better
+        else tfma.MetricDirection.LOWER_IS_BETTER
+    )
     # TFMA blesses only if the change (new - baseline, sign by direction) passes
     # this bound; TFX drops it on the first run, when there is no baseline.
     allowed_change = -config.max_regression if config.blessing_higher_is_better else config.max_regression
@@ -211,7 +216,11 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     # Blessing looks at the whole eval split; slices are reported, not gated
     # (a 20-example slice is too noisy to stop a push).
     overall_only = [tfma.SlicingSpec()]
-    scored = [tfma.MetricConfig(class_name=name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
+    scored = [
+        tfma.MetricConfig(class_name=name)
+        for name in (*config.metrics, "ExampleCount")
+        if name != config.blessing_metric
+    ]
     blessing = tfma.MetricConfig(
         class_name=config.blessing_metric,
         per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=blessing_threshold)],
@@ -239,7 +248,8 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     metrics_specs = [
         tfma.MetricsSpec(metrics=[blessing], output_names=[config.prediction_key]),
         tfma.MetricsSpec(
-            metrics=[*scored, tfma.MetricConfig(class_name=config.blessing_metric)], output_names=list(config.baseline_outputs)
+            metrics=[*scored, tfma.MetricConfig(class_name=config.blessing_metric)],
+            output_names=list(config.baseline_outputs),
         ),
         tfma.MetricsSpec(metrics=scored, output_names=[config.prediction_key]),
     ]

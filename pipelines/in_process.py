@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
 import time
 import traceback
-from typing import Callable
 
 from absl import logging as absl_logging
 from tfx.orchestration.pipeline import Pipeline
@@ -18,21 +16,9 @@ from components import mlflow_tracking
 from components.validation_gate import DataAnomaliesError
 from pipelines.config import PipelineConfig
 from pipelines.factory import run_context_for
+from pipelines.progress import ComponentRun, ProgressCallback
 from pipelines.summary import latest_pipeline_run_id
 from pipelines.workdir import Workdir
-
-
-@dataclasses.dataclass
-class ComponentRun:
-    """One component's part in a run."""
-
-    status: str  # running | cached | done | failed
-    started: float
-    seconds: float | None = None
-    execution_id: int | None = None
-
-
-ProgressCallback = Callable[[str, ComponentRun], None]
 
 
 class ComponentProgress(logging.Handler):
@@ -95,7 +81,7 @@ def run_pipeline(pipeline: Pipeline, runner: IrBasedRunner, on_progress: Progres
         runner.run(pipeline)
     except BaseException as error:
         progress.fail_current()
-        raise _component_error(error)
+        raise _component_error(error) from None
     finally:
         absl_logger.removeHandler(progress)
     return progress.components

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pipelines.config import PipelineConfig
+from pipelines.config import PipelineConfig, from_dict
 from pipelines.digits.config import DigitsConfig
 from pipelines.iris.config import IrisConfig
+from pipelines.mnist.config import MnistConfig
 from pipelines.stock.config import StockConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
-    config.name: config for config in (IrisConfig, StockConfig, DigitsConfig)
+    config.name: config for config in (IrisConfig, StockConfig, DigitsConfig, MnistConfig)
 }
 
 
@@ -22,3 +23,8 @@ def config_for(name: str) -> PipelineConfig:
     if name not in PIPELINES:
         raise UnknownPipelineError(name)
     return PIPELINES[name]()
+
+
+def config_from_custom_config(custom_config: dict) -> PipelineConfig:
+    """The typed config a component was given as custom_config (PipelineConfig.trainer_custom_config)."""
+    return from_dict(PIPELINES[custom_config["pipeline"]], custom_config["config"])

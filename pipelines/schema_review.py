@@ -18,9 +18,7 @@ def infer_schema(data_dir: Path, output_path: Path) -> None:
 def schema_diff(curated_path: Path, inferred_path: Path) -> str:
     """A unified diff of the two schemas, both normalized (comments and order of fields dropped)."""
     curated, inferred = (_normalized(path) for path in (curated_path, inferred_path))
-    return "".join(
-        difflib.unified_diff(curated, inferred, fromfile=str(curated_path), tofile=str(inferred_path))
-    )
+    return "".join(difflib.unified_diff(curated, inferred, fromfile=str(curated_path), tofile=str(inferred_path)))
 
 
 def _normalized(path: Path) -> list[str]:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-from typing import TYPE_CHECKING
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 from components.evaluation import blessing_failures, slice_metrics
-from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY
-
-if TYPE_CHECKING:  # in_process imports this module
-    from pipelines.in_process import ComponentRun
+from components.example_gen import rejected_inputs
+from pipelines.progress import ComponentRun
 
 
 def outputs_of(metadata_path: str, execution_id: int) -> dict[str, list[metadata_store_pb2.Artifact]]:
@@ -49,11 +45,13 @@ def summarize(metadata_path: str, components: dict[str, ComponentRun]) -> dict:
     example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
     if example_gen and example_gen.execution_id is not None and example_gen.status != "failed":
         examples = outputs_of(metadata_path, example_gen.execution_id)["examples"][0]
-        if REJECTED_PROPERTY in examples.custom_properties:
-            path = os.path.join(examples.uri, REJECTED_FILE)
-            with open(path) as f:
-                lines = f.read().splitlines()
-            summary["rejected_inputs"] = {"count": len(lines), "list": path, "first": lines[:_REJECTED_SHOWN]}
+        if rejected_inputs.PROPERTY in examples.custom_properties:
+            lines = rejected_inputs.read(examples.uri)
+            summary["rejected_inputs"] = {
+                "count": len(lines),
+                "list": rejected_inputs.list_path(examples.uri),
+                "first": lines[:_REJECTED_SHOWN],
+            }
     evaluator = components.get("Evaluator")
     if evaluator and evaluator.execution_id is not None and evaluator.status != "failed":
         outputs = outputs_of(metadata_path, evaluator.execution_id)

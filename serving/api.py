@@ -8,7 +8,7 @@ is INVALID_ARGUMENT with a message that names what the signature expects.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -111,7 +111,8 @@ class ServingApi:
     def resolve_signature(
         self, model_spec: model_pb2.ModelSpec, method: str | None = None
     ) -> tuple[Servable, str, meta_graph_pb2.SignatureDef]:
-        """The servable, signature name and SignatureDef a ModelSpec asks for; `method` if it must be classify/regress."""
+        """The servable, signature name and SignatureDef a ModelSpec asks for; `method` if it must be
+        classify/regress."""
         servable = self.manager.servable(model_spec)
         signature_name = model_spec.signature_name or DEFAULT_SIGNATURE
         signature_def = servable.signature_defs.get(signature_name)
@@ -183,7 +184,8 @@ def _checked_inputs(
 def _describe_tensors(tensor_infos: Mapping[str, meta_graph_pb2.TensorInfo]) -> str:
     """`examples: DT_STRING [-1]`, one entry per tensor (-1 is a dimension of any size)."""
     return ", ".join(
-        f"{name}: {_dtype_name(info.dtype)} {_shape_text(info.tensor_shape)}" for name, info in sorted(tensor_infos.items())
+        f"{name}: {_dtype_name(info.dtype)} {_shape_text(info.tensor_shape)}"
+        for name, info in sorted(tensor_infos.items())
     )
 
 

@@ -19,8 +19,8 @@ import collections
 import dataclasses
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Callable, Mapping
 
 import grpc
 import numpy as np
@@ -155,7 +155,7 @@ class Batcher:
             for request in batch:
                 request.settle(lambda request=request: self._run_model(request.inputs))
             return
-        except Exception as error:
+        except Exception:
             for request in batch:
                 request.settle(lambda: _raise(error))
             return

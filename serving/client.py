@@ -12,7 +12,7 @@ status is raised at once as `grpc.RpcError`: retrying a bad request cannot make 
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import grpc
 import numpy as np
@@ -72,12 +72,16 @@ class PredictionClient:
         signatures = get_model_metadata_pb2.SignatureDefMap()
         self.metadata(model_name).metadata["signature_def"].Unpack(signatures)
         if signature_name not in signatures.signature_def:
-            raise ValueError(f"Model {model_name} has no signature {signature_name!r}; it has "
-                             f"{', '.join(sorted(signatures.signature_def))}.")
+            raise ValueError(
+                f"Model {model_name} has no signature {signature_name!r}; it has "
+                f"{', '.join(sorted(signatures.signature_def))}."
+            )
         inputs = signatures.signature_def[signature_name].inputs
         if len(inputs) != 1:
-            raise ValueError(f"Signature {signature_name!r} of model {model_name} takes {len(inputs)} inputs "
-                             f"({', '.join(sorted(inputs))}), not one tensor of serialized tf.Examples.")
+            raise ValueError(
+                f"Signature {signature_name!r} of model {model_name} takes {len(inputs)} inputs "
+                f"({', '.join(sorted(inputs))}), not one tensor of serialized tf.Examples."
+            )
         (input_name,) = inputs
         return self.predict(predict_request(model_name, serialized_examples, input_name, signature_name))
 
@@ -100,7 +104,7 @@ class PredictionClient:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "PredictionClient":
+    def __enter__(self) -> PredictionClient:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -114,6 +118,31 @@ class PredictionClient:
                 if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == self.attempts:
                     raise
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
+
+
+class ServerError(Exception):
+    """A model server did not answer a prediction: one sentence naming the server and why."""
+
+
+def predict_on_server(server: str, timeout_s: float, model_name: str, examples: list[bytes]) -> dict[str, np.ndarray]:
+    """The latest version's outputs for serialized tf.Examples, from the gRPC server at `server`;
+    ServerError when it cannot be asked, serves no such model or refuses the request."""
+    try:
+        with PredictionClient(server, timeout_s=timeout_s) as client:
+            return client.predict_examples(model_name, examples)
+    except ValueError as error:
+        raise ServerError(f"--server {server}: {error}") from None
+    except grpc.RpcError as error:
+        code = error.code()
+        details = error.details()
+        if code == grpc.StatusCode.NOT_FOUND:
+            raise ServerError(f"--server {server} serves no model named {model_name}: {details}") from None
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            raise ServerError(
+                f"--server {server}: no gRPC model server answered ({code.name}); "
+                "is `tfpipe serve` or TensorFlow Serving running there?"
+            ) from None
+        raise ServerError(f"--server {server} refused the request: {code.name}: {details}") from None
 
 
 def predict_request(

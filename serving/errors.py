@@ -36,7 +36,7 @@ class ServingError(Exception):
         return _HTTP_STATUS.get(self.code, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     @classmethod
-    def from_tensorflow(cls, error) -> "ServingError":
+    def from_tensorflow(cls, error) -> ServingError:
         """The status of a `tf.errors.OpError` raised while running a model (bad example bytes, say)."""
         return cls(_STATUS_BY_NUMBER.get(error.error_code, grpc.StatusCode.INTERNAL), error.message)
 

@@ -18,8 +18,8 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 from google.protobuf import text_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
@@ -63,8 +63,9 @@ class ServedModel:
 ModelSource = Callable[[], list[ServedModel]]
 
 
-def folder_models(base_path: Path, versions_to_keep: int = 1,
-                  version_labels: Mapping[str, Mapping[str, int]] | None = None) -> ModelSource:
+def folder_models(
+    base_path: Path, versions_to_keep: int = 1, version_labels: Mapping[str, Mapping[str, int]] | None = None
+) -> ModelSource:
     """Every `<model>/` folder under `base_path`, each serving its newest `versions_to_keep` versions."""
     if versions_to_keep < 1:
         raise ValueError(f"versions_to_keep must be at least 1, got {versions_to_keep}")
@@ -73,14 +74,16 @@ def folder_models(base_path: Path, versions_to_keep: int = 1,
     def models() -> list[ServedModel]:
         # A hidden folder (".incoming", say) is a push in progress or a tool's, not a model.
         folders = base_path.iterdir() if base_path.is_dir() else []
-        return [ServedModel(path.name, path, policy, dict((version_labels or {}).get(path.name, {})))
-                for path in sorted(folders) if path.is_dir() and not path.name.startswith(".")]
+        return [
+            ServedModel(path.name, path, policy, dict((version_labels or {}).get(path.name, {})))
+            for path in sorted(folders)
+            if path.is_dir() and not path.name.startswith(".")
+        ]
 
     return models
 
 
-def config_file_models(config_file: Path,
-                       extra_labels: Mapping[str, Mapping[str, int]] | None = None) -> ModelSource:
+def config_file_models(config_file: Path, extra_labels: Mapping[str, Mapping[str, int]] | None = None) -> ModelSource:
     """The models a ModelServerConfig text file lists, as `tensorflow_model_server
     --model_config_file` reads it. A relative base path is relative to the file's folder.
     `extra_labels` (per model, label -> version) add to the file's `version_labels`.

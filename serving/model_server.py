@@ -15,8 +15,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from serving.api import ServingApi
 from serving.batching import BatchingOptions
@@ -76,7 +76,7 @@ class ModelServer:
         self._rest_server = None
         self._stopped = threading.Event()
 
-    def start(self) -> "ModelServer":
+    def start(self) -> ModelServer:
         """Loads what is on disk now (so the first request finds it), then opens the ports and starts watching."""
         self.manager.poll()
         api = ServingApi(self.manager)
@@ -93,8 +93,14 @@ class ModelServer:
             self.stop()
             raise
         self.manager.start_watching(options.poll_interval_s)
-        log.info("serving %s: gRPC on %s:%s, REST on %s:%s", self.base_path, options.host, self.grpc_port,
-                 options.host, self.rest_port)
+        log.info(
+            "serving %s: gRPC on %s:%s, REST on %s:%s",
+            self.base_path,
+            options.host,
+            self.grpc_port,
+            options.host,
+            self.rest_port,
+        )
         return self
 
     def stop(self, grace_s: float = 1.0) -> None:
@@ -114,7 +120,7 @@ class ModelServer:
         while not self._stopped.wait(0.5):
             pass
 
-    def __enter__(self) -> "ModelServer":
+    def __enter__(self) -> ModelServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -26,8 +26,9 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 from google.protobuf import text_format
 from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
@@ -61,9 +62,9 @@ class PushExecutor(pusher_executor.Executor):
 
     def Do(
         self,
-        input_dict: Dict[str, List[types.Artifact]],
-        output_dict: Dict[str, List[types.Artifact]],
-        exec_properties: Dict[str, Any],
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
     ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
@@ -117,8 +118,13 @@ def push_model(saved_model: Path, model_dir: Path) -> Path:
 
 def _publish(staging: Path, version_dir: Path, serving_dir: Path, model_name: str) -> None:
     """Renames the copied version into place and replaces both configs; called holding the push lock."""
-    staged = [(serving_dir / f"{STAGING_PREFIX}{name}", serving_dir / name, base_dir)
-              for name, base_dir in [(MODELS_CONFIG, str(serving_dir.resolve())), (CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR)]]
+    staged = [
+        (serving_dir / f"{STAGING_PREFIX}{name}", serving_dir / name, base_dir)
+        for name, base_dir in [
+            (MODELS_CONFIG, str(serving_dir.resolve())),
+            (CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR),
+        ]
+    ]
     try:
         # Written before the version appears, so what can fail (a full disk, a broken
         # models.config) fails while nothing is visible yet; only renames follow.
@@ -139,8 +145,13 @@ def models_config(serving_dir: Path, base_dir: str, also: str = "") -> ModelServ
     there (serve the newest 2, say) survives later pushes; a new model gets TF Serving's default.
     """
     policies = {model.name: model.model_version_policy for model in _read_config(serving_dir / MODELS_CONFIG)}
-    names = {path.name for path in serving_dir.iterdir() if path.is_dir() and not path.name.startswith(".")
-             and any(is_complete_version(version) for version in path.iterdir())}
+    names = {
+        path.name
+        for path in serving_dir.iterdir()
+        if path.is_dir()
+        and not path.name.startswith(".")
+        and any(is_complete_version(version) for version in path.iterdir())
+    }
     config = ModelServerConfig()
     for name in sorted(names | ({also} if also else set())):
         config.model_config_list.config.add(
@@ -152,13 +163,15 @@ def models_config(serving_dir: Path, base_dir: str, also: str = "") -> ModelServ
     return config
 
 
-def _read_config(path: Path) -> List[model_server_config_pb2.ModelConfig]:
+def _read_config(path: Path) -> list[model_server_config_pb2.ModelConfig]:
     if not path.is_file():
         return []
     try:
         config = text_format.Parse(path.read_text(), ModelServerConfig())
     except text_format.ParseError as error:
-        raise ValueError(f"{path} is not a ModelServerConfig text proto ({error}); fix it or delete it to start afresh.") from None
+        raise ValueError(
+            f"{path} is not a ModelServerConfig text proto ({error}); fix it or delete it to start afresh."
+        ) from None
     return list(config.model_config_list.config)
 
 

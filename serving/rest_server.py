@@ -110,7 +110,9 @@ class _RestHandler(BaseHTTPRequestHandler):
         if match["verb"]:
             raise invalid_argument(f"{match['verb']} needs POST")
         if match["metadata"]:
-            request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec, metadata_field=[SIGNATURE_DEF_FIELD])
+            request = get_model_metadata_pb2.GetModelMetadataRequest(
+                model_spec=spec, metadata_field=[SIGNATURE_DEF_FIELD]
+            )
             return _metadata_json(self.serving_api.get_model_metadata(request))
         status = self.serving_api.get_model_status(get_model_status_pb2.GetModelStatusRequest(model_spec=spec))
         return json_format.MessageToDict(status, preserving_proto_field_name=True, including_default_value_fields=True)
@@ -127,7 +129,9 @@ class _RestHandler(BaseHTTPRequestHandler):
             return self._predict(spec, body)
         examples = _examples_input(body)
         if match["verb"] == "classify":
-            response = self.serving_api.classify(classification_pb2.ClassificationRequest(model_spec=spec, input=examples))
+            response = self.serving_api.classify(
+                classification_pb2.ClassificationRequest(model_spec=spec, input=examples)
+            )
             return {"results": [[[c.label, c.score] for c in row.classes] for row in response.result.classifications]}
         response = self.serving_api.regress(regression_pb2.RegressionRequest(model_spec=spec, input=examples))
         return {"results": [regression.value for regression in response.result.regressions]}
@@ -150,7 +154,7 @@ class _RestHandler(BaseHTTPRequestHandler):
 
     def _predict(self, spec: model_pb2.ModelSpec, body: dict) -> dict:
         if ("instances" in body) == ("inputs" in body):
-            raise invalid_argument('Missing \'inputs\' or \'instances\' key (exactly one of them is needed)')
+            raise invalid_argument("Missing 'inputs' or 'instances' key (exactly one of them is needed)")
         servable, _, signature_def = self.serving_api.resolve_signature(spec)
         # Pin the version resolved here (replacing a label: they are a oneof), so a swap between
         # this line and the call cannot answer with another version than the signature read here.
@@ -267,7 +271,9 @@ def _examples_input(body: dict) -> input_pb2.Input:
     converted = [_example(features) for features in examples]
     if "context" in body:
         return input_pb2.Input(
-            example_list_with_context=input_pb2.ExampleListWithContext(examples=converted, context=_example(body["context"]))
+            example_list_with_context=input_pb2.ExampleListWithContext(
+                examples=converted, context=_example(body["context"])
+            )
         )
     return input_pb2.Input(example_list=input_pb2.ExampleList(examples=converted))
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -11,7 +11,6 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
 from serving.batching import Batcher, BatchingOptions
 from serving.errors import ServingError
-
 
 SERVING_TAG = "serve"
 DEFAULT_SIGNATURE = "serving_default"
@@ -69,10 +68,12 @@ class Servable:
         signature = self._model.signatures[signature_name]
         tensor_infos = self.signature_defs[signature_name].inputs
         try:
-            outputs = signature(**{
-                name: tf.constant(value, dtype=tf.dtypes.as_dtype(tensor_infos[name].dtype))
-                for name, value in inputs.items()
-            })
+            outputs = signature(
+                **{
+                    name: tf.constant(value, dtype=tf.dtypes.as_dtype(tensor_infos[name].dtype))
+                    for name, value in inputs.items()
+                }
+            )
         except tf.errors.OpError as error:
             raise ServingError.from_tensorflow(error) from None
         return {name: tensor.numpy() for name, tensor in outputs.items()}

@@ -1,6 +1,10 @@
-"""Shared fixtures. Pipeline runs are expensive (a minute each on 2 cores), so the
-iris run is made once per session and every end-to-end test reads from it. It is
-tracked by a real `mlflow server` on localhost, also shared."""
+"""Shared fixtures. Pipeline runs are expensive (a minute each on 2 cores), so each
+pipeline's run is made once per session and every end-to-end test reads from it. Runs
+are tracked by a real `mlflow server` on localhost, also shared.
+
+Every test is marked `unit` or `e2e` here: `e2e` when it needs a pipeline run (one of
+PIPELINE_RUNS among its fixtures, or marked `e2e` itself because it runs `tfpipe run`),
+`unit` otherwise. `make test-fast` runs the unit tests, `make test` all of them."""
 
 import hashlib
 import json
@@ -15,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from components import tf_setup
+
+# The test session is an entry point: tests import TensorFlow directly.
+tf_setup.configure()
 # Tests choose their tracking store explicitly.
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
@@ -33,14 +40,27 @@ CORRUPT_IMAGE = "images/corrupt.png"
 MISSING_IMAGE = "images/missing.png"
 
 
+# The session fixtures that run a pipeline, directly or through another.
+PIPELINE_RUNS = {"iris_run", "iris_rerun", "rejected_runs", "stock_run", "digits_run", "mnist_run"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if PIPELINE_RUNS & set(item.fixturenames) or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.e2e)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
 def run_tfpipe(*args: str, tracking_uri: str | None = None) -> subprocess.CompletedProcess:
     """`tfpipe ARGS` as a user runs it: a real process, its console captured.
     `tracking_uri` sets MLFLOW_TRACKING_URI; without it runs go to the workdir's embedded store."""
     env = dict(os.environ)
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
-    return subprocess.run([str(BIN / "tfpipe"), *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env,
-                          timeout=900)
+    return subprocess.run(
+        [str(BIN / "tfpipe"), *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900
+    )
 
 
 def last_summary(workdir: Path, pipeline: str) -> dict:
@@ -79,11 +99,24 @@ def mlflow_server(tmp_path_factory):
     """A real MLflow tracking server: sqlite backend, local artifact store, a free localhost port."""
     root = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
+    log = (root / "server.log").open("w")
     process = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=open(root / "server.log", "w"), stderr=subprocess.STDOUT,
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -92,6 +125,7 @@ def mlflow_server(tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -149,8 +183,9 @@ def rejected_runs(tmp_path_factory, mlflow_server) -> dict[str, RejectedRun]:
         tmp_path = tmp_path_factory.mktemp(name)
         data_dir, digest = _bad_copy(tmp_path, edit)
         workdir = tmp_path / "workdir"
-        process = run_tfpipe("run", "iris", "--workdir", str(workdir), "--set", f"data_dir={data_dir}",
-                             tracking_uri=tracking_uri)
+        process = run_tfpipe(
+            "run", "iris", "--workdir", str(workdir), "--set", f"data_dir={data_dir}", tracking_uri=tracking_uri
+        )
         runs[name] = RejectedRun(data_dir, digest, workdir, process)
     return runs
 
@@ -158,8 +193,22 @@ def rejected_runs(tmp_path_factory, mlflow_server) -> dict[str, RejectedRun]:
 # A small real series: two stretches of the shipped Microsoft days as two tickers in one
 # file, rows shuffled (input order must not matter); short windows and few steps.
 STOCK_SERIES = {"MSFT": slice(-160, None), "MSFT1999": slice(3240, 3400)}
-FAST_STOCK = ["--set", "window_days=10", "--set", "eval_days=20", "--set", "train_steps=60", "--set", "epochs=2",
-              "--set", "eval_steps=3", "--set", "model.units=8,8", "--set", "model.batch_size=16"]
+FAST_STOCK = [
+    "--set",
+    "window_days=10",
+    "--set",
+    "eval_days=20",
+    "--set",
+    "train_steps=60",
+    "--set",
+    "epochs=2",
+    "--set",
+    "eval_steps=3",
+    "--set",
+    "model.units=8,8",
+    "--set",
+    "model.batch_size=16",
+]
 
 
 def write_stock_sample(data_dir: Path) -> Path:
@@ -180,10 +229,20 @@ def stock_run(tmp_path_factory, mlflow_server) -> PipelineRun:
     root = tmp_path_factory.mktemp("stock")
     write_stock_sample(root / "data")
     workdir = root / "workdir"
-    process = run_tfpipe("run", "stock", "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *FAST_STOCK,
-                         tracking_uri=mlflow_server)
+    process = run_tfpipe(
+        "run",
+        "stock",
+        "--workdir",
+        str(workdir),
+        "--set",
+        f"data_dir={root / 'data'}",
+        *FAST_STOCK,
+        tracking_uri=mlflow_server,
+    )
     assert process.returncode == 0, process.stdout + process.stderr
     return PipelineRun(workdir, "stock", process)
+
+
 class DigitsRun(PipelineRun):
     def __init__(self, workdir: Path, data_dir: Path, process: subprocess.CompletedProcess):
         super().__init__(workdir, "digits", process)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 import yaml
+from conftest import REPO_ROOT, PipelineRun
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from conftest import REPO_ROOT, PipelineRun
 from pipelines.workdir import DEFAULT_WORKDIR, Workdir
 from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR
 from serving.servables import is_complete_version
@@ -74,7 +74,10 @@ def test_kubernetes_deployment_service_and_volume_fit_together():
     assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
 
     assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
-    assert {port["port"]: container_ports[port["targetPort"]] for port in service["spec"]["ports"]} == {8500: 8500, 8501: 8501}
+    assert {port["port"]: container_ports[port["targetPort"]] for port in service["spec"]["ports"]} == {
+        8500: 8500,
+        8501: 8501,
+    }
 
 
 @pytest.fixture

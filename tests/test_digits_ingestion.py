@@ -1,4 +1,4 @@
-"""ImageExampleGen on each accepted layout, run by its real executor on small folders of real
+"""FileExampleGen with the image reader on each accepted layout, run by its real executor on small folders of real
 digit images: what becomes an example, and what is rejected and listed instead."""
 
 import io
@@ -13,11 +13,11 @@ from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
-from components.image_example_gen import REJECTED_FILE, REJECTED_PROPERTY, NoImagesError
-from components.images import features
-from pipelines import image_layouts
-from pipelines.config import ConfigError, apply_overrides
+from components.example_gen import layouts, rejected_inputs
+from components.example_gen.file_example_gen import NoInputError
+from components.models.images import features
 from pipelines.beam_profiles import beam_pipeline_args
+from pipelines.config import apply_overrides
 from pipelines.registry import config_for
 
 DIGITS = load_digits()
@@ -49,10 +49,14 @@ def _write_class_folders(folder, indexes, image_format="PNG") -> None:
 
 
 def _example(index: int) -> tf.train.Example:
-    return tf.train.Example(features=tf.train.Features(feature={
-        features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[_encoded(index)])),
-        features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[DIGITS.target[index]])),
-    }))
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[_encoded(index)])),
+                features.LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[DIGITS.target[index]])),
+            }
+        )
+    )
 
 
 class Ingested:
@@ -63,11 +67,13 @@ class Ingested:
             files = tf.io.gfile.glob(f"{artifact_utils.get_split_uri([artifact], split)}/*")
             records = tf.data.TFRecordDataset(files, compression_type="GZIP")
             self.splits[split] = [tf.train.Example.FromString(record.numpy()) for record in records]
-        self.rejected = (tf.io.gfile.GFile(f"{artifact.uri}/{REJECTED_FILE}").read().splitlines())
+        self.rejected = rejected_inputs.read(artifact.uri)
 
     def labels(self, split=None) -> list[int]:
         splits = [split] if split else list(self.splits)
-        return sorted(e.features.feature[features.LABEL_KEY].int64_list.value[0] for s in splits for e in self.splits[s])
+        return sorted(
+            e.features.feature[features.LABEL_KEY].int64_list.value[0] for s in splits for e in self.splits[s]
+        )
 
 
 def _ingest(data_dir, output_dir, *overrides) -> Ingested:
@@ -96,15 +102,20 @@ def test_labels_file_beside_its_image_folder_split_by_hash(tmp_path):
 
     assert set(ingested.splits) == {"train", "eval"}
     assert ingested.labels() == sorted(DIGITS.target[i] for i in range(30) if i != 3)
-    assert ingested.artifact.get_int_custom_property(REJECTED_PROPERTY) == 4
+    assert ingested.artifact.get_int_custom_property(rejected_inputs.PROPERTY) == 4
     assert ingested.rejected[:3] == [
         "images.txt line 31: names images/gone.png, which does not exist",
         "images.txt line 32: expected '<file name> <label>', got 'no-label-here.png'",
         "images.txt line 33: label 'eleven' is not one of the class names (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)",
     ]
-    assert ingested.rejected[3].startswith("images/3.png: is not an image Transform can decode to 1 channel(s) (Invalid PNG")
+    assert ingested.rejected[3].startswith(
+        "images/3.png: is not an image Transform can decode to 1 channel(s) (Invalid PNG"
+    )
     example = ingested.splits["train"][0].features.feature
-    assert (example[features.HEIGHT_KEY].int64_list.value, example[features.CHANNELS_KEY].int64_list.value) == ([8], [1])
+    assert (example[features.HEIGHT_KEY].int64_list.value, example[features.CHANNELS_KEY].int64_list.value) == (
+        [8],
+        [1],
+    )
 
 
 def test_train_and_test_labels_files_are_the_splits(tmp_path):
@@ -138,7 +149,9 @@ def test_class_folders_with_jpegs_a_corrupt_file_and_an_unknown_class(tmp_path):
         "seven/20.png: its folder 'seven' is not one of the class names (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)",
     ]
     # JPEGs were saved as RGB: the stored channels are the file's, Transform converts them.
-    channels = {e.features.feature[features.CHANNELS_KEY].int64_list.value[0] for s in ingested.splits.values() for e in s}
+    channels = {
+        e.features.feature[features.CHANNELS_KEY].int64_list.value[0] for s in ingested.splits.values() for e in s
+    }
     assert channels == {3}
 
 
@@ -173,8 +186,11 @@ def test_a_folder_with_no_readable_image_fails_with_one_sentence(tmp_path):
     data_dir = tmp_path / "data"
     (data_dir / "images").mkdir(parents=True)
     (data_dir / "images.txt").write_text("a.png 1\nb.png 2\n")
-    with pytest.raises(NoImagesError, match=r"No readable image in .*data for the \w+ split; 2 input\(s\) rejected, "
-                                            r"the first: images.txt line 1: names images/a.png, which does not exist."):
+    with pytest.raises(
+        NoInputError,
+        match=r"No readable input in .*data for the \w+ split; 2 input\(s\) rejected, "
+        r"the first: images.txt line 1: names images/a.png, which does not exist.",
+    ):
         _ingest(data_dir, tmp_path / "out")
 
 
@@ -188,14 +204,14 @@ def test_a_folder_with_no_readable_image_fails_with_one_sentence(tmp_path):
 def test_unrecognised_layouts_are_named(tmp_path, entries, expected):
     for name, text in entries.items():
         (tmp_path / name).write_text(text)
-    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
-        image_layouts.detect(tmp_path)
+    with pytest.raises(layouts.LayoutError, match=expected.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
+        layouts.detect(tmp_path)
 
 
 def test_fingerprint_follows_every_file_under_the_folder(tmp_path):
     _write_class_folders(tmp_path, range(3))
-    before = image_layouts.fingerprint(tmp_path)
-    assert image_layouts.fingerprint(tmp_path) == before
+    before = layouts.fingerprint(tmp_path)
+    assert layouts.fingerprint(tmp_path) == before
     image = next((tmp_path / str(DIGITS.target[0])).iterdir())
     image.write_bytes(_encoded(0) + b"\0")  # an image fixed in place: TFX's own fingerprint would not see it
-    assert image_layouts.fingerprint(tmp_path) != before
+    assert layouts.fingerprint(tmp_path) != before

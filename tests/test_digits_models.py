@@ -5,15 +5,29 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.images import zoo
-from components.images.model import augmentation_layers, build_classifier
+from components.models.images import zoo
+from components.models.images.model import augmentation_layers, build_classifier
+from pipelines.images import AugmentationConfig, ImageModelConfig
 
 SHAPES = [(8, 8, 1), (32, 32, 3)]
-STRONG_AUGMENTATION = dict(rotation_degrees=90, shift_fraction=0.3, zoom_fraction=0.3, flip_horizontal=True)
+STRONG_AUGMENTATION = AugmentationConfig(
+    rotation_degrees=90, shift_fraction=0.3, zoom_fraction=0.3, flip_horizontal=True
+)
 
 
 def test_the_zoo_holds_the_notes_models():
-    assert list(zoo.MODELS) == ["mlp", "baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18"]
+    assert list(zoo.MODELS) == [
+        "mlp",
+        "baseline",
+        "lenet5",
+        "alexnet8",
+        "vgg16",
+        "inception10",
+        "resnet18",
+        "rnn_rows",
+        "lstm_rows",
+        "bilstm_rows",
+    ]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda shape: "x".join(map(str, shape)))
@@ -33,7 +47,7 @@ def test_an_unknown_model_names_the_zoo():
 
 def test_augmentation_changes_images_in_training_only():
     images = tf.constant(np.random.default_rng(1).random((4, 16, 16, 1), dtype=np.float32))
-    layers = augmentation_layers(**STRONG_AUGMENTATION, seed=3)
+    layers = augmentation_layers(STRONG_AUGMENTATION, seed=3)
     assert len(layers) == 4
     served, trained = images, images
     for layer in layers:
@@ -43,6 +57,6 @@ def test_augmentation_changes_images_in_training_only():
 
 
 def test_no_augmentation_adds_no_layers():
-    assert augmentation_layers() == []
-    model = build_classifier("mlp", (8, 8, 1), 10)
+    assert augmentation_layers(AugmentationConfig(), seed=0) == []
+    model = build_classifier(ImageModelConfig(name="mlp"), AugmentationConfig(), (8, 8, 1), 10)
     assert [type(layer).__name__ for layer in model.layers] == ["InputLayer", "Functional"]

@@ -7,23 +7,33 @@ import io
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import CORRUPT_IMAGE, MISSING_IMAGE, REPO_ROOT, DigitsRun, run_tfpipe
 from mlflow.tracking import MlflowClient
 from PIL import Image
 from sklearn.datasets import load_digits
 from tensorflow_transform import TFTransformOutput
-
-from components import training
-from components.images import features
-from components.images.model import ENCODED_IMAGES_SIGNATURE, _serving_signatures, build_classifier
-from conftest import CORRUPT_IMAGE, MISSING_IMAGE, REPO_ROOT, DigitsRun, run_tfpipe
-from pipelines.config import apply_overrides
-from pipelines.factory import create_pipeline
-from pipelines.registry import config_for
 from test_digits_models import STRONG_AUGMENTATION
 
+from components.models import training
+from components.models.images import features
+from components.models.images.model import ENCODED_IMAGES_SIGNATURE, _serving_signatures, build_classifier
+from pipelines.config import apply_overrides
+from pipelines.factory import create_pipeline
+from pipelines.images import AugmentationConfig, ImageModelConfig
+from pipelines.registry import config_for
+
 COMPONENTS = [
-    "ImageExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
-    "Transform", "Trainer", "baseline_model_resolver", "Evaluator", "Pusher", "MlflowTracker",
+    "ImageExampleGen",
+    "ImportSchemaGen",
+    "StatisticsGen",
+    "ExampleValidator",
+    "DataValidationGate",
+    "Transform",
+    "Trainer",
+    "baseline_model_resolver",
+    "Evaluator",
+    "Pusher",
+    "MlflowTracker",
 ]
 SHIPPED_IMAGES = 1797
 DIGITS = load_digits()
@@ -42,12 +52,16 @@ def _encoded(index: int, image_format: str, size: int) -> bytes:
 
 
 def _examples(images: list[bytes]) -> tf.Tensor:
-    return tf.constant([
-        tf.train.Example(features=tf.train.Features(feature={
-            features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))
-        })).SerializeToString()
-        for image in images
-    ])
+    return tf.constant(
+        [
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={features.IMAGE_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}
+                )
+            ).SerializeToString()
+            for image in images
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +77,22 @@ def test_console_shows_each_component_and_the_rejected_inputs(digits_run: Digits
     assert "Run succeeded" in console and "Blessed: yes" in console
     rejected = digits_run.summary["rejected_inputs"]
     assert rejected["count"] == 2
-    assert f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected['list']}):" in console
+    assert (
+        f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected['list']}):"
+        in console
+    )
     assert f"  - {CORRUPT_IMAGE}: is not an image Transform can decode" in console
     assert f"  - images.txt line {SHIPPED_IMAGES + 2}: names {MISSING_IMAGE}, which does not exist" in console
 
 
 def test_only_the_readable_images_became_examples(digits_run: DigitsRun):
-    split_files = list((digits_run.workdir / "digits" / "pipeline_root" / "ImageExampleGen").glob("examples/*/Split-*/*"))
-    records = [tf.train.Example.FromString(record.numpy())
-               for record in tf.data.TFRecordDataset([str(path) for path in split_files], compression_type="GZIP")]
+    split_files = list(
+        (digits_run.workdir / "digits" / "pipeline_root" / "ImageExampleGen").glob("examples/*/Split-*/*")
+    )
+    records = [
+        tf.train.Example.FromString(record.numpy())
+        for record in tf.data.TFRecordDataset([str(path) for path in split_files], compression_type="GZIP")
+    ]
     assert len(records) == SHIPPED_IMAGES
     corrupt = (digits_run.data_dir / CORRUPT_IMAGE).read_bytes()
     assert all(record.features.feature[features.IMAGE_KEY].bytes_list.value[0] != corrupt for record in records)
@@ -100,15 +121,19 @@ def test_signatures_classify_png_and_jpeg_of_other_sizes(pushed_model):
         assert outputs["probabilities"].shape == (len(SAMPLES), 10)
         # Enlarged, re-sampled and (JPEG) compressed, then resized back: still mostly the right digits.
         assert np.mean(outputs["class_id"].numpy() == labels) >= 0.8, (image_format, size)
-        assert [name.decode() for name in outputs["class_name"].numpy()] == [str(i) for i in outputs["class_id"].numpy()]
-    raw = pushed_model.signatures[ENCODED_IMAGES_SIGNATURE](images=tf.constant([_encoded(i, "PNG", 32) for i in SAMPLES]))
+        assert [name.decode() for name in outputs["class_name"].numpy()] == [
+            str(i) for i in outputs["class_id"].numpy()
+        ]
+    raw = pushed_model.signatures[ENCODED_IMAGES_SIGNATURE](
+        images=tf.constant([_encoded(i, "PNG", 32) for i in SAMPLES])
+    )
     by_example = serve(examples=_examples([_encoded(i, "PNG", 32) for i in SAMPLES]))
     np.testing.assert_allclose(raw["probabilities"].numpy(), by_example["probabilities"].numpy(), atol=1e-6)
 
 
 def test_augmentation_is_inactive_in_a_saved_models_signatures(digits_run: DigitsRun, tmp_path):
     [transform_graph] = (digits_run.workdir / "digits" / "pipeline_root" / "Transform" / "transform_graph").iterdir()
-    model = build_classifier("baseline", (8, 8, 1), 10, STRONG_AUGMENTATION, seed=1)
+    model = build_classifier(ImageModelConfig(name="baseline", seed=1), STRONG_AUGMENTATION, (8, 8, 1), 10)
     signatures = _serving_signatures(model, TFTransformOutput(str(transform_graph)), [str(i) for i in range(10)])
     model.save(tmp_path / "model", save_format="tf", signatures=signatures)
     served = tf.saved_model.load(str(tmp_path / "model")).signatures[ENCODED_IMAGES_SIGNATURE]
@@ -119,13 +144,15 @@ def test_augmentation_is_inactive_in_a_saved_models_signatures(digits_run: Digit
 
 def test_warm_start_loads_the_blessed_models_weights(digits_run: DigitsRun, pushed_model):
     pushed = digits_run.summary["pushed_model"]
-    model = build_classifier("baseline", (8, 8, 1), 10)
+    model = build_classifier(ImageModelConfig(name="baseline"), AugmentationConfig(), (8, 8, 1), 10)
     training.warm_start(model, pushed)
     pixels = np.stack([np.rint(DIGITS.images[i] * 255 / 16)[..., None] / 255 for i in SAMPLES]).astype(np.float32)
     served = pushed_model.signatures["serving_default"](examples=_examples([_encoded(i, "PNG", 8) for i in SAMPLES]))
     np.testing.assert_allclose(model(pixels, training=False).numpy(), served["probabilities"].numpy(), atol=1e-4)
     with pytest.raises(ValueError, match="Cannot warm start from .*: its weights do not fit this model"):
-        training.warm_start(build_classifier("lenet5", (8, 8, 1), 10), pushed)
+        training.warm_start(
+            build_classifier(ImageModelConfig(name="lenet5"), AugmentationConfig(), (8, 8, 1), 10), pushed
+        )
 
 
 @pytest.mark.parametrize("warm_start", [False, True])
@@ -154,12 +181,15 @@ def test_predict_on_a_file_that_is_no_image_is_one_sentence(digits_run: DigitsRu
     not_an_image = str(digits_run.data_dir / "images.txt")
     result = run_tfpipe("predict", "digits", not_an_image, "--workdir", str(digits_run.workdir))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"tfpipe: {not_an_image} cannot be decoded as an image; expected a PNG or JPEG file."
+    assert (
+        result.stderr.strip() == f"tfpipe: {not_an_image} cannot be decoded as an image; expected a PNG or JPEG file."
+    )
 
 
 def test_predict_without_a_pushed_model_is_one_sentence(tmp_path):
     result = run_tfpipe("predict", "digits", "seven.png", "--workdir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"tfpipe: No digits model has been pushed to {tmp_path / 'serving' / 'digits'} yet; run `tfpipe run digits` first."
+        f"tfpipe: No digits model has been pushed to {tmp_path / 'serving' / 'digits'} yet; "
+        "run `tfpipe run digits` first."
     )

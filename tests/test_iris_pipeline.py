@@ -2,23 +2,35 @@
 pushed SavedModel called with raw measurements, caching, and bad data stopped at the gate."""
 
 import hashlib
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
-
-from components.iris import features
 from conftest import BAD_DATA, PipelineRun, last_summary, run_tfpipe
 
+from components.models.iris import features
+
 COMPONENTS = [
-    "CsvExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "DataValidationGate",
-    "Transform", "Trainer", "baseline_model_resolver", "Evaluator", "Pusher", "MlflowTracker",
+    "CsvExampleGen",
+    "ImportSchemaGen",
+    "StatisticsGen",
+    "ExampleValidator",
+    "DataValidationGate",
+    "Transform",
+    "Trainer",
+    "baseline_model_resolver",
+    "Evaluator",
+    "Pusher",
+    "MlflowTracker",
 ]
 # Never cached: a resolver node, and the two components that record the run in MLflow.
 RUN_EVERY_TIME = {"baseline_model_resolver", "DataValidationGate", "MlflowTracker"}
 
 
 def _example(measurements: dict) -> bytes:
-    feature = {key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in measurements.items()}
+    feature = {
+        key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in measurements.items()
+    }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -33,7 +45,7 @@ def test_console_shows_one_line_per_component_and_a_summary(iris_run: PipelineRu
     assert f"Pushed model: {iris_run.summary['pushed_model']}" in console
     # The TF/TFX log went to the file, not the console.
     assert "INFO:absl" not in console + iris_run.process.stderr
-    assert "Component Trainer is running" in open(iris_run.summary["log"]).read()
+    assert "Component Trainer is running" in Path(iris_run.summary["log"]).read_text()
 
 
 def test_metrics_are_reported_overall_and_per_species(iris_run: PipelineRun):
@@ -93,10 +105,17 @@ def test_bad_data_stops_before_training(rejected_runs, case):
 
 
 def test_predict_prints_the_species_of_each_flower(iris_run: PipelineRun):
-    result = run_tfpipe("predict", "iris", "5.0,3.4,1.5,0.2",
-                        "sepal_length=6.7,sepal_width=3.0,petal_length=5.2,petal_width=2.3",
-                        "--workdir", str(iris_run.workdir))
+    result = run_tfpipe(
+        "predict",
+        "iris",
+        "5.0,3.4,1.5,0.2",
+        "sepal_length=6.7,sepal_width=3.0,petal_length=5.2,petal_width=2.3",
+        "--workdir",
+        str(iris_run.workdir),
+    )
     assert result.returncode == 0, result.stderr
     first, second = result.stdout.splitlines()
     assert first.startswith("5.0,3.4,1.5,0.2: setosa (probability ")
-    assert second.startswith("sepal_length=6.7,sepal_width=3.0,petal_length=5.2,petal_width=2.3: virginica (probability ")
+    assert second.startswith(
+        "sepal_length=6.7,sepal_width=3.0,petal_length=5.2,petal_width=2.3: virginica (probability "
+    )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.iris import prediction_inputs
+from components.models.iris import prediction_inputs
 from pipelines.iris.config import IrisConfig
 
 
@@ -21,8 +21,14 @@ def test_named_and_ordered_measurements_give_the_same_example():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("5.1,3.5,1.4", "'5.1,3.5,1.4': expected sepal_length=<cm>,sepal_width=<cm>,petal_length=<cm>,petal_width=<cm>"),
-        ("sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal=0.2", "names sepal_length, sepal_width, petal_length, petal;"),
+        (
+            "5.1,3.5,1.4",
+            "'5.1,3.5,1.4': expected sepal_length=<cm>,sepal_width=<cm>,petal_length=<cm>,petal_width=<cm>",
+        ),
+        (
+            "sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal=0.2",
+            "names sepal_length, sepal_width, petal_length, petal;",
+        ),
         ("5.1,3.5,1.4,wide", "holds a value that is not a number;"),
         ("5.1,sepal_width=3.5,1.4,0.2", "expected sepal_length=<cm>"),
     ],
@@ -33,5 +39,9 @@ def test_bad_inputs_are_named_with_what_was_expected(text, expected):
 
 
 def test_describe_names_the_species_and_its_probability():
-    outputs = {"class_id": np.array([2]), "species": np.array([b"virginica"]), "probabilities": np.array([[0.1, 0.2, 0.7]])}
+    outputs = {
+        "class_id": np.array([2]),
+        "species": np.array([b"virginica"]),
+        "probabilities": np.array([[0.1, 0.2, 0.7]]),
+    }
     assert prediction_inputs.describe(outputs, 0) == "virginica (probability 0.700)"

@@ -6,15 +6,17 @@ import tensorflow_data_validation as tfdv
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from components.iris import features
-from components.iris.preprocessing import preprocessing_fn
+from components.models.iris import features
+from components.models.iris.preprocessing import preprocessing_fn
 from pipelines.registry import config_for
 
 
 def _rows(measurements, species):
     return [
-        {**{key: np.array([value], np.float32) for key, value in zip(features.FEATURE_KEYS, row)},
-         features.LABEL_KEY: np.array([label], np.int64)}
+        {
+            **{key: np.array([value], np.float32) for key, value in zip(features.FEATURE_KEYS, row)},
+            features.LABEL_KEY: np.array([label], np.int64),
+        }
         for row, label in zip(measurements, species)
     ]
 

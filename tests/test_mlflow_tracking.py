@@ -10,10 +10,10 @@ import mlflow
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
 from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION
 from components.mlflow_tracking import fluent_tracking_uri
-from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
 EPOCHS = 10  # the iris default; the shared run's 100 steps are split into these
 
@@ -73,9 +73,15 @@ def test_tfma_metrics_are_logged(tracked_run, iris_run: PipelineRun):
 def test_artifacts_cover_data_training_and_evaluation(client, tracked_run):
     paths = _artifact_paths(client, tracked_run.info.run_id)
     assert {
-        "data/schema.pbtxt", "data/statistics.html", "data/anomalies_train.pbtxt", "data/anomalies_eval.pbtxt",
-        "training/history.csv", "training/training_curves.png", "training/model_summary.json",
-        "evaluation/slices.csv", "evaluation/confusion_matrix.png",
+        "data/schema.pbtxt",
+        "data/statistics.html",
+        "data/anomalies_train.pbtxt",
+        "data/anomalies_eval.pbtxt",
+        "training/history.csv",
+        "training/training_curves.png",
+        "training/model_summary.json",
+        "evaluation/slices.csv",
+        "evaluation/confusion_matrix.png",
     } <= paths
     with open(client.download_artifacts(tracked_run.info.run_id, "training/model_summary.json")) as f:
         summary = json.load(f)
@@ -93,9 +99,13 @@ def test_logged_model_serves_the_signature(tracked_run, mlflow_server):
     assert inputs.type == np.dtype(object) and inputs.shape == (-1,)
     assert {"probabilities", "class_id", "species"} == set(model.metadata.get_output_schema().input_names())
     setosa = {"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}
-    example = tf.train.Example(features=tf.train.Features(feature={
-        key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in setosa.items()
-    })).SerializeToString()
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in setosa.items()
+            }
+        )
+    ).SerializeToString()
     outputs = model.predict(np.array([example], dtype=object))
     assert outputs["species"].numpy()[0] == b"setosa"
 
@@ -127,15 +137,20 @@ def test_rejected_data_is_a_failed_run_with_the_reason(client, rejected_runs):
 def test_ui_serves_the_embedded_store_over_rest(rejected_runs):
     workdir = rejected_runs["missing-column"].workdir
     port = free_port()
-    ui = subprocess.Popen([str(BIN / "tfpipe"), "ui", "--workdir", str(workdir), "--port", str(port)],
-                          cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ui = subprocess.Popen(
+        [str(BIN / "tfpipe"), "ui", "--workdir", str(workdir), "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", ui)
         with urllib.request.urlopen(f"{base}/experiments/get-by-name?experiment_name=iris", timeout=10) as reply:
             experiment_id = json.load(reply)["experiment"]["experiment_id"]
         request = urllib.request.Request(
-            f"{base}/runs/search", data=json.dumps({"experiment_ids": [experiment_id]}).encode(),
+            f"{base}/runs/search",
+            data=json.dumps({"experiment_ids": [experiment_id]}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as reply:

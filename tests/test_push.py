@@ -6,13 +6,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import PipelineRun
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
-from conftest import PipelineRun
 from serving.model_manager import ModelManager, folder_models
 from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR, MODELS_CONFIG, PushExecutor, push_model
 
@@ -23,8 +23,10 @@ def read_config(path: Path) -> model_server_config_pb2.ModelServerConfig:
 
 def listed(path: Path) -> dict:
     """model name -> (base path, number of latest versions served), from a models.config."""
-    return {model.name: (model.base_path, model.model_version_policy.latest.num_versions)
-            for model in read_config(path).model_config_list.config}
+    return {
+        model.name: (model.base_path, model.model_version_policy.latest.num_versions)
+        for model in read_config(path).model_config_list.config
+    }
 
 
 def trainer_model(iris_run: PipelineRun) -> standard_artifacts.Model:
@@ -42,7 +44,8 @@ def run_pusher(model, model_dir: Path | str, tmp_path: Path, blessed: bool = Tru
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / f"pushed-{len(list(tmp_path.glob('pushed-*')))}")
     destination = pusher_pb2.PushDestination(
-        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir)))
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
+    )
     PushExecutor().Do(
         {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_BLESSING_KEY: [blessing]},
         {standard_component_specs.PUSHED_MODEL_KEY: [pushed]},
@@ -85,9 +88,13 @@ def test_versions_only_grow_and_the_configs_list_every_model(iris_run, tmp_path)
     (serving_dir / MODELS_CONFIG).write_text(text_format.MessageToString(config))
     run_pusher(model, serving_dir / "roses", tmp_path)
     assert listed(serving_dir / MODELS_CONFIG) == {
-        "iris": (str((serving_dir / "iris").resolve()), 2), "roses": (str((serving_dir / "roses").resolve()), 1)}
+        "iris": (str((serving_dir / "iris").resolve()), 2),
+        "roses": (str((serving_dir / "roses").resolve()), 1),
+    }
     assert listed(serving_dir / CONTAINER_MODELS_CONFIG) == {
-        "iris": (f"{CONTAINER_MODELS_DIR}/iris", 2), "roses": (f"{CONTAINER_MODELS_DIR}/roses", 1)}
+        "iris": (f"{CONTAINER_MODELS_DIR}/iris", 2),
+        "roses": (f"{CONTAINER_MODELS_DIR}/roses", 1),
+    }
 
 
 def test_an_unblessed_model_is_not_pushed(iris_run, tmp_path):

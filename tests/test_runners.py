@@ -6,8 +6,8 @@ import json
 
 import mlflow
 import pytest
-
 from conftest import FAST_IRIS, REPO_ROOT, last_summary, run_tfpipe
+
 from pipelines.registry import PIPELINES
 
 IMAGE = "registry.example/tfpipe:test"
@@ -27,26 +27,53 @@ KUBEFLOW_DAG = {
     "baseline_model_resolver-model-resolver": set(),
     "Evaluator": {"CsvExampleGen", "Trainer", "baseline_model_resolver-model-resolver"},
     "Pusher": {"Trainer", "Evaluator"},
-    "MlflowTracker": {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Trainer",
-                      "Evaluator", "Pusher"},
+    "MlflowTracker": {
+        "CsvExampleGen",
+        "StatisticsGen",
+        "ImportSchemaGen",
+        "ExampleValidator",
+        "Trainer",
+        "Evaluator",
+        "Pusher",
+    },
 }
 
 
 # Each pipeline's ExampleGen takes CsvExampleGen's place in the DAG above.
-EXAMPLE_GENS = {"iris": "CsvExampleGen", "stock": "TimeSeriesExampleGen", "digits": "ImageExampleGen"}
+EXAMPLE_GENS = {
+    "iris": "CsvExampleGen",
+    "stock": "TimeSeriesExampleGen",
+    "digits": "ImageExampleGen",
+    "mnist": "ImageExampleGen",
+}
 
 
+@pytest.mark.e2e  # loads TFX and builds the pipeline: seconds, not a unit test
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
 def test_each_pipeline_compiles_for_kubeflow(tmp_path, pipeline):
     output = tmp_path / "spec.json"
-    result = run_tfpipe("compile", pipeline, "--target", "kubeflow", "--image", IMAGE, "--output", str(output),
-                        "--pipeline-root", PIPELINE_ROOT)
+    result = run_tfpipe(
+        "compile",
+        pipeline,
+        "--target",
+        "kubeflow",
+        "--image",
+        IMAGE,
+        "--output",
+        str(output),
+        "--pipeline-root",
+        PIPELINE_ROOT,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     spec = json.loads(output.read_text())
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
     example_gen = EXAMPLE_GENS[pipeline]
-    expected = {name.replace("CsvExampleGen", example_gen): {dependency.replace("CsvExampleGen", example_gen) for dependency in dependencies}
-                for name, dependencies in KUBEFLOW_DAG.items()}
+    expected = {
+        name.replace("CsvExampleGen", example_gen): {
+            dependency.replace("CsvExampleGen", example_gen) for dependency in dependencies
+        }
+        for name, dependencies in KUBEFLOW_DAG.items()
+    }
     assert {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()} == expected
     executors = spec["pipelineSpec"]["deploymentSpec"]["executors"].values()
     assert {executor["container"]["image"] for executor in executors if "container" in executor} == {IMAGE}
@@ -62,10 +89,22 @@ def test_each_pipeline_compiles_for_kubeflow(tmp_path, pipeline):
     assert schema_file["runtimeValue"]["constantValue"]["stringValue"] == f"/tfpipe/schemas/{pipeline}/schema.pbtxt"
 
 
+@pytest.mark.e2e
 def test_iris_runs_under_beam_with_worker_processes(tmp_path):
     workdir = tmp_path / "workdir"
-    result = run_tfpipe("run", "iris", "--workdir", str(workdir), "--runner", "beam",
-                        "--beam-profile", "multi-processing", "--beam-workers", "2", *FAST_IRIS)
+    result = run_tfpipe(
+        "run",
+        "iris",
+        "--workdir",
+        str(workdir),
+        "--runner",
+        "beam",
+        "--beam-profile",
+        "multi-processing",
+        "--beam-workers",
+        "2",
+        *FAST_IRIS,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     summary = last_summary(workdir, "iris")
     assert summary["runner"] == "beam"
@@ -84,21 +123,36 @@ def test_iris_runs_under_beam_with_worker_processes(tmp_path):
     assert client.get_model_version_by_alias("iris", "champion").tags["tf_serving_version"] == summary["pushed_version"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "iris", "--runner", "spark"],
-     "tfpipe: argument --runner: invalid choice: 'spark' (choose from 'local', 'beam'); see tfpipe run --help."),
-    (["compile", "iris", "--target", "kubeflow"],
-     "tfpipe: the following arguments are required: --image; see tfpipe compile --help."),
-    (["compile", "iris", "--target", "argo", "--image", IMAGE],
-     "tfpipe: argument --target: invalid choice: 'argo' (choose from 'kubeflow'); see tfpipe compile --help."),
-    (["run", "iris", "--beam-profile", "gpu"],
-     "tfpipe: Unknown Beam profile 'gpu'; known profiles: in-memory, multi-processing, dataflow, flink, spark."),
-    (["run", "iris", "--beam-profile", "dataflow", "--beam-arg=--project=p"],
-     "tfpipe: Beam profile dataflow needs --region, --temp_location, --sdk_container_image: "
-     "add each with --beam-arg=OPTION=VALUE."),
-    (["run", "iris", "--beam-profile", "multi-processing", "--beam-workers", "0"],
-     "tfpipe: --beam-workers 0: expected at least 1 worker."),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["run", "iris", "--runner", "spark"],
+            "tfpipe: argument --runner: invalid choice: 'spark' (choose from 'local', 'beam'); see tfpipe run --help.",
+        ),
+        (
+            ["compile", "iris", "--target", "kubeflow"],
+            "tfpipe: the following arguments are required: --image; see tfpipe compile --help.",
+        ),
+        (
+            ["compile", "iris", "--target", "argo", "--image", IMAGE],
+            "tfpipe: argument --target: invalid choice: 'argo' (choose from 'kubeflow'); see tfpipe compile --help.",
+        ),
+        (
+            ["run", "iris", "--beam-profile", "gpu"],
+            "tfpipe: Unknown Beam profile 'gpu'; known profiles: in-memory, multi-processing, dataflow, flink, spark.",
+        ),
+        (
+            ["run", "iris", "--beam-profile", "dataflow", "--beam-arg=--project=p"],
+            "tfpipe: Beam profile dataflow needs --region, --temp_location, --sdk_container_image: "
+            "add each with --beam-arg=OPTION=VALUE.",
+        ),
+        (
+            ["run", "iris", "--beam-profile", "multi-processing", "--beam-workers", "0"],
+            "tfpipe: --beam-workers 0: expected at least 1 worker.",
+        ),
+    ],
+)
 def test_bad_runner_choices_are_one_sentence_and_exit_2(argv, message):
     result = run_tfpipe(*argv)
     assert result.returncode == 2

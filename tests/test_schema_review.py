@@ -2,9 +2,11 @@
 
 import hashlib
 
+import pytest
 from conftest import REPO_ROOT, run_tfpipe
 
 
+@pytest.mark.e2e  # loads TFX and builds the pipeline: seconds, not a unit test
 def test_schema_review_shows_how_the_data_differs_from_the_contract(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()

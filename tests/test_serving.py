@@ -24,6 +24,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO_ROOT, PipelineRun
 from google.protobuf import text_format
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -35,7 +36,6 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from conftest import REPO_ROOT, PipelineRun
 from serving.batching import Batcher, BatchingOptions
 from serving.client import PredictionClient, example, predict_request
 from serving.errors import invalid_argument
@@ -213,9 +213,15 @@ def test_status_reports_the_loaded_version_available(client, server, serving_dir
     assert (status.version, status.state) == (versions(serving_dir)[-1], AVAILABLE)
     code, body = rest(server, "/v1/models/iris")
     assert code == 200
-    assert body == {"model_version_status": [
-        {"version": str(versions(serving_dir)[-1]), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-    ]}
+    assert body == {
+        "model_version_status": [
+            {
+                "version": str(versions(serving_dir)[-1]),
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+        ]
+    }
 
 
 # --- versions ------------------------------------------------------------------------------------
@@ -230,7 +236,9 @@ def test_version_selection_by_number_label_and_default(iris_run, tmp_path):
         with PredictionClient(f"127.0.0.1:{server.grpc_port}") as client:
 
             def answered(**selection):
-                return client.predict_response(predict_request("iris", KNOWN_EXAMPLES[:1], **selection)).model_spec.version.value
+                return client.predict_response(
+                    predict_request("iris", KNOWN_EXAMPLES[:1], **selection)
+                ).model_spec.version.value
 
             assert answered() == new
             assert answered(version=old) == old
@@ -254,13 +262,16 @@ def test_models_config_names_the_models_their_version_policies_and_labels(iris_r
     # models: iris pinned to two versions with a label, and a canary that follows the latest.
     config_file = tmp_path / "deploy" / "models.config"
     config_file.parent.mkdir()
-    write_models_config(config_file, f"""
+    write_models_config(
+        config_file,
+        f"""
 model_config_list {{
-  config {{ name: "iris" base_path: "{serving_dir / 'iris'}" model_platform: "tensorflow"
+  config {{ name: "iris" base_path: "{serving_dir / "iris"}" model_platform: "tensorflow"
            model_version_policy {{ specific {{ versions: {first} versions: {second} }} }}
            version_labels {{ key: "stable" value: {first} }} }}
   config {{ name: "iris_canary" base_path: "../serving/iris" model_platform: "tensorflow" }}
-}}""")
+}}""",
+    )
     server = start_server(serving_dir, model_config_file=config_file)
     try:
         assert server.manager.model_names() == ["iris", "iris_canary"]
@@ -270,13 +281,19 @@ model_config_list {{
             response = client.predict_response(predict_request("iris", KNOWN_EXAMPLES[:1], version_label="stable"))
             assert response.model_spec.version.value == first
             canary = client.predict_response(predict_request("iris_canary", KNOWN_EXAMPLES[:1]))
-            assert (canary.model_spec.version.value, tf.make_ndarray(canary.outputs["species"])[0]) == (third, b"setosa")
+            assert (canary.model_spec.version.value, tf.make_ndarray(canary.outputs["species"])[0]) == (
+                third,
+                b"setosa",
+            )
             # The config is re-read at every poll: a model it drops is unloaded, a new label works.
-            write_models_config(config_file, f"""
+            write_models_config(
+                config_file,
+                f"""
 model_config_list {{
-  config {{ name: "iris" base_path: "{serving_dir / 'iris'}" model_platform: "tensorflow"
+  config {{ name: "iris" base_path: "{serving_dir / "iris"}" model_platform: "tensorflow"
            model_version_policy {{ all {{}} }} version_labels {{ key: "stable" value: {second} }} }}
-}}""")
+}}""",
+            )
             wait_for(lambda: server.manager.model_names() == ["iris"])
             wait_for(lambda: server.manager.loaded_versions("iris") == [first, second, third])
             response = client.predict_response(predict_request("iris", KNOWN_EXAMPLES[:1], version_label="stable"))
@@ -295,11 +312,30 @@ model_config_list {{
 def test_an_unreadable_models_config_stops_the_server_before_it_listens(iris_run, tmp_path):
     serving_dir = copy_serving_tree(iris_run, tmp_path)
     (serving_dir / MODELS_CONFIG).write_text("model_config_list { config { name: ")
-    process = subprocess.run([sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(tmp_path), "--grpc-port",
-                              "0", "--rest-port", "0"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tfpipe.cli",
+            "serve",
+            "--workdir",
+            str(tmp_path),
+            "--grpc-port",
+            "0",
+            "--rest-port",
+            "0",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert process.returncode == 2
-    assert process.stderr.strip().splitlines()[-1].startswith(
-        f"tfpipe: {serving_dir / MODELS_CONFIG} is not a readable ModelServerConfig text proto: ")
+    assert (
+        process.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"tfpipe: {serving_dir / MODELS_CONFIG} is not a readable ModelServerConfig text proto: ")
+    )
 
 
 def test_new_version_is_loaded_while_a_client_loop_runs_without_a_failed_request(iris_run, tmp_path):
@@ -402,24 +438,51 @@ def _request(inputs: dict, **spec) -> predict_pb2.PredictRequest:
 
 
 GRPC_ERRORS = {
-    "unknown model": (_request({"examples": KNOWN_EXAMPLES}, name="roses"), grpc.StatusCode.NOT_FOUND,
-                      "Servable not found for request: Latest(roses)"),
-    "unknown version": (_request({"examples": KNOWN_EXAMPLES}, version=7), grpc.StatusCode.NOT_FOUND,
-                        "Servable not found for request: Specific(iris, 7)"),
-    "unknown label": (_request({"examples": KNOWN_EXAMPLES}, version_label="canary"), grpc.StatusCode.INVALID_ARGUMENT,
-                      "Unrecognized servable version label: canary"),
-    "unknown signature": (_request({"examples": KNOWN_EXAMPLES}, signature_name="classify"),
-                          grpc.StatusCode.INVALID_ARGUMENT, 'Serving signature name: "classify" not found'),
-    "wrong input name": (_request({"features": KNOWN_EXAMPLES}), grpc.StatusCode.INVALID_ARGUMENT,
-                         "sent extra ['features'], missing but required ['examples']"),
-    "wrong dtype": (_request({"examples": [5.0, 3.4]}), grpc.StatusCode.INVALID_ARGUMENT,
-                    "input 'examples' is DT_FLOAT, expected DT_STRING"),
-    "wrong shape": (_request({"examples": [KNOWN_EXAMPLES]}), grpc.StatusCode.INVALID_ARGUMENT,
-                    "input 'examples' has shape [1, 3], expected [-1]"),
-    "unparsable examples": (_request({"examples": [b"not a tf.Example"]}), grpc.StatusCode.INVALID_ARGUMENT,
-                            "Could not parse example input"),
-    "oversized request": (_request({"examples": [b"x" * MAX_REQUEST_BYTES]}), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                          "larger than max"),
+    "unknown model": (
+        _request({"examples": KNOWN_EXAMPLES}, name="roses"),
+        grpc.StatusCode.NOT_FOUND,
+        "Servable not found for request: Latest(roses)",
+    ),
+    "unknown version": (
+        _request({"examples": KNOWN_EXAMPLES}, version=7),
+        grpc.StatusCode.NOT_FOUND,
+        "Servable not found for request: Specific(iris, 7)",
+    ),
+    "unknown label": (
+        _request({"examples": KNOWN_EXAMPLES}, version_label="canary"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Unrecognized servable version label: canary",
+    ),
+    "unknown signature": (
+        _request({"examples": KNOWN_EXAMPLES}, signature_name="classify"),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        'Serving signature name: "classify" not found',
+    ),
+    "wrong input name": (
+        _request({"features": KNOWN_EXAMPLES}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "sent extra ['features'], missing but required ['examples']",
+    ),
+    "wrong dtype": (
+        _request({"examples": [5.0, 3.4]}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "input 'examples' is DT_FLOAT, expected DT_STRING",
+    ),
+    "wrong shape": (
+        _request({"examples": [KNOWN_EXAMPLES]}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "input 'examples' has shape [1, 3], expected [-1]",
+    ),
+    "unparsable examples": (
+        _request({"examples": [b"not a tf.Example"]}),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Could not parse example input",
+    ),
+    "oversized request": (
+        _request({"examples": [b"x" * MAX_REQUEST_BYTES]}),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "larger than max",
+    ),
 }
 
 
@@ -444,8 +507,10 @@ def test_grpc_bad_output_filter_is_invalid_argument(client):
 
 
 def test_status_of_unknown_model_or_version_is_not_found(client):
-    for model, version, message in [("roses", None, "Could not find any versions of model roses"),
-                                    ("iris", 7, "Could not find version 7 of model iris")]:
+    for model, version, message in [
+        ("roses", None, "Could not find any versions of model roses"),
+        ("iris", 7, "Could not find version 7 of model iris"),
+    ]:
         with pytest.raises(grpc.RpcError) as caught:
             client.status(model, version)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -454,21 +519,41 @@ def test_status_of_unknown_model_or_version_is_not_found(client):
 
 REST_ERRORS = {
     "unknown model": ("/v1/models/roses:predict", {"instances": [b64(KNOWN_EXAMPLES[0])]}, 404, "Latest(roses)"),
-    "unknown version": ("/v1/models/iris/versions/7:predict", {"instances": [b64(KNOWN_EXAMPLES[0])]}, 404,
-                        "Specific(iris, 7)"),
+    "unknown version": (
+        "/v1/models/iris/versions/7:predict",
+        {"instances": [b64(KNOWN_EXAMPLES[0])]},
+        404,
+        "Specific(iris, 7)",
+    ),
     "unknown model status": ("/v1/models/roses", None, 404, "Could not find any versions of model roses"),
     "malformed URL": ("/v1/modelz/iris", None, 404, "Malformed request"),
-    "wrong input name": ("/v1/models/iris:predict", {"inputs": {"features": [b64(KNOWN_EXAMPLES[0])]}}, 400,
-                         "expects inputs {examples: DT_STRING [-1]}"),
+    "wrong input name": (
+        "/v1/models/iris:predict",
+        {"inputs": {"features": [b64(KNOWN_EXAMPLES[0])]}},
+        400,
+        "expects inputs {examples: DT_STRING [-1]}",
+    ),
     "wrong dtype": ("/v1/models/iris:predict", {"instances": [5.0, 3.4]}, 400, "expected a string"),
-    "wrong shape": ("/v1/models/iris:predict", {"inputs": {"examples": [[b64(KNOWN_EXAMPLES[0])]]}}, 400,
-                    "has shape [1, 1], expected [-1]"),
-    "ragged input": ("/v1/models/iris:predict", {"inputs": {"examples": [[b64(KNOWN_EXAMPLES[0])], b64(KNOWN_EXAMPLES[0])]}},
-                     400, "could not be read as string"),
+    "wrong shape": (
+        "/v1/models/iris:predict",
+        {"inputs": {"examples": [[b64(KNOWN_EXAMPLES[0])]]}},
+        400,
+        "has shape [1, 1], expected [-1]",
+    ),
+    "ragged input": (
+        "/v1/models/iris:predict",
+        {"inputs": {"examples": [[b64(KNOWN_EXAMPLES[0])], b64(KNOWN_EXAMPLES[0])]}},
+        400,
+        "could not be read as string",
+    ),
     "neither instances nor inputs": ("/v1/models/iris:predict", {"rows": []}, 400, "'inputs' or 'instances'"),
     "not JSON": ("/v1/models/iris:predict", b"{instances: oops", 400, "JSON Parse error"),
-    "oversized request": ("/v1/models/iris:predict", {"instances": [b64(b"x" * MAX_REQUEST_BYTES)]}, 413,
-                          "larger than the limit"),
+    "oversized request": (
+        "/v1/models/iris:predict",
+        {"instances": [b64(b"x" * MAX_REQUEST_BYTES)]},
+        413,
+        "larger than the limit",
+    ),
 }
 
 
@@ -486,8 +571,11 @@ def test_a_kept_alive_rest_connection_stays_usable_after_errors(server):
     connection = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=10)
     good = json.dumps({"instances": [b64(KNOWN_EXAMPLES[0])]})
     try:
-        for path, body, status in [("/v1/modelz/iris:predict", good, 404), ("/v1/models/iris:predict", "{oops", 400),
-                                   ("/v1/models/iris:predict", good, 200)]:
+        for path, body, status in [
+            ("/v1/modelz/iris:predict", good, 404),
+            ("/v1/models/iris:predict", "{oops", 400),
+            ("/v1/models/iris:predict", good, 200),
+        ]:
             connection.request("POST", path, body=body)
             response = connection.getresponse()
             assert (response.status, path) == (status, path)
@@ -508,10 +596,16 @@ def _save_classify_regress_model(path: Path) -> None:
         x = tf.io.parse_example(serialized, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
         classes = tf.tile(tf.constant([["low", "high"]]), [tf.shape(x)[0], 1])
         builder = tf.compat.v1.saved_model.Builder(str(path))
-        builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map={
-            "classify_x": tf.compat.v1.saved_model.classification_signature_def(serialized, classes, tf.concat([1 - x, x], 1)),
-            "regress_x": tf.compat.v1.saved_model.regression_signature_def(serialized, 2 * x),
-        })
+        builder.add_meta_graph_and_variables(
+            session,
+            ["serve"],
+            signature_def_map={
+                "classify_x": tf.compat.v1.saved_model.classification_signature_def(
+                    serialized, classes, tf.concat([1 - x, x], 1)
+                ),
+                "regress_x": tf.compat.v1.saved_model.regression_signature_def(serialized, 2 * x),
+            },
+        )
         builder.save()
 
 
@@ -532,12 +626,16 @@ def _examples_input(*values: float) -> input_pb2.Input:
 
 
 def test_grpc_classify_and_regress(examples_server):
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{examples_server.grpc_port}"))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(
+        grpc.insecure_channel(f"127.0.0.1:{examples_server.grpc_port}")
+    )
     request = classification_pb2.ClassificationRequest(input=_examples_input(0.25, 0.75))
     request.model_spec.name, request.model_spec.signature_name = "threshold", "classify_x"
     result = stub.Classify(request, timeout=10).result
     assert [[(c.label, round(c.score, 6)) for c in row.classes] for row in result.classifications] == [
-        [("low", 0.75), ("high", 0.25)], [("low", 0.25), ("high", 0.75)]]
+        [("low", 0.75), ("high", 0.25)],
+        [("low", 0.25), ("high", 0.75)],
+    ]
     request = regression_pb2.RegressionRequest(input=_examples_input(0.25, 0.75))
     request.model_spec.name, request.model_spec.signature_name = "threshold", "regress_x"
     assert [r.value for r in stub.Regress(request, timeout=10).result.regressions] == [0.5, 1.5]
@@ -551,13 +649,19 @@ def test_grpc_classify_and_regress(examples_server):
 
 
 def test_rest_classify_and_regress(examples_server):
-    status, body = rest(examples_server, "/v1/models/threshold:classify",
-                        {"signature_name": "classify_x", "examples": [{"x": 0.25}, {"x": 0.75}]})
+    status, body = rest(
+        examples_server,
+        "/v1/models/threshold:classify",
+        {"signature_name": "classify_x", "examples": [{"x": 0.25}, {"x": 0.75}]},
+    )
     assert status == 200, body
     assert [[label for label, _ in row] for row in body["results"]] == [["low", "high"]] * 2
     np.testing.assert_allclose([[score for _, score in row] for row in body["results"]], [[0.75, 0.25], [0.25, 0.75]])
-    status, body = rest(examples_server, "/v1/models/threshold:regress",
-                        {"signature_name": "regress_x", "context": {"x": 0.5}, "examples": [{}, {}]})
+    status, body = rest(
+        examples_server,
+        "/v1/models/threshold:regress",
+        {"signature_name": "regress_x", "context": {"x": 0.5}, "examples": [{}, {}]},
+    )
     assert (status, body) == (200, {"results": [1.0, 1.0]})
 
 
@@ -574,8 +678,9 @@ def test_requests_that_arrive_together_share_a_model_call():
 
     batcher = Batcher(double, BatchingOptions(max_batch_size=16, batch_timeout_s=0.05))
     results = {}
-    threads = [threading.Thread(target=lambda i=i: results.update({i: batcher.run({"x": np.array([i, i])})}))
-               for i in range(8)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.update({i: batcher.run({"x": np.array([i, i])})})) for i in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -650,15 +755,29 @@ def test_tfpipe_serve_serves_the_workdir_until_terminated(iris_run, tmp_path):
     # `python -m tfpipe.cli` from the repository root runs this checkout's CLI even where the
     # installed `tfpipe` script belongs to another checkout sharing the venv.
     process = subprocess.Popen(
-        [sys.executable, "-m", "tfpipe.cli", "serve", "--workdir", str(tmp_path), "--grpc-port", "0",
-         "--rest-port", str(rest_port)],
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=log_path.open("w"), text=True,
+        [
+            sys.executable,
+            "-m",
+            "tfpipe.cli",
+            "serve",
+            "--workdir",
+            str(tmp_path),
+            "--grpc-port",
+            "0",
+            "--rest-port",
+            str(rest_port),
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=log_path.open("w"),
+        text=True,
     )
     try:
         first_line = process.stdout.readline()
         # The Pusher's models.config names the models to serve.
-        assert first_line.startswith(f"Serving {tmp_path / 'serving' / 'models.config'}: iris ["), \
+        assert first_line.startswith(f"Serving {tmp_path / 'serving' / 'models.config'}: iris ["), (
             first_line + log_path.read_text()
+        )
         grpc_port = int(re.search(r"gRPC on 127\.0\.0\.1:(\d+)", process.stdout.readline()).group(1))
         with PredictionClient(f"127.0.0.1:{grpc_port}") as client:
             assert client.predict(predict_request("iris", KNOWN_EXAMPLES[:1]))["species"][0] == b"setosa"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT, free_port, run_tfpipe
+
 from pipelines.config import apply_overrides
 from pipelines.registry import config_for
 from serving.client import PredictionClient
@@ -72,11 +72,20 @@ def test_grpc_and_rest_predict_answer_what_the_model_answers(pipeline, served, t
     with urllib.request.urlopen(f"http://127.0.0.1:{served.rest_port}/v1/models/{pipeline}:predict", body) as response:
         predictions = json.load(response)["predictions"]
     # TF Serving's row format names the outputs only where there are several.
-    rest_outputs = ({name: [row[name] for row in predictions] for name in outputs} if len(outputs) > 1
-                    else {name: predictions for name in outputs})
-    assert_same_outputs({name: np.array([v.encode() if isinstance(v, str) else v for v in values], dtype=object)
-                         if outputs[name].dtype == object else values for name, values in rest_outputs.items()},
-                        outputs)
+    rest_outputs = (
+        {name: [row[name] for row in predictions] for name in outputs}
+        if len(outputs) > 1
+        else {name: predictions for name in outputs}
+    )
+    assert_same_outputs(
+        {
+            name: np.array([v.encode() if isinstance(v, str) else v for v in values], dtype=object)
+            if outputs[name].dtype == object
+            else values
+            for name, values in rest_outputs.items()
+        },
+        outputs,
+    )
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
@@ -84,8 +93,16 @@ def test_predict_with_server_prints_the_models_answer(pipeline, served, tmp_path
     inputs, overrides, _, outputs = expected(pipeline, served, tmp_path)
     describe = importlib.import_module(config_for(pipeline).request_module).describe
     # An empty workdir: the model is the server's, never loaded here.
-    result = run_tfpipe("predict", pipeline, *inputs, "--server", f"127.0.0.1:{served.grpc_port}",
-                        "--workdir", str(tmp_path / "empty"), *[arg for o in overrides for arg in ("--set", o)])
+    result = run_tfpipe(
+        "predict",
+        pipeline,
+        *inputs,
+        "--server",
+        f"127.0.0.1:{served.grpc_port}",
+        "--workdir",
+        str(tmp_path / "empty"),
+        *[arg for o in overrides for arg in ("--set", o)],
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [f"{name}: {describe(outputs, i)}" for i, name in enumerate(inputs)]
 
@@ -93,8 +110,9 @@ def test_predict_with_server_prints_the_models_answer(pipeline, served, tmp_path
 def test_predict_with_server_that_lacks_the_model_is_one_sentence(tmp_path):
     (tmp_path / "serving").mkdir()
     with ModelServer(tmp_path / "serving", ServerOptions(grpc_port=0, rest_port=None)) as empty:
-        result = run_tfpipe("predict", "iris", "5.0,3.4,1.5,0.2", "--server", f"127.0.0.1:{empty.grpc_port}",
-                            "--workdir", str(tmp_path))
+        result = run_tfpipe(
+            "predict", "iris", "5.0,3.4,1.5,0.2", "--server", f"127.0.0.1:{empty.grpc_port}", "--workdir", str(tmp_path)
+        )
     assert result.returncode == 2
     assert result.stderr.startswith(f"tfpipe: --server 127.0.0.1:{empty.grpc_port} serves no model named iris: ")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -102,8 +120,17 @@ def test_predict_with_server_that_lacks_the_model_is_one_sentence(tmp_path):
 
 def test_predict_with_no_server_listening_is_one_sentence(tmp_path):
     port = free_port()
-    result = run_tfpipe("predict", "iris", "5.0,3.4,1.5,0.2", "--server", f"127.0.0.1:{port}", "--timeout", "2",
-                        "--workdir", str(tmp_path))
+    result = run_tfpipe(
+        "predict",
+        "iris",
+        "5.0,3.4,1.5,0.2",
+        "--server",
+        f"127.0.0.1:{port}",
+        "--timeout",
+        "2",
+        "--workdir",
+        str(tmp_path),
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"tfpipe: --server 127.0.0.1:{port}: no gRPC model server answered (UNAVAILABLE); "

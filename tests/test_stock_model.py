@@ -6,14 +6,13 @@ import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from components.stock import model, preprocessing
+from components.models.stock import model, preprocessing
+from pipelines.stock.config import StockModelConfig
 
 
 @pytest.mark.parametrize("architecture", sorted(model.MODEL_BUILDERS))
 def test_each_architecture_builds_and_forecasts_one_value_per_window(architecture):
-    params = {"architecture": architecture, "window_days": 12, "feature_columns": ["open", "close"], "units": [4, 6],
-              "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.001}
-    built = model.build_model(params)
+    built = model.build_model(StockModelConfig(architecture=architecture, units=(4, 6)), window_days=12, channels=2)
     windows = np.random.default_rng(0).random((3, 12, 2), dtype=np.float32)
     assert built(windows).shape == (3, 1)
     assert built.loss == "mean_squared_error"
@@ -21,7 +20,7 @@ def test_each_architecture_builds_and_forecasts_one_value_per_window(architectur
 
 def test_unknown_architecture_is_one_sentence():
     with pytest.raises(ValueError, match="model.architecture 'transformer': expected one of simple_rnn, lstm"):
-        model.build_model({"architecture": "transformer"})
+        model.build_model(StockModelConfig(architecture="transformer"), window_days=12, channels=2)
 
 
 def _transform(scaling, train_opens, eval_opens, tmp_path):
@@ -54,18 +53,17 @@ def test_window_relative_scaling_is_the_move_from_the_last_close(tmp_path):
 
 
 def test_warm_start_loads_the_weights_of_an_exported_price_model(tmp_path):
-    from components import training
+    from components.models import training
 
-    params = {"architecture": "gru", "window_days": 6, "feature_columns": ["open"], "units": [3, 4],
-              "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.001}
-    trained = model.build_model(params)
+    gru = StockModelConfig(architecture="gru", units=(3, 4))
+    trained = model.build_model(gru, window_days=6, channels=1)
     wrapper = tf.Module()
     wrapper.model = trained  # the SavedModel's root is a tf.Module holding the Keras model, as run_fn exports
     tf.saved_model.save(wrapper, str(tmp_path / "exported"))
-    fresh = model.build_model(params)
+    fresh = model.build_model(gru, window_days=6, channels=1)
     training.warm_start(fresh, str(tmp_path / "exported"), saved_as="model")
     for loaded, original in zip(fresh.get_weights(), trained.get_weights()):
         np.testing.assert_array_equal(loaded, original)
-    other = model.build_model({**params, "units": [5, 4]})
+    other = model.build_model(StockModelConfig(architecture="gru", units=(5, 4)), window_days=6, channels=1)
     with pytest.raises(ValueError, match="Cannot warm start"):
         training.warm_start(other, str(tmp_path / "exported"), saved_as="model")

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from components.stock import features
 from conftest import FAST_STOCK, STOCK_SERIES, last_summary, run_tfpipe
+
+from components.models.stock import features
 
 
 def _examples(workdir: Path, split: str) -> list[tf.train.Example]:
@@ -30,7 +30,11 @@ def test_summary_reports_model_and_both_naive_baselines(stock_run):
         assert overall[f"{output}/root_mean_squared_error"] > 0
         assert overall[f"{output}/mean_absolute_error"] > 0
         assert overall[f"{output}/example_count"] == 2 * 20  # eval_days per series
-    for line in ("forecast/root_mean_squared_error", "persistence/mean_absolute_error", "last_close/root_mean_squared_error"):
+    for line in (
+        "forecast/root_mean_squared_error",
+        "persistence/mean_absolute_error",
+        "last_close/root_mean_squared_error",
+    ):
         assert line in stock_run.process.stdout
     # Sliced by ticker and by the target day's year.
     assert {"ticker=MSFT", "ticker=MSFT1999", "year=2017", "year=1999"} <= set(stock_run.summary["metrics"])
@@ -41,8 +45,12 @@ def test_windows_follow_the_time_split_per_series(stock_run):
     assert len(evaluation) == 2 * 20
     assert len(train) == 2 * (160 - 10 - 1 + 1 - 20)
     for ticker in STOCK_SERIES:
-        first_eval_day = min(_feature(e, features.TARGET_DATE_KEY)[0] for e in evaluation if _feature(e, "ticker") == [ticker.encode()])
-        train_days = [_feature(e, features.TARGET_DATE_KEY)[0] for e in train if _feature(e, "ticker") == [ticker.encode()]]
+        first_eval_day = min(
+            _feature(e, features.TARGET_DATE_KEY)[0] for e in evaluation if _feature(e, "ticker") == [ticker.encode()]
+        )
+        train_days = [
+            _feature(e, features.TARGET_DATE_KEY)[0] for e in train if _feature(e, "ticker") == [ticker.encode()]
+        ]
         assert max(train_days) < first_eval_day
 
 
@@ -71,7 +79,9 @@ def test_serving_signatures_agree_and_speak_prices(stock_run, serving_model):
     examples = _examples(stock_run.workdir, "eval")[:8]
     serialized = tf.constant([e.SerializeToString() for e in examples])
     from_examples = serving_model.signatures["serving_default"](examples=serialized)["forecast"].numpy()
-    windows = {column: tf.constant([_feature(e, column) for e in examples]) for column in ("open", "high", "low", "close")}
+    windows = {
+        column: tf.constant([_feature(e, column) for e in examples]) for column in ("open", "high", "low", "close")
+    }
     from_prices = serving_model.signatures["predict_prices"](**windows)["forecast"].numpy()
     evaluated = serving_model.signatures["evaluation"](examples=serialized)
     np.testing.assert_allclose(from_examples, from_prices, rtol=1e-5)
@@ -86,9 +96,20 @@ def test_serving_signatures_agree_and_speak_prices(stock_run, serving_model):
 def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_server):
     # An untrained model (learning rate 0) on MinMax-scaled prices forecasts noise in the
     # training range; relative to the last close it would still forecast about the last close.
-    process = run_tfpipe("run", "stock", "--workdir", str(stock_run.workdir), "--set",
-                         f"data_dir={stock_run.summary['config']['data_dir']}", *FAST_STOCK,
-                         "--set", "model.learning_rate=0.0", "--set", "scaling=min_max", tracking_uri=mlflow_server)
+    process = run_tfpipe(
+        "run",
+        "stock",
+        "--workdir",
+        str(stock_run.workdir),
+        "--set",
+        f"data_dir={stock_run.summary['config']['data_dir']}",
+        *FAST_STOCK,
+        "--set",
+        "model.learning_rate=0.0",
+        "--set",
+        "scaling=min_max",
+        tracking_uri=mlflow_server,
+    )
     assert process.returncode == 0, process.stdout
     summary = last_summary(stock_run.workdir, "stock")
     overall = summary["metrics"]["overall"]
@@ -110,6 +131,7 @@ def _bad_run(tmp_path, lines):
     return process, workdir
 
 
+@pytest.mark.e2e
 def test_rows_and_series_that_cant_be_windowed_are_listed_and_nothing_is_trained(tmp_path):
     header, *days = (Path(__file__).parent.parent / "data" / "stock" / "msft.csv").read_text().splitlines()[:101]
     text_price, decimal_comma = days[40].split(","), days[50].split(",")
@@ -129,6 +151,7 @@ def test_rows_and_series_that_cant_be_windowed_are_listed_and_nothing_is_trained
     assert not (workdir / "serving").exists()
 
 
+@pytest.mark.e2e  # loads TFX and builds the pipeline: seconds, not a unit test
 def test_missing_columns_fail_before_anything_runs(tmp_path):
     process, workdir = _bad_run(tmp_path, ["date,open,close", "2020-01-02,1.0,1.1"])
     assert process.returncode == 1
@@ -140,7 +163,9 @@ def test_predict_prints_the_forecast_for_a_price_file(stock_run, tmp_path):
     header, *days = (Path(__file__).parent.parent / "data" / "stock" / "msft.csv").read_text().splitlines()
     recent = tmp_path / "recent.csv"
     recent.write_text("\n".join([header, *days[-15:]]) + "\n")
-    process = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir), "--set", "window_days=10")
+    process = run_tfpipe(
+        "predict", "stock", str(recent), "--workdir", str(stock_run.workdir), "--set", "window_days=10"
+    )
     assert process.returncode == 0, process.stderr
     forecast = float(process.stdout.strip().rsplit(" ", 1)[1])
     assert process.stdout.startswith(f"{recent}: forecast ")

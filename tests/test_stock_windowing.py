@@ -1,4 +1,4 @@
-"""Windowing of daily prices (components/stock/windowing.py), without Beam: boundaries,
+"""Windowing of daily prices (components/models/stock/windowing.py), without Beam: boundaries,
 several series, row order, the time split, and each kind of bad input."""
 
 import datetime
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from components.stock import features, windowing
+from components.models.stock import features, windowing
 
 HEADER = "date,open,high,low,close,volume,ticker"
 
@@ -20,7 +20,8 @@ def _csv(tmp_path, lines, name="prices.csv"):
 def _rows(ticker, days, start=100.0):
     first = datetime.date(2020, 1, 1)
     return [
-        f"{first + datetime.timedelta(days=i)},{start + i},{start + i + 0.5},{start + i - 0.5},{start + i + 0.25},{1000 + i},{ticker}"
+        f"{first + datetime.timedelta(days=i)},{start + i},{start + i + 0.5},{start + i - 0.5},{start + i + 0.25},"
+        f"{1000 + i},{ticker}"
         for i in range(days)
     ]
 
@@ -36,7 +37,9 @@ def _windows(path, window_days=5, horizon_days=1, eval_days=3, target_column="op
         series.setdefault(ticker, []).append(day)
     for ticker, days in series.items():
         problems += list(windowing.series_windows(ticker, days, window_days, horizon_days, eval_days, target_column))
-    return [w for w in problems if isinstance(w, windowing.Window)], [p for p in problems if isinstance(p, windowing.Problem)]
+    return [w for w in problems if isinstance(w, windowing.Window)], [
+        p for p in problems if isinstance(p, windowing.Problem)
+    ]
 
 
 def _values(window, key):
@@ -107,14 +110,18 @@ def test_duplicate_dates_in_a_series_are_named(tmp_path):
 
 
 def test_series_shorter_than_window_and_horizon_is_named(tmp_path):
-    windows, problems = _windows(_csv(tmp_path, [HEADER, *_rows("A", 8), *_rows("SHORT", 5)]), window_days=5, horizon_days=1)
+    windows, problems = _windows(
+        _csv(tmp_path, [HEADER, *_rows("A", 8), *_rows("SHORT", 5)]), window_days=5, horizon_days=1
+    )
     assert problems == ["series SHORT has 5 days; a window needs at least 6 (window_days 5 + horizon_days 1)."]
     assert {tuple(_values(w, "ticker")) for w in windows} == {(b"A",)}
 
 
 def test_empty_file_is_one_sentence(tmp_path):
     path = _csv(tmp_path, [""])
-    with pytest.raises(ValueError, match=r"prices.csv is empty; expected a header line date,open,high,low,close,volume"):
+    with pytest.raises(
+        ValueError, match=r"prices.csv is empty; expected a header line date,open,high,low,close,volume"
+    ):
         windowing.read_layout(path)
 
 

@@ -16,17 +16,18 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
-
 from conftest import PipelineRun, free_port
+from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
+from test_serving import GRPC_ERRORS, KNOWN_EXAMPLES, b64
+
 from serving.client import PredictionClient, predict_request
 from serving.model_server import ModelServer, ServerOptions
 from serving.push import MODELS_CONFIG
-from test_serving import GRPC_ERRORS, KNOWN_EXAMPLES, b64
 
 TF_SERVING = shutil.which("tensorflow_model_server")
 pytestmark = pytest.mark.skipif(
-    TF_SERVING is None, reason="tensorflow_model_server (TF Serving's binary) is not on PATH; it cannot be installed here"
+    TF_SERVING is None,
+    reason="tensorflow_model_server (TF Serving's binary) is not on PATH; it cannot be installed here",
 )
 # The failures both servers must report with the same status code (messages differ in wording).
 SHARED_ERRORS = ["unknown model", "unknown version", "wrong input name", "wrong dtype", "unparsable examples"]
@@ -39,10 +40,15 @@ def real_server(iris_run: PipelineRun, tmp_path_factory):
     grpc_port, rest_port = free_port(), free_port()
     log = (tmp_path_factory.mktemp("tf-serving") / "server.log").open("w")
     process = subprocess.Popen(
-        [TF_SERVING, f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-         f"--model_config_file={iris_run.workdir / 'serving' / MODELS_CONFIG}",
-         "--model_config_file_poll_wait_seconds=1"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            TF_SERVING,
+            f"--port={grpc_port}",
+            f"--rest_api_port={rest_port}",
+            f"--model_config_file={iris_run.workdir / 'serving' / MODELS_CONFIG}",
+            "--model_config_file_poll_wait_seconds=1",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         with PredictionClient(f"127.0.0.1:{grpc_port}", timeout_s=5, attempts=1) as client:
@@ -72,7 +78,10 @@ def embedded_server(iris_run: PipelineRun):
 @pytest.fixture(scope="module")
 def clients(real_server, embedded_server):
     """(real TF Serving's client, the embedded server's client): the same client class for both."""
-    with PredictionClient(f"127.0.0.1:{real_server[0]}") as real, PredictionClient(f"127.0.0.1:{embedded_server[0]}") as ours:
+    with (
+        PredictionClient(f"127.0.0.1:{real_server[0]}") as real,
+        PredictionClient(f"127.0.0.1:{embedded_server[0]}") as ours,
+    ):
         yield real, ours
 
 
@@ -80,8 +89,9 @@ def test_predictions_agree(clients):
     real, ours = (client.predict_response(predict_request("iris", KNOWN_EXAMPLES)) for client in clients)
     assert real.model_spec == ours.model_spec
     assert set(real.outputs) == set(ours.outputs)
-    real_outputs, our_outputs = ({name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
-                                 for response in (real, ours))
+    real_outputs, our_outputs = (
+        {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()} for response in (real, ours)
+    )
     assert list(real_outputs["species"]) == list(our_outputs["species"])
     assert list(real_outputs["class_id"]) == list(our_outputs["class_id"])
     np.testing.assert_allclose(real_outputs["probabilities"], our_outputs["probabilities"], rtol=1e-5)
@@ -126,4 +136,6 @@ def test_rest_predictions_agree(real_server, embedded_server):
     real, ours = answers
     assert [row["species"] for row in real] == [row["species"] for row in ours]
     assert [row["class_id"] for row in real] == [row["class_id"] for row in ours]
-    np.testing.assert_allclose([row["probabilities"] for row in real], [row["probabilities"] for row in ours], rtol=1e-5)
+    np.testing.assert_allclose(
+        [row["probabilities"] for row in real], [row["probabilities"] for row in ours], rtol=1e-5
+    )

@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
 
+from components import tf_setup
+from pipelines import run as pipeline_run
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, BeamProfileError, beam_pipeline_args
 from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
 from pipelines.registry import PIPELINES, UnknownPipelineError, config_for
@@ -22,8 +23,6 @@ from tfpipe.console import Console, metrics_table, output_to_log
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
-# `tfpipe run --runner`: the modules that run a pipeline on this machine, with progress lines.
-RUNNERS = {"local": "pipelines.local_runner", "beam": "pipelines.beam_runner"}
 # `tfpipe compile --target`: the modules that write a pipeline out for another orchestrator.
 TARGETS = {"kubeflow": "pipelines.kubeflow_runner"}
 
@@ -44,8 +43,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    # TFX, TFT and TFMA are built around Keras 2 (tf_keras); set before TensorFlow loads.
-    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     try:
         return args.handler(args)
     except (UsageError, ConfigError, UnknownPipelineError, BeamProfileError) as error:
@@ -72,16 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
     _add_workdir(run)
+    _add_overrides(run, "override a config value; repeatable (keys below)")
     run.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value; repeatable (keys below)",
+        "--runner",
+        choices=list(pipeline_run.RUNNERS),
+        default="local",
+        help="orchestrator in this process: local (TFX's LocalDagRunner, default) or beam (BeamDagRunner)",
     )
-    run.add_argument("--runner", choices=list(RUNNERS), default="local",
-                     help="orchestrator in this process: local (TFX's LocalDagRunner, default) or beam (BeamDagRunner)")
     _add_beam_options(run)
     run.set_defaults(handler=_run)
 
@@ -94,16 +88,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
     compile_.add_argument("--target", choices=list(TARGETS), required=True, help="orchestrator: kubeflow")
-    compile_.add_argument("--image", required=True, help="container image with this project (pipelines/kubeflow/Dockerfile)")
+    compile_.add_argument(
+        "--image", required=True, help="container image with this project (pipelines/kubeflow/Dockerfile)"
+    )
     compile_.add_argument("--output", type=Path, help="spec file to write (default: ./<pipeline>_kubeflow.json)")
-    compile_.add_argument("--pipeline-root", default="minio://mlpipeline/v2/artifacts",
-                          help="where the artifacts go, a runtime parameter that a run may override "
-                          "(default: minio://mlpipeline/v2/artifacts, standalone KFP's store)")
-    compile_.add_argument("--data-dir", help="the data folder in the containers (default: the image's copy of the shipped data)")
-    compile_.add_argument("--serving-dir", default="/serving",
-                          help="TF Serving's model base path in the containers, a mounted volume (default: /serving)")
-    compile_.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                          help="override a config value, as for tfpipe run")
+    compile_.add_argument(
+        "--pipeline-root",
+        default="minio://mlpipeline/v2/artifacts",
+        help="where the artifacts go, a runtime parameter that a run may override "
+        "(default: minio://mlpipeline/v2/artifacts, standalone KFP's store)",
+    )
+    compile_.add_argument(
+        "--data-dir", help="the data folder in the containers (default: the image's copy of the shipped data)"
+    )
+    compile_.add_argument(
+        "--serving-dir",
+        default="/serving",
+        help="TF Serving's model base path in the containers, a mounted volume (default: /serving)",
+    )
+    _add_overrides(compile_, "override a config value, as for tfpipe run")
     _add_beam_options(compile_)
     compile_.set_defaults(handler=_compile)
 
@@ -115,8 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     schema.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
     _add_workdir(schema)
-    schema.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. data_dir=other/folder")
+    _add_overrides(schema, "override a config value, e.g. data_dir=other/folder")
     schema.set_defaults(handler=_schema)
 
     ui = commands.add_parser(
@@ -146,14 +148,25 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="one input to predict for (see below)")
     _add_workdir(predict)
-    predict.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                         help="config values the model was trained with, where inputs depend on them")
-    predict.add_argument("--server", metavar="HOST:PORT",
-                         help="ask this gRPC model server (e.g. 127.0.0.1:8500) instead of loading the model here")
-    predict.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                         help="with --server: deadline of each call (default: 10); a call UNAVAILABLE is tried 3 times")
+    _add_overrides(predict, "config values the model was trained with, where inputs depend on them")
+    predict.add_argument(
+        "--server",
+        metavar="HOST:PORT",
+        help="ask this gRPC model server (e.g. 127.0.0.1:8500) instead of loading the model here",
+    )
+    predict.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --server: deadline of each call (default: 10); a call UNAVAILABLE is tried 3 times",
+    )
     predict.set_defaults(handler=_predict)
     return parser
+
+
+def _add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
 def _add_workdir(parser: argparse.ArgumentParser) -> None:
@@ -170,12 +183,23 @@ def _add_beam_options(parser: argparse.ArgumentParser) -> None:
         f"{name}: {profile.description}" + (f", needs {' '.join(profile.required)}" if profile.required else "")
         for name, profile in PROFILES.items()
     )
-    parser.add_argument("--beam-profile", default=DEFAULT_PROFILE, metavar="PROFILE",
-                        help=f"where the Beam pipelines inside the components run (default: {DEFAULT_PROFILE}). {profiles}")
-    parser.add_argument("--beam-workers", type=int, default=2,
-                        help="worker processes of the multi-processing profile (default: 2)")
-    parser.add_argument("--beam-arg", dest="beam_args", action="append", default=[], metavar="--OPTION=VALUE",
-                        help="a Beam pipeline option added to the profile's, e.g. --beam-arg=--project=my-project; repeatable")
+    parser.add_argument(
+        "--beam-profile",
+        default=DEFAULT_PROFILE,
+        metavar="PROFILE",
+        help=f"where the Beam pipelines inside the components run (default: {DEFAULT_PROFILE}). {profiles}",
+    )
+    parser.add_argument(
+        "--beam-workers", type=int, default=2, help="worker processes of the multi-processing profile (default: 2)"
+    )
+    parser.add_argument(
+        "--beam-arg",
+        dest="beam_args",
+        action="append",
+        default=[],
+        metavar="--OPTION=VALUE",
+        help="a Beam pipeline option added to the profile's, e.g. --beam-arg=--project=my-project; repeatable",
+    )
 
 
 def _beam_args(args: argparse.Namespace) -> list[str]:
@@ -221,50 +245,24 @@ def _run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with output_to_log(log_path) as terminal:
         console = Console(terminal)
-        console.say(f"tfpipe run {config.name} --runner {args.runner} --beam-profile {args.beam_profile}  (log: {log_path})")
-        outcome = _run_components(config, workdir, args.runner, beam_args, console)
+        console.say(
+            f"tfpipe run {config.name} --runner {args.runner} --beam-profile {args.beam_profile}  (log: {log_path})"
+        )
+        with console.step("load TensorFlow and TFX"):
+            tf_setup.configure()
+            runner = pipeline_run.load_runner(args.runner)
+        outcome = pipeline_run.run(
+            config,
+            workdir,
+            runner,
+            beam_args,
+            lambda name, component: console.component(name, component.status, component.seconds),
+        )
         outcome["seconds"] = round(time.monotonic() - started, 1)
         outcome["log"] = str(log_path)
         _print_summary(console, outcome)
     (run_dir / "summary.json").write_text(json.dumps(outcome, indent=2, default=str) + "\n")
     return 0 if outcome["status"] == "succeeded" else EXIT_RUN_FAILED
-
-
-def _run_components(config: PipelineConfig, workdir: Workdir, runner_name: str, beam_args: list[str],
-                    console: Console) -> dict:
-    with console.step("load TensorFlow and TFX"):
-        from components.validation_gate import InputDataError
-        from pipelines import in_process, summary
-
-        runner = importlib.import_module(RUNNERS[runner_name])
-
-    components: dict = {}
-
-    def on_progress(name, component_run):
-        components[name] = component_run
-        console.component(name, component_run.status, component_run.seconds)
-
-    outcome: dict = {"pipeline": config.name, "runner": runner_name, "beam_pipeline_args": beam_args,
-                     "config": config.to_dict(), "tracking_uri": workdir.tracking()[0]}
-    try:
-        runner.run_pipeline(config, workdir, beam_args, on_progress)
-        outcome["status"] = "succeeded"
-    except Exception as error:  # A failing component: report it, keep its traceback in the log.
-        traceback.print_exc()
-        outcome |= {"status": "failed", "failed_component": _failed(components),
-                    "error": f"{type(error).__name__}: {error}"}
-        if isinstance(error, InputDataError):
-            outcome |= {"error": str(error), "data_problems": error.headline, "anomalies": error.problems}
-        try:
-            in_process.record_failure(config, workdir, runner_name, outcome["failed_component"], error)
-        except Exception:  # An unreachable tracking server must not hide the failure itself.
-            traceback.print_exc()
-    outcome |= summary.summarize(str(workdir.metadata_path.resolve()), components)
-    return outcome
-
-
-def _failed(components: dict) -> str | None:
-    return next((name for name, run in components.items() if run.status == "failed"), None)
 
 
 def _print_summary(console: Console, outcome: dict) -> None:
@@ -301,8 +299,10 @@ def _print_rejected_inputs(console: Console, outcome: dict) -> None:
     rejected = outcome.get("rejected_inputs")
     if not rejected or not rejected["count"]:
         return
-    console.say(f"Rejected {rejected['count']} input(s) that could not be read; nothing was trained on them "
-                f"(list: {rejected['list']}):")
+    console.say(
+        f"Rejected {rejected['count']} input(s) that could not be read; nothing was trained on them "
+        f"(list: {rejected['list']}):"
+    )
     for line in rejected["first"]:
         console.say(f"  - {line}")
     if rejected["count"] > len(rejected["first"]):
@@ -317,9 +317,17 @@ def _compile(args: argparse.Namespace) -> int:
         raise UsageError(f"--output {args.output}: folder {output.parent} does not exist.")
     print(f"Compiling {config.name} for {args.target} (image {args.image}) ...", flush=True)
     with output_to_log(output.with_suffix(".log")):
+        tf_setup.configure()
         target = importlib.import_module(TARGETS[args.target])
-        target.compile_pipeline(config, args.image, output, pipeline_root=args.pipeline_root, data_dir=args.data_dir,
-                                serving_dir=args.serving_dir, beam_pipeline_args=beam_args)
+        target.compile_pipeline(
+            config,
+            args.image,
+            output,
+            pipeline_root=args.pipeline_root,
+            data_dir=args.data_dir,
+            serving_dir=args.serving_dir,
+            beam_pipeline_args=beam_args,
+        )
     print(f"Wrote {output}")
     return 0
 
@@ -332,6 +340,7 @@ def _schema(args: argparse.Namespace) -> int:
     with output_to_log(out_dir / "infer.log") as terminal:
         console = Console(terminal)
         with console.step("infer schema with TFDV"):
+            tf_setup.configure()
             from pipelines.schema_review import infer_schema, schema_diff
 
             infer_schema(config.resolved_data_dir(), inferred_path)
@@ -357,6 +366,7 @@ def _predict(args: argparse.Namespace) -> int:
     # Its C++ warnings can come after the log is closed, as the process exits: keep only errors.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with output_to_log(workdir.pipeline_dir / "predict.log") as terminal:
+        tf_setup.configure()
         prediction_inputs = importlib.import_module(config.request_module)
         try:
             examples = prediction_inputs.to_examples(args.inputs, config)
@@ -370,29 +380,15 @@ def _predict(args: argparse.Namespace) -> int:
                 raise UsageError(no_model)
             outputs = predict(version, examples)
         else:
-            outputs = _predict_on_server(args.server, args.timeout, config.model_name, examples)
+            from serving.client import ServerError, predict_on_server
+
+            try:
+                outputs = predict_on_server(args.server, args.timeout, config.model_name, examples)
+            except ServerError as error:
+                raise UsageError(str(error)) from None
         for index, name in enumerate(args.inputs):
             terminal.write(f"{name}: {prediction_inputs.describe(outputs, index)}\n")
     return 0
-
-
-def _predict_on_server(server: str, timeout_s: float, model_name: str, examples: list[bytes]) -> dict:
-    import grpc
-
-    from serving.client import PredictionClient
-
-    try:
-        with PredictionClient(server, timeout_s=timeout_s) as client:
-            return client.predict_examples(model_name, examples)
-    except ValueError as error:
-        raise UsageError(f"--server {server}: {error}") from None
-    except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.NOT_FOUND:
-            raise UsageError(f"--server {server} serves no model named {model_name}: {error.details()}") from None
-        if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            raise UsageError(f"--server {server}: no gRPC model server answered ({error.code().name}); "
-                             "is `tfpipe serve` or TensorFlow Serving running there?") from None
-        raise UsageError(f"--server {server} refused the request: {error.code().name}: {error.details()}") from None
 
 
 def _ui(args: argparse.Namespace) -> int:
@@ -400,8 +396,18 @@ def _ui(args: argparse.Namespace) -> int:
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     tracking_uri, artifact_root = Workdir(args.workdir, "").tracking()
     mlflow = str(Path(sys.executable).parent / "mlflow")
-    command = [mlflow, "ui", "--backend-store-uri", tracking_uri, "--default-artifact-root", artifact_root,
-               "--host", args.host, "--port", str(args.port)]
+    command = [
+        mlflow,
+        "ui",
+        "--backend-store-uri",
+        tracking_uri,
+        "--default-artifact-root",
+        artifact_root,
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     print(f"MLflow UI on http://{args.host}:{args.port} over {tracking_uri} (Ctrl-C stops it)", flush=True)
     os.execv(mlflow, command)
 
@@ -415,26 +421,53 @@ def _add_serve(commands) -> None:
         "APIs until Ctrl-C. New versions are loaded as they are pushed, and the config is re-read as often.",
     )
     _add_workdir(serve)
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to bind (default: 127.0.0.1; 0.0.0.0 exposes the server to the network)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: 127.0.0.1; 0.0.0.0 exposes the server to the network)",
+    )
     serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (default: 8500; 0: any free port)")
     serve.add_argument("--rest-port", type=int, default=8501, help="REST port (default: 8501; 0: any free port)")
-    serve.add_argument("--batching", action=argparse.BooleanOptionalAction, default=True,
-                       help="merge requests that arrive together into one model call (default: on)")
-    serve.add_argument("--max-batch-size", type=int, default=32,
-                       help="most examples in one batched model call (default: 32)")
-    serve.add_argument("--batch-timeout-ms", type=float, default=0.0,
-                       help="how long a request waits for others to join its batch (default: 0)")
-    serve.add_argument("--model-config-file", type=Path, metavar="PATH",
-                       help="a ModelServerConfig text file, as tensorflow_model_server's --model_config_file "
-                       "(default: <workdir>/serving/models.config if it exists)")
-    serve.add_argument("--versions-to-keep", type=int, default=1,
-                       help="without a model config file: newest versions of each model kept loaded (default: 1)")
-    serve.add_argument("--poll-seconds", type=float, default=1.0,
-                       help="how often to look for newly pushed versions (default: 1)")
+    serve.add_argument(
+        "--batching",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="merge requests that arrive together into one model call (default: on)",
+    )
+    serve.add_argument(
+        "--max-batch-size", type=int, default=32, help="most examples in one batched model call (default: 32)"
+    )
+    serve.add_argument(
+        "--batch-timeout-ms",
+        type=float,
+        default=0.0,
+        help="how long a request waits for others to join its batch (default: 0)",
+    )
+    serve.add_argument(
+        "--model-config-file",
+        type=Path,
+        metavar="PATH",
+        help="a ModelServerConfig text file, as tensorflow_model_server's --model_config_file "
+        "(default: <workdir>/serving/models.config if it exists)",
+    )
+    serve.add_argument(
+        "--versions-to-keep",
+        type=int,
+        default=1,
+        help="without a model config file: newest versions of each model kept loaded (default: 1)",
+    )
+    serve.add_argument(
+        "--poll-seconds", type=float, default=1.0, help="how often to look for newly pushed versions (default: 1)"
+    )
     serve.add_argument("--max-request-mb", type=float, default=4.0, help="larger requests are refused (default: 4)")
-    serve.add_argument("--version-label", dest="version_labels", action="append", default=[],
-                       metavar="MODEL:LABEL=VERSION", help="name a version for requests by label; repeatable")
+    serve.add_argument(
+        "--version-label",
+        dest="version_labels",
+        action="append",
+        default=[],
+        metavar="MODEL:LABEL=VERSION",
+        help="name a version for requests by label; repeatable",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -450,8 +483,11 @@ def _serve(args: argparse.Namespace) -> int:
         model, _, label_version = assignment.partition(":")
         label, _, version = label_version.partition("=")
         if not (model and label and version.isdigit()):
-            raise UsageError(f"--version-label {assignment}: expected MODEL:LABEL=VERSION, e.g. iris:stable=1795431339.")
+            raise UsageError(
+                f"--version-label {assignment}: expected MODEL:LABEL=VERSION, e.g. iris:stable=1795431339."
+            )
         labels.setdefault(model, {})[label] = int(version)
+    tf_setup.configure()
     from serving.batching import BatchingOptions
     from serving.model_server import ModelServer, ServerOptions
 
@@ -459,9 +495,14 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
         options = ServerOptions(
-            host=args.host, grpc_port=args.grpc_port, rest_port=args.rest_port, model_config_file=model_config_file,
+            host=args.host,
+            grpc_port=args.grpc_port,
+            rest_port=args.rest_port,
+            model_config_file=model_config_file,
             versions_to_keep=args.versions_to_keep,
-            poll_interval_s=args.poll_seconds, batching=batching, max_request_bytes=int(args.max_request_mb * 2**20),
+            poll_interval_s=args.poll_seconds,
+            batching=batching,
+            max_request_bytes=int(args.max_request_mb * 2**20),
             version_labels=labels,
         )
         server = ModelServer(serving_dir, options).start()
@@ -469,8 +510,11 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"{error}.") from None
     models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
     print(f"Serving {model_config_file or serving_dir}: {models or 'no models yet'}", flush=True)
-    print(f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
-          " (Ctrl-C stops)", flush=True)
+    print(
+        f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
+        " (Ctrl-C stops)",
+        flush=True,
+    )
     signal.signal(signal.SIGTERM, lambda *_: server.stop())
     try:
         server.wait()

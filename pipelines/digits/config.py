@@ -1,126 +1,28 @@
-"""The digits pipeline: images of handwritten digits -> 0-9, with the notes' image classifier zoo.
+"""The digits pipeline: scikit-learn's 8x8 images of handwritten digits -> 0-9, with the notes' CNN zoo.
 
-Its module code (`components/images/`) is written for any image classification data: the
-class names, the image size and the channels come from this config, so a pipeline for other
-images is another config over the same code.
+An image pipeline is a config over the shared image code (pipelines/images.py,
+components/models/images/): this one sets the data and the image size.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import ClassVar
 
-from pipelines import image_layouts
-from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig
+from pipelines.images import ImageConfig
 
 
 @dataclasses.dataclass
-class ImageModelConfig:
-    """Which model of the zoo, and how it is trained."""
-
-    name: str = "baseline"
-    """The zoo model: mlp, baseline, lenet5, alexnet8, vgg16, inception10 or resnet18
-    (components/images/zoo.py)."""
-    learning_rate: float = 0.003
-    """Adam's step size."""
-    batch_size: int = 32
-    """Images per training step."""
-    seed: int = 0
-    """Seeds weight initialization, shuffling and augmentation, so an unchanged run trains the same model."""
-
-
-@dataclasses.dataclass
-class AugmentationConfig:
-    """Random changes to each training image, by Keras preprocessing layers: the model applies
-    them in training only, never when it serves. All zero or false: no augmentation."""
-
-    rotation_degrees: float = 0.0
-    """Largest rotation either way, in degrees."""
-    shift_fraction: float = 0.0
-    """Largest shift up or down and left or right, as a fraction of the image's height and width."""
-    zoom_fraction: float = 0.0
-    """Largest zoom in or out, as a fraction of the image's size."""
-    flip_horizontal: bool = False
-    """Mirror left-right at random (wrong for digits and text, right for most photos)."""
-    flip_vertical: bool = False
-    """Mirror top-bottom at random."""
-
-
-@dataclasses.dataclass
-class DigitsConfig(PipelineConfig):
+class DigitsConfig(ImageConfig):
     name: ClassVar[str] = "digits"
     description: ClassVar[str] = "Handwritten digits 0-9 from 8x8 images (the notes' CNN zoo; baseline CNN by default)."
-    preprocessing_module: ClassVar[str] = "components/images/preprocessing.py"
-    model_module: ClassVar[str] = "components/images/model.py"
-    request_module: ClassVar[str] = "components.images.prediction_inputs"
-    label_key: ClassVar[str] = "label"
-    prediction_key: ClassVar[str] = "probabilities"
-    metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
-    slice_features: ClassVar[tuple[str, ...]] = ("label",)
-    blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
 
     data_dir: str = "data/digits"
-    """Folder of images in one of the layouts of pipelines/image_layouts.py: a labels file and
-    its image folder, one sub-folder per class, or TFRecord files; defaults are relative to the
+    """Folder of images in one of the layouts of components/example_gen/layouts.py: a labels file
+    and its image folder, one sub-folder per class, or TFRecord files; defaults are relative to the
     repository, a folder given with --set to the current directory."""
-    class_names: tuple[str, ...] = tuple("0123456789")
-    """The classes in label order: labels in a labels file and class folder names must be one
-    of these; the model's class i is class_names[i]."""
     image_height: int = 8
-    """Height in pixels every image is resized to before the model sees it."""
     image_width: int = 8
-    """Width in pixels every image is resized to."""
-    channels: int = 1
-    """1 (grayscale) or 3 (RGB): every image is converted to this."""
     train_steps: int = 1000
     eval_steps: int = 20
     blessing_threshold: float = 0.95
-    model: ImageModelConfig = dataclasses.field(default_factory=ImageModelConfig)
-    augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
-
-    def check(self) -> None:
-        if self.channels not in (1, 3):
-            raise ConfigError(f"--set channels={self.channels}: expected 1 (grayscale) or 3 (RGB).")
-        if self.image_height < 1 or self.image_width < 1:
-            raise ConfigError(f"--set image_height/image_width: expected sizes of at least 1 pixel, "
-                              f"got {self.image_height}x{self.image_width}.")
-        if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
-            raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
-        super().check()
-
-    def check_data(self, data_dir: Path) -> None:
-        image_layouts.detect(data_dir)
-
-    def example_gen(self):
-        """ImageExampleGen over the data folder's layout, split as the data comes or 2:1 by hash."""
-        from components.image_example_gen import ImageExampleGen
-
-        data_dir = self.resolved_data_dir()
-        # The layout is read when the pipeline is built. Compiled for a container, the data
-        # folder is the image's copy of this checkout's (pipelines/kubeflow/Dockerfile): read that.
-        local_copy = data_dir
-        if not data_dir.is_dir() and data_dir.is_relative_to(IMAGE_ROOT):
-            local_copy = REPO_ROOT / data_dir.relative_to(IMAGE_ROOT)
-        if not local_copy.is_dir():
-            raise ConfigError(f"data folder {data_dir} is not on this machine; digits reads its layout when the "
-                              "pipeline is built, so compile with a data folder this checkout has.")
-        return ImageExampleGen(
-            data_dir=str(data_dir),
-            layout=image_layouts.detect(local_copy),
-            class_names=self.class_names,
-            channels=self.channels,
-            data_fingerprint=image_layouts.fingerprint(local_copy),
-        )
-
-    def transform_params(self) -> dict:
-        return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}
-
-    def trainer_params(self) -> dict:
-        values = self.to_dict()
-        return {
-            **super().trainer_params(),
-            "input_shape": [self.image_height, self.image_width, self.channels],
-            "class_names": values["class_names"],
-            "augmentation": values["augmentation"],
-        }

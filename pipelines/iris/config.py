@@ -29,9 +29,9 @@ class IrisModelConfig:
 class IrisConfig(PipelineConfig):
     name: ClassVar[str] = "iris"
     description: ClassVar[str] = "Iris species from four flower measurements (MLP, softmax with L2)."
-    preprocessing_module: ClassVar[str] = "components/iris/preprocessing.py"
-    model_module: ClassVar[str] = "components/iris/model.py"
-    request_module: ClassVar[str] = "components.iris.prediction_inputs"
+    preprocessing_module: ClassVar[str] = "components/models/iris/preprocessing.py"
+    model_module: ClassVar[str] = "components/models/iris/model.py"
+    request_module: ClassVar[str] = "components.models.iris.prediction_inputs"
     label_key: ClassVar[str] = "species"
     prediction_key: ClassVar[str] = "probabilities"
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
 from pipelines.config import ConfigError, PipelineConfig
 
-# The daily columns every input file has (components/stock/features.py names the rest).
-PRICE_COLUMNS = ("open", "high", "low", "close")
-DAILY_COLUMNS = (*PRICE_COLUMNS, "volume")
-# How each window is scaled for the model (components/stock/preprocessing.py).
+# How each window is scaled for the model (components/models/stock/preprocessing.py).
 SCALING_MODES = ("window_relative", "min_max")
 
 
@@ -19,7 +17,7 @@ class StockModelConfig:
     """The notes' recurrent regressor: two recurrent layers with Dropout, then Dense(1)."""
 
     architecture: str = "lstm"
-    """simple_rnn, lstm, gru or bidirectional_lstm (components/stock/model.py MODEL_BUILDERS)."""
+    """simple_rnn, lstm, gru or bidirectional_lstm (components/models/stock/model.py MODEL_BUILDERS)."""
     units: tuple[int, ...] = (80, 100)
     """Units of each recurrent layer, first to last."""
     dropout: float = 0.2
@@ -41,9 +39,9 @@ class StockModelConfig:
 class StockConfig(PipelineConfig):
     name: ClassVar[str] = "stock"
     description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
-    preprocessing_module: ClassVar[str] = "components/stock/preprocessing.py"
-    model_module: ClassVar[str] = "components/stock/model.py"
-    request_module: ClassVar[str] = "components.stock.prediction_inputs"
+    preprocessing_module: ClassVar[str] = "components/models/stock/preprocessing.py"
+    model_module: ClassVar[str] = "components/models/stock/model.py"
+    request_module: ClassVar[str] = "components.models.stock.prediction_inputs"
     label_key: ClassVar[str] = "target"
     prediction_key: ClassVar[str] = "forecast"
     evaluation_signature: ClassVar[str] = "evaluation"
@@ -80,8 +78,8 @@ class StockConfig(PipelineConfig):
     model: StockModelConfig = dataclasses.field(default_factory=StockModelConfig)
 
     def example_gen(self):
-        """Windows of each series, split by time (components/stock/example_gen.py)."""
-        from components.stock.example_gen import TimeSeriesExampleGen, input_fingerprint
+        """Windows of each series, split by time (components/example_gen/time_series_example_gen.py)."""
+        from components.example_gen.time_series_example_gen import TimeSeriesExampleGen, input_fingerprint
 
         input_base = str(self.resolved_data_dir())
         return TimeSeriesExampleGen(
@@ -101,19 +99,23 @@ class StockConfig(PipelineConfig):
             "scaling": self.scaling,
         }
 
-    def trainer_params(self) -> dict:
-        return {**super().trainer_params(), **self.transform_params(), "horizon_days": self.horizon_days}
-
     def required_wins(self) -> tuple[str, ...]:
         return ("persistence",) if self.must_beat_persistence else ()
 
     def check(self) -> None:
         super().check()
         _require(self.scaling in SCALING_MODES, "scaling", self.scaling, " or ".join(SCALING_MODES))
-        _require(self.target_column in PRICE_COLUMNS, "target_column", self.target_column, "one of " + ", ".join(PRICE_COLUMNS))
+        _require(
+            self.target_column in PRICE_COLUMNS,
+            "target_column",
+            self.target_column,
+            "one of " + ", ".join(PRICE_COLUMNS),
+        )
         _require(
             bool(self.feature_columns) and set(self.feature_columns) <= set(DAILY_COLUMNS),
-            "feature_columns", ",".join(self.feature_columns), "some of " + ", ".join(DAILY_COLUMNS),
+            "feature_columns",
+            ",".join(self.feature_columns),
+            "some of " + ", ".join(DAILY_COLUMNS),
         )
         for name in ("window_days", "horizon_days", "eval_days"):
             _require(getattr(self, name) >= 1, name, getattr(self, name), "a whole number of days, 1 or more")

@@ -8,13 +8,14 @@ the MLflow store (unless MLFLOW_TRACKING_URI is set) and pushed models, as for `
 import os
 from pathlib import Path
 
-# TFX, TFT and TFMA are built around Keras 2; set before TensorFlow is first imported.
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+from components import tf_setup
+from pipelines.config import REPO_ROOT
+from pipelines.registry import PIPELINES
+from pipelines.workdir import Workdir
 
-from pipelines.airflow_runner import airflow_dag  # noqa: E402
-from pipelines.config import REPO_ROOT  # noqa: E402
-from pipelines.registry import PIPELINES  # noqa: E402
-from pipelines.workdir import Workdir  # noqa: E402
+# An entry point of its own: Airflow's scheduler and workers import this file, not the CLI.
+tf_setup.configure()
+from pipelines.airflow_runner import airflow_dag  # noqa: E402  (after the set-up: it imports TensorFlow)
 
 _WORKDIR = Path(os.environ.get("TFPIPE_WORKDIR", REPO_ROOT / "workdir"))
 

@@ -14,70 +14,55 @@ import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import training
-from components.images import features, zoo
+from components import tf_setup
+from components.models import training
+from components.models.images import features, zoo
+from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
+from pipelines.registry import config_from_custom_config
 
 ENCODED_IMAGES_SIGNATURE = "encoded_images"
 
 
-def augmentation_layers(
-    rotation_degrees: float = 0.0,
-    shift_fraction: float = 0.0,
-    zoom_fraction: float = 0.0,
-    flip_horizontal: bool = False,
-    flip_vertical: bool = False,
-    seed: int = 0,
-) -> list[keras.layers.Layer]:
+def augmentation_layers(augmentation: AugmentationConfig, seed: int) -> list[keras.layers.Layer]:
     """The notes' ImageDataGenerator changes as Keras preprocessing layers, which change images
-    only when called with training=True: fit() does, serving and evaluation do not.
-
-    Args:
-      rotation_degrees: largest rotation either way, in degrees.
-      shift_fraction: largest shift, as a fraction of the height and of the width.
-      zoom_fraction: largest zoom in or out, as a fraction of the size.
-      flip_horizontal, flip_vertical: mirror at random left-right, top-bottom.
-      seed: seeds the random changes.
-    """
+    only when called with training=True: fit() does, serving and evaluation do not. `seed` seeds
+    the random changes."""
     # Pixels moved in from outside the image repeat the nearest edge, as ImageDataGenerator's default.
     chosen = []
-    if rotation_degrees:
-        chosen.append(keras.layers.RandomRotation(rotation_degrees / 360, fill_mode="nearest", seed=seed))
-    if shift_fraction:
-        chosen.append(keras.layers.RandomTranslation(shift_fraction, shift_fraction, fill_mode="nearest", seed=seed))
-    if zoom_fraction:
-        chosen.append(keras.layers.RandomZoom(zoom_fraction, fill_mode="nearest", seed=seed))
-    if flip_horizontal or flip_vertical:
-        mode = "horizontal_and_vertical" if flip_horizontal and flip_vertical else "horizontal" if flip_horizontal else "vertical"
+    if augmentation.rotation_degrees:
+        chosen.append(keras.layers.RandomRotation(augmentation.rotation_degrees / 360, fill_mode="nearest", seed=seed))
+    if augmentation.shift_fraction:
+        shift = augmentation.shift_fraction
+        chosen.append(keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed))
+    if augmentation.zoom_fraction:
+        chosen.append(keras.layers.RandomZoom(augmentation.zoom_fraction, fill_mode="nearest", seed=seed))
+    horizontal, vertical = augmentation.flip_horizontal, augmentation.flip_vertical
+    if horizontal or vertical:
+        mode = "horizontal_and_vertical" if horizontal and vertical else "horizontal" if horizontal else "vertical"
         chosen.append(keras.layers.RandomFlip(mode, seed=seed))
     return chosen
 
 
 def build_classifier(
-    name: str,
-    input_shape: tuple[int, int, int],
-    class_count: int,
-    augmentation: dict | None = None,
-    learning_rate: float = 0.001,
-    seed: int = 0,
+    model: ImageModelConfig, augmentation: AugmentationConfig, input_shape: tuple[int, int, int], class_count: int
 ) -> keras.Model:
-    """The zoo model `name` behind the augmentation layers, compiled with Adam.
+    """The zoo model `model.name` behind the augmentation layers, compiled with Adam.
 
     Args:
       input_shape: pixels as height, width, channels.
-      augmentation: keyword arguments of augmentation_layers (none: no augmentation).
     """
-    classifier = zoo.build(name, input_shape, class_count)
+    classifier = zoo.build(model.name, input_shape, class_count)
     inputs = keras.Input(input_shape, name=features.PIXELS_KEY)
     x = inputs
-    for layer in augmentation_layers(**(augmentation or {}), seed=seed):
+    for layer in augmentation_layers(augmentation, model.seed):
         x = layer(x)
-    model = keras.Model(inputs, classifier(x), name=f"{name}_classifier")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+    built = keras.Model(inputs, classifier(x), name=f"{model.name}_classifier")
+    built.compile(
+        optimizer=keras.optimizers.Adam(model.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy()],
     )
-    return model
+    return built
 
 
 def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput, class_names: list[str]) -> dict:
@@ -94,9 +79,7 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve_examples(serialized_examples):
-        parsed = tf.io.parse_example(
-            serialized_examples, {features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)}
-        )
+        parsed = tf.io.parse_example(serialized_examples, {features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})
         return classify(parsed[features.IMAGE_KEY])
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="images")])
@@ -108,22 +91,24 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the SavedModel with both signatures."""
-    params = fn_args.custom_config
-    keras.utils.set_random_seed(params["seed"])
+    tf_setup.configure()
+    config = config_from_custom_config(fn_args.custom_config)
+    assert isinstance(config, ImageConfig)
+    keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
     train, evaluation = (
-        training.transformed_dataset(files, fn_args.data_accessor, transform_output, params["batch_size"], features.LABEL_KEY)
+        training.transformed_dataset(
+            files, fn_args.data_accessor, transform_output, config.model.batch_size, features.LABEL_KEY
+        )
         for files in (fn_args.train_files, fn_args.eval_files)
     )
-    model = build_classifier(
-        params["name"], params["input_shape"], len(params["class_names"]), params["augmentation"],
-        params["learning_rate"], params["seed"],
-    )
+    input_shape = (config.image_height, config.image_width, config.channels)
+    model = build_classifier(config.model, config.augmentation, input_shape, len(config.class_names))
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
-    training.fit_and_record(model, train, evaluation, fn_args, params["epochs"])
+    training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures=_serving_signatures(model, transform_output, params["class_names"]),
+        signatures=_serving_signatures(model, transform_output, list(config.class_names)),
     )

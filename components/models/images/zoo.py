@@ -5,6 +5,11 @@ to class probabilities. The notes size them for 28x28 or 32x32 images; here ever
 takes smaller ones, down to the 8x8 digits: a convolution whose kernel no longer fits the feature
 map pads it ('same') instead, and a pooling layer is left out once the map is smaller than its
 window, so the layers stay the notes' layers and only the spatial sizes shrink.
+
+Besides the convolutional ones, the notes' sequence readings of an image: `rnn_rows`, `lstm_rows`
+and `bilstm_rows` read each image row as one time step ([height, width, channels] becomes
+`height` steps of `width * channels` values) with SimpleRNN(32), LSTM(32) or a bidirectional
+LSTM(32), the last state feeding the Dense softmax classifier; any image size.
 """
 
 from typing import Callable
@@ -28,7 +33,7 @@ def build(name: str, input_shape: tuple[int, int, int], class_count: int) -> ker
     """The zoo model called `name`; ValueError naming the zoo's models if there is none."""
     if name not in MODELS:
         raise ValueError(f"model {name!r} is not in the zoo; choose one of {', '.join(MODELS)}.")
-    return MODELS[name](tuple(input_shape), class_count)
+    return MODELS[name](input_shape, class_count)
 
 
 def _conv(x, filters: int, kernel: int, strides: int = 1, padding: str = "same", activation=None):
@@ -175,3 +180,32 @@ def build_resnet18(input_shape, class_count: int) -> keras.Model:
         x = _residual_block(x, filters, strides=1)
     x = layers.GlobalAveragePooling2D()(x)
     return _classifier(inputs, x, class_count, "resnet18")
+
+
+def _rows(input_shape, class_count: int, recurrent: layers.Layer, name: str) -> keras.Model:
+    """Each image row one time step, [height, width, channels] -> [height, width * channels], then
+    `recurrent` (returning its last output only) and the classifier."""
+    height, width, channels = input_shape
+    inputs = keras.Input(input_shape, name="pixels")
+    x = layers.Reshape((height, width * channels), name="rows")(inputs)
+    x = recurrent(x)
+    return _classifier(inputs, x, class_count, name)
+
+
+@register("rnn_rows")
+def build_rnn_rows(input_shape, class_count: int) -> keras.Model:
+    """The notes' RNN over image rows: each row a time step, SimpleRNN 32, Dense softmax."""
+    return _rows(input_shape, class_count, layers.SimpleRNN(32), "rnn_rows")
+
+
+@register("lstm_rows")
+def build_lstm_rows(input_shape, class_count: int) -> keras.Model:
+    """The notes' LSTM over image rows: each row a time step, LSTM 32, Dense softmax."""
+    return _rows(input_shape, class_count, layers.LSTM(32), "lstm_rows")
+
+
+@register("bilstm_rows")
+def build_bilstm_rows(input_shape, class_count: int) -> keras.Model:
+    """The notes' bidirectional LSTM over image rows: each row a time step, Bidirectional(LSTM 32)
+    (64 values, both directions' last states), Dense softmax."""
+    return _rows(input_shape, class_count, layers.Bidirectional(layers.LSTM(32)), "bilstm_rows")

@@ -15,7 +15,7 @@ Either way the target is scaled like the target column and each example carries
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.stock import features
+from components.models.stock import features
 
 
 def required_columns(custom_config: dict) -> list[str]:

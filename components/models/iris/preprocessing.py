@@ -8,7 +8,7 @@ and serving data are scaled with those same values and may fall outside [0, 1].
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.iris import features
+from components.models.iris import features
 
 
 def preprocessing_fn(inputs: dict) -> dict:

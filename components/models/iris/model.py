@@ -10,22 +10,17 @@ import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import training
-from components.iris import features
+from components import tf_setup
+from components.models import training
+from components.models.iris import features
+from pipelines.iris.config import IrisConfig, IrisModelConfig
+from pipelines.registry import config_from_custom_config
 
 
-def build_classifier(
-    hidden_units: tuple = (),
-    l2: float = 0.01,
-    learning_rate: float = 0.1,
-) -> keras.Model:
-    """The notes' model: (optional ReLU hidden layers) -> Dense softmax, L2 on every kernel.
-
-    Args:
-      hidden_units: sizes of the hidden layers; empty gives the notes' single layer.
-      l2: L2 penalty factor on each Dense kernel.
-      learning_rate: Adam's step size.
-    """
+def build_classifier(model: IrisModelConfig) -> keras.Model:
+    """The notes' model: (optional ReLU hidden layers) -> Dense softmax, L2 on every kernel
+    (pipelines/iris/config.py describes each setting)."""
+    hidden_units, l2, learning_rate = model.hidden_units, model.l2, model.learning_rate
     inputs = [keras.Input(shape=(1,), name=key) for key in features.FEATURE_KEYS]
     x = keras.layers.concatenate(inputs)
     for units in hidden_units:
@@ -33,13 +28,13 @@ def build_classifier(
     outputs = keras.layers.Dense(
         len(features.SPECIES_NAMES), activation="softmax", kernel_regularizer=keras.regularizers.l2(l2)
     )(x)
-    model = keras.Model(inputs=inputs, outputs=outputs)
-    model.compile(
+    built = keras.Model(inputs=inputs, outputs=outputs)
+    built.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy()],
     )
-    return model
+    return built
 
 
 def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
@@ -65,17 +60,21 @@ def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the serving SavedModel."""
-    params = fn_args.custom_config
-    keras.utils.set_random_seed(params["seed"])
+    tf_setup.configure()
+    config = config_from_custom_config(fn_args.custom_config)
+    assert isinstance(config, IrisConfig)
+    keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
     train, evaluation = (
-        training.transformed_dataset(files, fn_args.data_accessor, transform_output, params["batch_size"], features.LABEL_KEY)
+        training.transformed_dataset(
+            files, fn_args.data_accessor, transform_output, config.model.batch_size, features.LABEL_KEY
+        )
         for files in (fn_args.train_files, fn_args.eval_files)
     )
-    model = build_classifier(tuple(params["hidden_units"]), params["l2"], params["learning_rate"])
+    model = build_classifier(config.model)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
-    training.fit_and_record(model, train, evaluation, fn_args, params["epochs"])
+    training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",

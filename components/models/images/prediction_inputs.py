@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from components.images import features
-from components.images.preprocessing import decode
+from components.models.images import features
+from components.models.images.preprocessing import decode
 from serving.client import example
 
 

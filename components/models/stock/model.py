@@ -15,21 +15,20 @@ prices:
 import csv
 import os
 
-import matplotlib
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from tensorflow.io import gfile
+from tensorflow_transform import TFTransformOutput
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx_bsl.public import tfxio
 
-matplotlib.use("Agg")  # no display on servers and in containers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-from tensorflow.io import gfile  # noqa: E402
-from tensorflow_transform import TFTransformOutput  # noqa: E402
-from tfx.components.trainer.fn_args_utils import FnArgs  # noqa: E402
-from tfx_bsl.public import tfxio  # noqa: E402
-
-from components import training  # noqa: E402
-from components.stock import features  # noqa: E402
-from components.stock.preprocessing import dense_window, required_columns  # noqa: E402
+from components import tf_setup, training_record
+from components.models import training
+from components.models.stock import features
+from components.models.stock.preprocessing import dense_window, required_columns
+from pipelines.registry import config_from_custom_config
+from pipelines.stock.config import StockConfig, StockModelConfig
 
 FORECAST_CHART = "forecast_vs_real.png"
 FORECAST_TABLE = "forecast_vs_real.csv"
@@ -45,26 +44,31 @@ def _recurrent_model(layer, window_days: int, channels: int, units: tuple, dropo
     return keras.Model(inputs, keras.layers.Dense(1)(x))
 
 
-def build_simple_rnn(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+def build_simple_rnn(window_days: int, channels: int, units: tuple, dropout: float) -> keras.Model:
     """The notes' SimpleRNN(80) -> SimpleRNN(100) model; window_days of `channels` scaled values in."""
     return _recurrent_model(keras.layers.SimpleRNN, window_days, channels, units, dropout)
 
 
-def build_lstm(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+def build_lstm(window_days: int, channels: int, units: tuple, dropout: float) -> keras.Model:
     """The notes' LSTM(80) -> LSTM(100) model."""
     return _recurrent_model(keras.layers.LSTM, window_days, channels, units, dropout)
 
 
-def build_gru(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+def build_gru(window_days: int, channels: int, units: tuple, dropout: float) -> keras.Model:
     """The notes' GRU(80) -> GRU(100) model."""
     return _recurrent_model(keras.layers.GRU, window_days, channels, units, dropout)
 
 
-def build_bidirectional_lstm(window_days: int, channels: int, units=(80, 100), dropout=0.2) -> keras.Model:
+def build_bidirectional_lstm(window_days: int, channels: int, units: tuple, dropout: float) -> keras.Model:
     """LSTM layers reading each window both ways."""
     return _recurrent_model(
-        lambda size, return_sequences: keras.layers.Bidirectional(keras.layers.LSTM(size, return_sequences=return_sequences)),
-        window_days, channels, units, dropout,
+        lambda size, return_sequences: keras.layers.Bidirectional(
+            keras.layers.LSTM(size, return_sequences=return_sequences)
+        ),
+        window_days,
+        channels,
+        units,
+        dropout,
     )
 
 
@@ -76,16 +80,14 @@ MODEL_BUILDERS = {
 }
 
 
-def build_model(params: dict) -> keras.Model:
+def build_model(model: StockModelConfig, window_days: int, channels: int) -> keras.Model:
     """The configured architecture, compiled with MSE loss (the notes') and MAE reported."""
-    if params["architecture"] not in MODEL_BUILDERS:
-        raise ValueError(f"model.architecture {params['architecture']!r}: expected one of {', '.join(MODEL_BUILDERS)}.")
-    model = MODEL_BUILDERS[params["architecture"]](
-        params["window_days"], len(params["feature_columns"]), tuple(params["units"]), params["dropout"]
-    )
-    optimizer = keras.optimizers.get({"class_name": params["optimizer"], "config": {"learning_rate": params["learning_rate"]}})
-    model.compile(optimizer=optimizer, loss="mean_squared_error", metrics=[keras.metrics.MeanAbsoluteError()])
-    return model
+    if model.architecture not in MODEL_BUILDERS:
+        raise ValueError(f"model.architecture {model.architecture!r}: expected one of {', '.join(MODEL_BUILDERS)}.")
+    built = MODEL_BUILDERS[model.architecture](window_days, channels, model.units, model.dropout)
+    optimizer = keras.optimizers.get({"class_name": model.optimizer, "config": {"learning_rate": model.learning_rate}})
+    built.compile(optimizer=optimizer, loss="mean_squared_error", metrics=[keras.metrics.MeanAbsoluteError()])
+    return built
 
 
 def model_input(transformed: dict, feature_columns) -> tf.Tensor:
@@ -93,27 +95,27 @@ def model_input(transformed: dict, feature_columns) -> tf.Tensor:
     return tf.stack([transformed[features.scaled_key(column)] for column in feature_columns], axis=-1)
 
 
-def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, params: dict) -> tf.data.Dataset:
+def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, config: StockConfig) -> tf.data.Dataset:
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=params["batch_size"], shuffle_seed=params["seed"]),
+        tfxio.TensorFlowDatasetOptions(batch_size=config.model.batch_size, shuffle_seed=config.model.seed),
         transform_output.transformed_metadata.schema,
     )
-    columns = params["feature_columns"]
+    columns = config.feature_columns
     return dataset.map(lambda batch: (model_input(batch, columns), batch[features.TARGET_SCALED_KEY])).repeat()
 
 
 class _PriceModel(tf.Module):
     """The trained model between the Transform graph and the inverse scaling: prices in, prices out."""
 
-    def __init__(self, model: keras.Model, transform_output: TFTransformOutput, params: dict):
+    def __init__(self, model: keras.Model, transform_output: TFTransformOutput, config: StockConfig):
         super().__init__()
         self.model = model
         self.tft_layer = transform_output.transform_features_layer()
-        self.window_days = params["window_days"]
-        self.feature_columns = list(params["feature_columns"])
-        self.target_column = params["target_column"]
-        self.input_columns = required_columns(params)
+        self.window_days = config.window_days
+        self.feature_columns = list(config.feature_columns)
+        self.target_column = config.target_column
+        self.input_columns = required_columns(config.transform_params())
         self.raw_spec = {column: tf.io.VarLenFeature(tf.float32) for column in self.input_columns}
 
     def forecast(self, raw_windows: dict) -> tf.Tensor:
@@ -128,12 +130,17 @@ class _PriceModel(tf.Module):
 
         @tf.function(
             input_signature=[
-                {column: tf.TensorSpec([None, self.window_days], tf.float32, name=column) for column in self.input_columns}
+                {
+                    column: tf.TensorSpec([None, self.window_days], tf.float32, name=column)
+                    for column in self.input_columns
+                }
             ]
         )
         def serve_prices(windows):
             # The Transform graph parses windows as variable-length lists: give it that form.
-            return {"forecast": self.forecast({c: tf.RaggedTensor.from_tensor(w).to_sparse() for c, w in windows.items()})}
+            return {
+                "forecast": self.forecast({c: tf.RaggedTensor.from_tensor(w).to_sparse() for c, w in windows.items()})
+            }
 
         evaluation_spec = {
             **self.raw_spec,
@@ -165,26 +172,32 @@ class _PriceModel(tf.Module):
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split, charts the eval split, exports the price SavedModel."""
-    params = fn_args.custom_config
-    keras.utils.set_random_seed(params["seed"])
+    tf_setup.configure()
+    config = config_from_custom_config(fn_args.custom_config)
+    assert isinstance(config, StockConfig)
+    keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, params)
-    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, params)
-    model = build_model(params)
+    train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, config)
+    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, config)
+    model = build_model(config.model, config.window_days, len(config.feature_columns))
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")
     callbacks = []
-    if params["early_stopping_patience"] > 0:
+    if config.model.early_stopping_patience > 0:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=params["early_stopping_patience"], restore_best_weights=True)
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.model.early_stopping_patience, restore_best_weights=True
+            )
         )
-    training.fit_and_record(model, train, evaluation, fn_args, params["epochs"], callbacks)
-    price_model = _PriceModel(model, transform_output, params)
-    _chart_eval_split(price_model, fn_args, transform_output, params)
+    training.fit_and_record(model, train, evaluation, fn_args, config.epochs, callbacks)
+    price_model = _PriceModel(model, transform_output, config)
+    _chart_eval_split(price_model, fn_args, transform_output, config)
     tf.saved_model.save(price_model, fn_args.serving_model_dir, signatures=price_model.signatures())
 
 
-def _chart_eval_split(price_model: _PriceModel, fn_args: FnArgs, transform_output: TFTransformOutput, params: dict) -> None:
+def _chart_eval_split(
+    price_model: _PriceModel, fn_args: FnArgs, transform_output: TFTransformOutput, config: StockConfig
+) -> None:
     """The notes' predicted-vs-real chart over the eval split, in prices, and its table."""
     dataset = fn_args.data_accessor.tf_dataset_factory(
         fn_args.eval_files,
@@ -193,7 +206,7 @@ def _chart_eval_split(price_model: _PriceModel, fn_args: FnArgs, transform_outpu
     )
     rows = []
     for batch in dataset:
-        scaled = tf.reshape(price_model.model(model_input(batch, params["feature_columns"])), [-1])
+        scaled = tf.reshape(price_model.model(model_input(batch, config.feature_columns)), [-1])
         offset, scale = batch[features.TARGET_OFFSET_KEY], batch[features.TARGET_SCALE_KEY]
         forecast = (offset + scale * scaled).numpy()
         real = (offset + scale * batch[features.TARGET_SCALED_KEY]).numpy()
@@ -210,14 +223,17 @@ def _chart_eval_split(price_model: _PriceModel, fn_args: FnArgs, transform_outpu
         writer = csv.writer(f)
         writer.writerow(["ticker", "date", "real", "forecast"])
         writer.writerows(rows)
+    plt = training_record.pyplot()
     figure, axis = plt.subplots(figsize=(10, 4))
     for ticker in sorted({row[0] for row in rows}):
         days = [row for row in rows if row[0] == ticker]
-        axis.plot([row[2] for row in days], label=f"{ticker} real {params['target_column']}")
+        axis.plot([row[2] for row in days], label=f"{ticker} real {config.target_column}")
         axis.plot([row[3] for row in days], label=f"{ticker} forecast")
     axis.set_xlabel(f"trading day of the evaluation period ({rows[0][1]} to {rows[-1][1]})" if rows else "trading day")
     axis.set_ylabel("price")
-    axis.set_title(f"{params['architecture']}: forecast vs real {params['target_column']}, {params['horizon_days']} day(s) ahead")
+    axis.set_title(
+        f"{config.model.architecture}: forecast vs real {config.target_column}, {config.horizon_days} day(s) ahead"
+    )
     axis.legend()
     figure.tight_layout()
     with gfile.GFile(os.path.join(fn_args.model_run_dir, FORECAST_CHART), "wb") as f:

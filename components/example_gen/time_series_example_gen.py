@@ -17,7 +17,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from components.stock import windowing
+from components.models.stock import windowing
 from components.validation_gate import InputDataError
 
 # Problems are listed up to this many; the count says how many more.
@@ -67,7 +67,8 @@ def TimeSeriesExampleGen(
             pipeline
             | "ListFiles" >> beam.Create(paths)
             | "ReadLines" >> beam.io.ReadAllFromText(skip_header_lines=1, with_filename=True)
-            | "ParseRows" >> beam.Map(lambda file_and_line: windowing.parse_row(layouts[file_and_line[0]], file_and_line[1]))
+            | "ParseRows"
+            >> beam.Map(lambda file_and_line: windowing.parse_row(layouts[file_and_line[0]], file_and_line[1]))
             | "DropBlankLines" >> beam.Filter(lambda row: row is not None)
         )
         rows, row_problems = parsed | "SeparateBadRows" >> beam.Partition(lambda row, _: int(isinstance(row, str)), 2)
@@ -85,19 +86,23 @@ def TimeSeriesExampleGen(
             lambda item, _: int(isinstance(item, str)), 2
         )
         by_split = good | "BySplit" >> beam.Partition(lambda window, _: splits.index(window.split), len(splits))
-        counts = []
+        count_lines = []
         for split, windows_of_split in zip(splits, by_split):
             (
                 windows_of_split
                 | f"Example[{split}]" >> beam.Map(lambda window: window.example)
                 | f"Write[{split}]" >> WriteSplit(artifact_utils.get_split_uri([examples], split), "")
             )
-            counts.append(
+            count_lines.append(
                 windows_of_split
                 | f"Count[{split}]" >> beam.combiners.Count.Globally()
                 | f"Name[{split}]" >> beam.Map(lambda count, split=split: f"{split} {count}")
             )
-        tuple(counts) | "AllCounts" >> beam.Flatten() | "WriteCounts" >> beam.io.WriteToText(counts_path, shard_name_template="")
+        (
+            tuple(count_lines)
+            | "AllCounts" >> beam.Flatten()
+            | "WriteCounts" >> beam.io.WriteToText(counts_path, shard_name_template="")
+        )
         (
             (row_problems, series_problems)
             | "AllProblems" >> beam.Flatten()
@@ -107,8 +112,10 @@ def TimeSeriesExampleGen(
     problems = _read_lines(problems_path)
     counts = {split: int(count) for split, count in (line.split() for line in _read_lines(counts_path))}
     if not problems and not counts.get(windowing.TRAIN):
-        problems = [f"no series has a training window: each needs more than eval_days {eval_days} + window_days "
-                    f"{window_days} + horizon_days {horizon_days} - 1 days"]
+        problems = [
+            f"no series has a training window: each needs more than eval_days {eval_days} + window_days "
+            f"{window_days} + horizon_days {horizon_days} - 1 days"
+        ]
     if problems:
         shown = sorted(problems)[:_PROBLEMS_SHOWN]
         if len(problems) > _PROBLEMS_SHOWN:
@@ -127,4 +134,3 @@ def _read_lines(path: str) -> list[str]:
         return []
     with fileio.open(path) as f:
         return [line.rstrip("\n") for line in f if line.strip()]
-

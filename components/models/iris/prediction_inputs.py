@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from components.iris import features
+from components.models.iris import features
 from serving.client import example
 
 _EXPECTED = (

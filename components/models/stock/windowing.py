@@ -15,12 +15,12 @@ import csv
 import dataclasses
 import datetime
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import tensorflow as tf
 
-from components.stock import features
+from components.models.stock import features
 
 TRAIN = "train"
 EVAL = "eval"
@@ -62,7 +62,9 @@ def read_layout(path: str) -> FileLayout:
     with open(path, newline="", encoding="utf-8") as f:
         header = next(csv.reader(f), None)
     if not header or not any(name.strip() for name in header):
-        raise ValueError(f"{path} is empty; expected a header line {','.join(REQUIRED_COLUMNS)}[,ticker] and one row per day.")
+        raise ValueError(
+            f"{path} is empty; expected a header line {','.join(REQUIRED_COLUMNS)}[,ticker] and one row per day."
+        )
     names = [name.strip().lower() for name in header]
     positions = {name: index for index, name in enumerate(names) if name}
     missing = [column for column in REQUIRED_COLUMNS if column not in positions]
@@ -83,7 +85,9 @@ def parse_row(layout: FileLayout, line: str) -> tuple[str, Day] | Problem | None
         return None
     cells = next(csv.reader([line]))
     if len(cells) != layout.fields:
-        return Problem(f"{layout.path}: line {line.strip()!r} has {len(cells)} fields; expected {layout.fields}, as in the header.")
+        return Problem(
+            f"{layout.path}: line {line.strip()!r} has {len(cells)} fields; expected {layout.fields}, as in the header."
+        )
     raw_date = cells[layout.positions[features.DATE_COLUMN]].strip()
     try:
         date = datetime.date.fromisoformat(raw_date[:10])
@@ -99,7 +103,11 @@ def parse_row(layout: FileLayout, line: str) -> tuple[str, Day] | Problem | None
         if not math.isfinite(value):
             return Problem(f"{layout.path}: column '{column}' on {date} holds {raw!r}; expected a number.")
         values.append(value)
-    ticker = cells[layout.positions[features.TICKER_COLUMN]].strip() if features.TICKER_COLUMN in layout.positions else layout.ticker
+    ticker = (
+        cells[layout.positions[features.TICKER_COLUMN]].strip()
+        if features.TICKER_COLUMN in layout.positions
+        else layout.ticker
+    )
     return ticker, Day(date, tuple(values))
 
 
@@ -110,7 +118,9 @@ def series_windows(
     days = sorted(days, key=lambda day: day.date)
     duplicates = sorted({a.date for a, b in zip(days, days[1:]) if a.date == b.date})
     if duplicates:
-        shown = ", ".join(map(str, duplicates[:3])) + (f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else "")
+        shown = ", ".join(map(str, duplicates[:3])) + (
+            f" and {len(duplicates) - 3} more" if len(duplicates) > 3 else ""
+        )
         yield Problem(f"series {ticker} has more than one row for {shown}; expected one row per trading day.")
         return
     needed = window_days + horizon_days

@@ -1,18 +1,18 @@
-"""The folder layouts an image pipeline reads, recognised without TensorFlow (the CLI checks a
-data folder before it loads anything).
+"""The folder layouts a file-reading pipeline (images, audio) reads, recognised without TensorFlow
+(the CLI checks a data folder before it loads anything).
 
 A data folder holds one of:
   a labels file   `<name>.txt`, one `<file name> <label>` line per image (the notes' layout);
                   file names are relative to the folder `<name>/` beside it if there is one,
                   else to the labels file's own folder
   class folders   one sub-folder per class, named by the class (Keras' image_dataset_from_directory)
-  TFRecord files  `*.tfrecord[s][.gz]`, tf.Examples with the features ImageExampleGen writes
+  TFRecord files  `*.tfrecord[s][.gz]`, tf.Examples with the features FileExampleGen writes
 
 Train and test data given separately are two of these whose names contain `train` and `test`
 (or `eval`): two labels files, two folders of class folders, or two sets of TFRecord files. The
 pipeline uses them as its train and eval splits; anything else it splits 2:1 by hash.
 
-Each split is named to ImageExampleGen by a glob pattern relative to the data folder: a labels
+Each split is named to FileExampleGen by a glob pattern relative to the data folder: a labels
 file, the class folders (`*`, `train/*`), or the TFRecord files.
 """
 
@@ -23,7 +23,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from pipelines.config import ConfigError
+# The class index feature of every example FileExampleGen writes.
+LABEL_KEY = "label"
 
 LABELS_FILES = "labels file"
 CLASS_FOLDERS = "class folders"
@@ -36,42 +37,46 @@ SINGLE_SPLIT = "single_split"
 _TEST_WORDS = ("test", "eval")
 
 
+class LayoutError(ValueError):
+    """A data folder in none of the layouts: the message names what was found and what was expected."""
+
+
 @dataclasses.dataclass(frozen=True)
-class ImageLayout:
+class Layout:
     kind: str
     split_patterns: dict[str, str]
     """{"train": pattern, "eval": pattern} for data given split, else {SINGLE_SPLIT: pattern}."""
 
 
-def detect(data_dir: Path) -> ImageLayout:
-    """The layout of `data_dir`; ConfigError, naming what was found and what was expected, if none fits."""
+def detect(data_dir: Path) -> Layout:
+    """The layout of `data_dir`; LayoutError, naming what was found and what was expected, if none fits."""
     entries = [entry for entry in sorted(data_dir.iterdir()) if not entry.name.startswith(".")]
     labels_files = [entry.name for entry in entries if entry.is_file() and entry.name.endswith(LABELS_SUFFIX)]
     tfrecords = [entry.name for entry in entries if entry.is_file() and entry.name.endswith(TFRECORD_SUFFIXES)]
     folders = [entry.name for entry in entries if entry.is_dir()]
     if labels_files:
         if len(labels_files) == 1:
-            return ImageLayout(LABELS_FILES, {SINGLE_SPLIT: labels_files[0]})
+            return Layout(LABELS_FILES, {SINGLE_SPLIT: labels_files[0]})
         pair = _train_and_test(labels_files)
         if pair is None:
-            raise ConfigError(
+            raise LayoutError(
                 f"data folder {data_dir} holds {len(labels_files)} labels files ({', '.join(labels_files)}); "
                 "expected one, or one whose name contains 'train' and one whose name contains 'test' or 'eval'."
             )
-        return ImageLayout(LABELS_FILES, {"train": pair[0], "eval": pair[1]})
+        return Layout(LABELS_FILES, {"train": pair[0], "eval": pair[1]})
     if tfrecords:
         words = _split_words(tfrecords)
         if words:
-            return ImageLayout(TFRECORD_FILES, {split: f"*{word}*.tfrecord*" for split, word in words.items()})
-        return ImageLayout(TFRECORD_FILES, {SINGLE_SPLIT: "*.tfrecord*"})
+            return Layout(TFRECORD_FILES, {split: f"*{word}*.tfrecord*" for split, word in words.items()})
+        return Layout(TFRECORD_FILES, {SINGLE_SPLIT: "*.tfrecord*"})
     if folders:
         pair = _train_and_test(folders)
         if pair and all(any(child.is_dir() for child in (data_dir / name).iterdir()) for name in pair):
-            return ImageLayout(CLASS_FOLDERS, {"train": f"{pair[0]}/*", "eval": f"{pair[1]}/*"})
-        return ImageLayout(CLASS_FOLDERS, {SINGLE_SPLIT: "*"})
-    raise ConfigError(
+            return Layout(CLASS_FOLDERS, {"train": f"{pair[0]}/*", "eval": f"{pair[1]}/*"})
+        return Layout(CLASS_FOLDERS, {SINGLE_SPLIT: "*"})
+    raise LayoutError(
         f"data folder {data_dir} holds no labels file (*.txt), TFRecord files or class sub-folders; "
-        "expected one of the layouts in the README's Digits section."
+        "expected one of the layouts in docs/pipelines.md."
     )
 
 
@@ -98,7 +103,7 @@ def fingerprint(data_dir: Path) -> str:
 
     TFX fingerprints only the entries a split pattern matches, one level deep: a labels file,
     not the images it names; class folders, not the files in them. A replaced or fixed image
-    would leave ImageExampleGen cached on the old one. This digest, given to ImageExampleGen as
+    would leave FileExampleGen cached on the old one. This digest, given to FileExampleGen as
     a parameter, changes whenever any file in the folder does.
     """
     digest = hashlib.sha256()

@@ -2,30 +2,21 @@
 epochs and keep a record of it.
 
 The record lands in the Trainer's ModelRun artifact (`fn_args.model_run_dir`), where the
-MlflowTracker component picks it up, whatever orchestrator ran the Trainer:
-  history.csv          one row per epoch: train and evaluation loss and metrics
-  training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
-  model_summary.json   every layer with its weights' shapes and statistics (the notes'
-                       parameter extraction, without writing weights to a text file)
+MlflowTracker component picks it up, whatever orchestrator ran the Trainer
+(components/training_record.py names its files).
 """
 
-import csv
 import json
 import os
 
-import matplotlib
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+from tensorflow.io import gfile
+from tfx_bsl.public import tfxio
 
-matplotlib.use("Agg")  # no display on servers and in containers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-from tensorflow.io import gfile  # noqa: E402
-from tfx_bsl.public import tfxio  # noqa: E402
-
-HISTORY_FILE = "history.csv"
-CURVES_FILE = "training_curves.png"
-SUMMARY_FILE = "model_summary.json"
+from components import training_record
+from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
 
 
 def transformed_dataset(file_pattern, data_accessor, transform_output, batch_size: int, label_key: str):
@@ -56,7 +47,9 @@ def warm_start(model: keras.Model, base_model_dir: str, saved_as: str | None = N
         ) from error
 
 
-def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int, callbacks=()) -> keras.callbacks.History:
+def fit_and_record(
+    model: keras.Model, train, evaluation, fn_args, epochs: int, callbacks=()
+) -> keras.callbacks.History:
     """Fits `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
     evaluation data (`eval_steps` batches) after each, and writes the record above.
     `callbacks` (Keras callbacks, such as early stopping) run during the fit."""
@@ -71,43 +64,11 @@ def fit_and_record(model: keras.Model, train, evaluation, fn_args, epochs: int, 
         verbose=2,
     )
     gfile.makedirs(fn_args.model_run_dir)
-    write_history(history.history, os.path.join(fn_args.model_run_dir, HISTORY_FILE))
-    plot_history(history.history, os.path.join(fn_args.model_run_dir, CURVES_FILE))
+    training_record.write_history(history.history, os.path.join(fn_args.model_run_dir, HISTORY_FILE))
+    training_record.plot_history(history.history, os.path.join(fn_args.model_run_dir, CURVES_FILE))
     with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(model_summary(model), f, indent=2)
     return history
-
-
-def write_history(history: dict[str, list[float]], path: str) -> None:
-    names = sorted(history)
-    with gfile.GFile(path, "w") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", *names])
-        for epoch, values in enumerate(zip(*(history[name] for name in names))):
-            writer.writerow([epoch, *values])
-
-
-def read_history(path: str) -> list[dict[str, float]]:
-    with gfile.GFile(path) as f:
-        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
-
-
-def plot_history(history: dict[str, list[float]], path: str) -> None:
-    """One panel per metric, training and evaluation curves together."""
-    metrics = sorted(name for name in history if not name.startswith("val_"))
-    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
-    for axis, name in zip(axes[0], metrics):
-        epochs = range(1, len(history[name]) + 1)
-        axis.plot(epochs, history[name], label="training")
-        if f"val_{name}" in history:
-            axis.plot(epochs, history[f"val_{name}"], label="evaluation")
-        axis.set_title(name)
-        axis.set_xlabel("epoch")
-        axis.legend()
-    figure.tight_layout()
-    with gfile.GFile(path, "wb") as f:
-        figure.savefig(f, format="png", dpi=100)
-    plt.close(figure)
 
 
 def model_summary(model: keras.Model) -> dict:

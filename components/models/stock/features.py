@@ -3,10 +3,13 @@
 One tf.Example per window: for each daily column, its `window_days` values in date
 order (a float list under the column's name), and the target column's value
 `horizon_days` trading days after the window's last day.
+
+Names only, no TensorFlow: the stock config imports them.
 """
 
-from pipelines.stock.config import DAILY_COLUMNS, PRICE_COLUMNS  # noqa: F401 (names users configure)
-
+# The daily columns every input file has.
+PRICE_COLUMNS = ("open", "high", "low", "close")
+DAILY_COLUMNS = (*PRICE_COLUMNS, "volume")
 DATE_COLUMN = "date"
 VOLUME_COLUMN = "volume"
 TICKER_COLUMN = "ticker"

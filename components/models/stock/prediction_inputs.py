@@ -3,7 +3,7 @@ pipeline reads); its last `window_days` days are the window. One forecast per fi
 
 import numpy as np
 
-from components.stock import features, windowing
+from components.models.stock import features, windowing
 from serving.client import example
 
 
@@ -25,7 +25,9 @@ def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
         raise ValueError(problems[0])
     tickers = sorted({ticker for ticker, _ in rows})
     if len(tickers) != 1:
-        raise ValueError(f"{path} holds {len(tickers)} series ({', '.join(tickers) or 'no rows'}); expected one per file.")
+        raise ValueError(
+            f"{path} holds {len(tickers)} series ({', '.join(tickers) or 'no rows'}); expected one per file."
+        )
     days = sorted((day for _, day in rows), key=lambda day: day.date)
     if len(days) < window_days:
         raise ValueError(

@@ -6,7 +6,7 @@ count is prepared exactly as the training images were.
 
 import tensorflow as tf
 
-from components.images import features
+from components.models.images import features
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:

@@ -1,0 +1,58 @@
+"""The training record every Trainer leaves in its ModelRun artifact and MlflowTracker reads back.
+
+history.csv          one row per epoch: train and evaluation loss and metrics
+training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
+model_summary.json   every layer with its weights' shapes and statistics (the notes'
+                     parameter extraction, without writing weights to a text file)
+"""
+
+import csv
+
+from tensorflow.io import gfile
+
+HISTORY_FILE = "history.csv"
+CURVES_FILE = "training_curves.png"
+SUMMARY_FILE = "model_summary.json"
+
+
+def pyplot():
+    """matplotlib's pyplot drawing to files only: there is no display on servers and in containers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_history(history: dict[str, list[float]], path: str) -> None:
+    names = sorted(history)
+    with gfile.GFile(path, "w") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *names])
+        for epoch, values in enumerate(zip(*(history[name] for name in names))):
+            writer.writerow([epoch, *values])
+
+
+def read_history(path: str) -> list[dict[str, float]]:
+    with gfile.GFile(path) as f:
+        return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_history(history: dict[str, list[float]], path: str) -> None:
+    """One panel per metric, training and evaluation curves together."""
+    plt = pyplot()
+    metrics = sorted(name for name in history if not name.startswith("val_"))
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
+    for axis, name in zip(axes[0], metrics):
+        epochs = range(1, len(history[name]) + 1)
+        axis.plot(epochs, history[name], label="training")
+        if f"val_{name}" in history:
+            axis.plot(epochs, history[f"val_{name}"], label="evaluation")
+        axis.set_title(name)
+        axis.set_xlabel("epoch")
+        axis.legend()
+    figure.tight_layout()
+    with gfile.GFile(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=100)
+    plt.close(figure)

@@ -1,0 +1,125 @@
+"""What every image classification pipeline's config has: `pipelines/<name>/config.py` of an image
+pipeline subclasses ImageConfig and sets its name, data folder, class names and sizes; the module
+code (`components/models/images/`) and the DAG are shared.
+
+No TensorFlow here: the CLI reads configs for `--help` and `tfpipe list`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import ClassVar
+
+from components.example_gen import layouts
+from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig
+
+
+@dataclasses.dataclass
+class ImageModelConfig:
+    """Which model of the zoo, and how it is trained."""
+
+    name: str = "baseline"
+    """The zoo model: mlp, baseline, lenet5, alexnet8, vgg16, inception10, resnet18, or the rows
+    readers rnn_rows, lstm_rows, bilstm_rows (components/models/images/zoo.py)."""
+    learning_rate: float = 0.003
+    """Adam's step size."""
+    batch_size: int = 32
+    """Images per training step."""
+    seed: int = 0
+    """Seeds weight initialization, shuffling and augmentation, so an unchanged run trains the same model."""
+
+
+@dataclasses.dataclass
+class AugmentationConfig:
+    """Random changes to each training image, by Keras preprocessing layers: the model applies
+    them in training only, never when it serves. All zero or false: no augmentation."""
+
+    rotation_degrees: float = 0.0
+    """Largest rotation either way, in degrees."""
+    shift_fraction: float = 0.0
+    """Largest shift up or down and left or right, as a fraction of the image's height and width."""
+    zoom_fraction: float = 0.0
+    """Largest zoom in or out, as a fraction of the image's size."""
+    flip_horizontal: bool = False
+    """Mirror left-right at random (wrong for digits and text, right for most photos)."""
+    flip_vertical: bool = False
+    """Mirror top-bottom at random."""
+
+
+@dataclasses.dataclass
+class ImageConfig(PipelineConfig):
+    """Images -> one of `class_names`, with the notes' image classifier zoo."""
+
+    preprocessing_module: ClassVar[str] = "components/models/images/preprocessing.py"
+    model_module: ClassVar[str] = "components/models/images/model.py"
+    request_module: ClassVar[str] = "components.models.images.prediction_inputs"
+    # FileExampleGen's reader for image files (components/example_gen/file_example_gen.py).
+    example_reader: ClassVar[str] = "components.models.images.ingest"
+    label_key: ClassVar[str] = layouts.LABEL_KEY
+    prediction_key: ClassVar[str] = "probabilities"
+    metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
+    slice_features: ClassVar[tuple[str, ...]] = (layouts.LABEL_KEY,)
+    blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
+
+    class_names: tuple[str, ...] = tuple("0123456789")
+    """The classes in label order: labels in a labels file and class folder names must be one
+    of these; the model's class i is class_names[i]."""
+    image_height: int = 28
+    """Height in pixels every image is resized to before the model sees it."""
+    image_width: int = 28
+    """Width in pixels every image is resized to."""
+    channels: int = 1
+    """1 (grayscale) or 3 (RGB): every image is converted to this."""
+    model: ImageModelConfig = dataclasses.field(default_factory=ImageModelConfig)
+    augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+
+    def check(self) -> None:
+        if self.channels not in (1, 3):
+            raise ConfigError(f"--set channels={self.channels}: expected 1 (grayscale) or 3 (RGB).")
+        if self.image_height < 1 or self.image_width < 1:
+            raise ConfigError(
+                f"--set image_height/image_width: expected sizes of at least 1 pixel, "
+                f"got {self.image_height}x{self.image_width}."
+            )
+        if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
+            raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
+        super().check()
+
+    def check_data(self, data_dir: Path) -> None:
+        _detect(data_dir)
+
+    def example_gen(self):
+        """FileExampleGen over the data folder's layout, split as the data comes or 2:1 by hash."""
+        from components.example_gen.file_example_gen import FileExampleGen
+
+        data_dir = self.resolved_data_dir()
+        # The layout is read when the pipeline is built. Compiled for a container, the data
+        # folder is the image's copy of this checkout's (pipelines/kubeflow/Dockerfile): read that.
+        local_copy = data_dir
+        if not data_dir.is_dir() and data_dir.is_relative_to(IMAGE_ROOT):
+            local_copy = REPO_ROOT / data_dir.relative_to(IMAGE_ROOT)
+        if not local_copy.is_dir():
+            raise ConfigError(
+                f"data folder {data_dir} is not on this machine; {self.name} reads its layout when "
+                "the pipeline is built, so compile with a data folder this checkout has."
+            )
+        return FileExampleGen(
+            data_dir=str(data_dir),
+            layout=_detect(local_copy),
+            class_names=self.class_names,
+            reader=self.example_reader,
+            reader_options={"channels": self.channels},
+            data_fingerprint=layouts.fingerprint(local_copy),
+            component_id="ImageExampleGen",
+        )
+
+    def transform_params(self) -> dict:
+        return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}
+
+
+def _detect(data_dir: Path) -> layouts.Layout:
+    try:
+        return layouts.detect(data_dir)
+    except layouts.LayoutError as error:
+        raise ConfigError(str(error)) from None

@@ -1,0 +1,1 @@
+"""The mnist pipeline: real MNIST digits from TFRecord files -> 0-9."""
