@@ -54,7 +54,7 @@ def MlflowTracker(
     run_context: Parameter[str],
     pipeline_run_id: Parameter[str],
     model_name: Parameter[str],
-) -> OutputDict(mlflow_run_id=str):
+) -> OutputDict(mlflow_run_id=str):  # type: ignore[valid-type]  # TFX's decorator API: outputs are a call
     """Logs config, curves, data checks, TFMA results and the model; registers a pushed model.
 
     `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.

@@ -14,7 +14,10 @@ from __future__ import annotations
 import dataclasses
 import typing
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Where pipelines/kubeflow/Dockerfile puts the project in the image the containers run.
@@ -144,7 +147,7 @@ def from_dict(config_class: type, values: dict):
     arguments = {}
     for name, value in values.items():
         kind = hints[name]
-        if dataclasses.is_dataclass(kind):
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind):
             value = from_dict(kind, value)
         elif typing.get_origin(kind) is tuple:
             value = tuple(value)
@@ -183,12 +186,12 @@ def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineC
     return config
 
 
-def describe_fields(config: PipelineConfig, prefix: str = "") -> list[tuple[str, str]]:
+def describe_fields(config: DataclassInstance, prefix: str = "") -> list[tuple[str, str]]:
     """(key, current value) for every settable field, nested ones with dots."""
     rows = []
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        if dataclasses.is_dataclass(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
             rows.extend(describe_fields(value, f"{prefix}{field.name}."))
         else:
             shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

@@ -45,7 +45,7 @@ class ComponentProgress(logging.Handler):
         if match := self._STARTED.match(message):
             self.current = match.group(1)
             self.components[self.current] = ComponentRun("running", time.monotonic())
-            self._report()
+            self._report(self.current)
         elif self.current is None:
             return
         elif match := self._CACHED.match(message):
@@ -54,21 +54,21 @@ class ComponentProgress(logging.Handler):
         elif match := self._EXECUTING.match(message):
             self.components[self.current].execution_id = int(match.group(1))
         elif self._FINISHED.match(message):
-            self._finish("cached" if self.components[self.current].status == "cached" else "done")
+            self._finish(self.current, "cached" if self.components[self.current].status == "cached" else "done")
 
     def fail_current(self) -> None:
         if self.current is not None:
-            self._finish("failed")
+            self._finish(self.current, "failed")
 
-    def _finish(self, status: str) -> None:
-        component = self.components[self.current]
+    def _finish(self, current: str, status: str) -> None:
+        component = self.components[current]
         component.status = status
         component.seconds = time.monotonic() - component.started
-        self._report()
+        self._report(current)
         self.current = None
 
-    def _report(self) -> None:
-        self._on_progress(self.current, self.components[self.current])
+    def _report(self, current: str) -> None:
+        self._on_progress(current, self.components[current])
 
 
 def run_pipeline(pipeline: Pipeline, runner: IrBasedRunner, on_progress: ProgressCallback) -> dict[str, ComponentRun]:

@@ -58,7 +58,7 @@ class ServingApi:
     def classify(self, request: classification_pb2.ClassificationRequest) -> classification_pb2.ClassificationResponse:
         servable, signature_name, outputs = self._run_on_examples(request.model_spec, request.input, CLASSIFY_METHOD)
         classes, scores = outputs.get("classes"), outputs.get("scores")
-        rows, width = np.shape(classes if classes is not None else scores)
+        rows, width = np.shape(classes if classes is not None else outputs["scores"])  # one is there
         response = classification_pb2.ClassificationResponse(model_spec=_answered_spec(servable, signature_name))
         for row in range(rows):
             classifications = response.result.classifications.add()

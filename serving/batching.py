@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -93,11 +94,12 @@ class Batcher:
         """The model's outputs for these inputs (each with the batch dimension first), maybe batched with others."""
         rows = len(next(iter(inputs.values())))
         request = _Request(inputs, rows)
+        run_alone = False
         with self._changed:
             # After close() (the version was unloaded while this request held it) the model is
             # still usable: run it directly rather than fail a request in flight.
             if self._closed or rows >= self._options.max_batch_size:
-                request = None
+                run_alone = True
             else:
                 self._queue.append(request)
                 self._queued_rows += rows
@@ -105,7 +107,7 @@ class Batcher:
                 if not self._running:
                     self._running = True
                     request.wake.set()
-        if request is None:
+        if run_alone:
             return self._run_model(inputs)
         request.wake.wait()
         if not request.result.done():  # woken to run the next batch, which starts with this request
@@ -153,11 +155,11 @@ class Batcher:
             # One request's bad data (an unparsable example, say) must not fail the others that
             # shared its batch: run each alone so only the bad one gets the error.
             for request in batch:
-                request.settle(lambda request=request: self._run_model(request.inputs))
+                request.settle(functools.partial(self._run_model, request.inputs))
             return
-        except Exception:
+        except Exception as failure:
             for request in batch:
-                request.settle(lambda: _raise(error))
+                request.settle(functools.partial(_raise, failure))
             return
         total = sum(request.rows for request in batch)
         unsplittable = [name for name, value in outputs.items() if np.ndim(value) == 0 or len(value) != total]
@@ -172,9 +174,14 @@ class Batcher:
         start = 0
         for request in batch:
             end = start + request.rows
-            request.settle(lambda start=start, end=end: {name: value[start:end] for name, value in outputs.items()})
+            request.settle(functools.partial(_rows, outputs, start, end))
             start = end
 
 
 def _raise(error: Exception) -> dict:
     raise error
+
+
+def _rows(outputs: dict, start: int, end: int) -> dict:
+    """Rows `start:end` of every output: one request's share of a batch."""
+    return {name: value[start:end] for name, value in outputs.items()}

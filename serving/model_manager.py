@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeAlias
 
 from google.protobuf import text_format
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
@@ -47,7 +48,8 @@ class VersionStatus:
     retry_after: float = 0.0  # time.monotonic() before which a failed load is not tried again
 
 
-VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
+# TypeAlias: usable in annotations (as Any: the generated protobuf modules carry no types mypy reads).
+VersionPolicy: TypeAlias = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
 
 
 @dataclasses.dataclass(frozen=True)

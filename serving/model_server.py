@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import threading
 from collections.abc import Mapping
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from serving.api import ServingApi
@@ -73,7 +74,7 @@ class ModelServer:
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
         self._grpc_server = None
-        self._rest_server = None
+        self._rest_server: ThreadingHTTPServer | None = None
         self._stopped = threading.Event()
 
     def start(self) -> ModelServer:

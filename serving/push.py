@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from google.protobuf import text_format
 from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
@@ -48,7 +48,8 @@ CONTAINER_MODELS_DIR = "/models"
 STAGING_PREFIX = ".incoming-"
 _LOCK_FILE = ".push.lock"
 
-ModelServerConfig = model_server_config_pb2.ModelServerConfig
+# TypeAlias: usable in annotations (as Any: the generated protobuf modules carry no types mypy reads).
+ModelServerConfig: TypeAlias = model_server_config_pb2.ModelServerConfig
 VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceConfig.ServableVersionPolicy
 # TF Serving's own default: serve the newest version only.
 DEFAULT_POLICY = VersionPolicy(latest=VersionPolicy.Latest(num_versions=1))

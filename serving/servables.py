@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Servable:
         self._batchers = {}
         if batching is not None:
             self._batchers = {
-                name: Batcher(lambda inputs, name=name: self._call(name, inputs), batching)
+                name: Batcher(functools.partial(self._call, name), batching)
                 for name in self.runnable_signatures
                 if _is_batchable(self.signature_defs[name])
             }

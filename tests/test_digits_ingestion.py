@@ -76,9 +76,9 @@ class Ingested:
         )
 
 
-def _ingest(data_dir, output_dir, *overrides) -> Ingested:
-    """Runs the digits config's ExampleGen executor on `data_dir`, as the pipeline would."""
-    config = apply_overrides(config_for("digits"), [f"data_dir={data_dir}", *overrides])
+def ingest(data_dir, output_dir, *overrides, pipeline: str = "digits") -> Ingested:
+    """Runs the pipeline's ExampleGen executor on `data_dir`, as the pipeline would."""
+    config = apply_overrides(config_for(pipeline), [f"data_dir={data_dir}", *overrides])
     config.check()
     component = config.example_gen()
     exec_properties = {
@@ -98,7 +98,7 @@ def test_labels_file_beside_its_image_folder_split_by_hash(tmp_path):
     (data_dir / "images" / "3.png").write_bytes(_encoded(3)[:40])  # cut short
     with open(data_dir / "images.txt", "a") as labels:
         labels.write("gone.png 4\nno-label-here.png\n12.png eleven\n")
-    ingested = _ingest(data_dir, tmp_path / "out")
+    ingested = ingest(data_dir, tmp_path / "out")
 
     assert set(ingested.splits) == {"train", "eval"}
     assert ingested.labels() == sorted(DIGITS.target[i] for i in range(30) if i != 3)
@@ -122,7 +122,7 @@ def test_train_and_test_labels_files_are_the_splits(tmp_path):
     data_dir = tmp_path / "data"
     _write_labels_pair(data_dir, "mnist_train_png", range(0, 12))
     _write_labels_pair(data_dir, "mnist_test_png", range(12, 18))
-    ingested = _ingest(data_dir, tmp_path / "out")
+    ingested = ingest(data_dir, tmp_path / "out")
     assert ingested.labels("train") == sorted(DIGITS.target[:12])
     assert ingested.labels("eval") == sorted(DIGITS.target[12:18])
     assert ingested.rejected == []
@@ -139,7 +139,7 @@ def test_class_folders_with_jpegs_a_corrupt_file_and_an_unknown_class(tmp_path):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(gif, "GIF")
     # TensorFlow decodes a GIF to 3 channels only: Transform could not make it grayscale.
     (data_dir / "1" / "still.gif").write_bytes(gif.getvalue())
-    ingested = _ingest(data_dir, tmp_path / "out")
+    ingested = ingest(data_dir, tmp_path / "out")
 
     assert ingested.labels() == sorted(DIGITS.target[:20])
     assert ingested.rejected == [
@@ -159,7 +159,7 @@ def test_train_and_test_folders_of_class_folders_are_the_splits(tmp_path):
     data_dir = tmp_path / "data"
     _write_class_folders(data_dir / "train", range(0, 10))
     _write_class_folders(data_dir / "test", range(10, 15))
-    ingested = _ingest(data_dir, tmp_path / "out")
+    ingested = ingest(data_dir, tmp_path / "out")
     assert ingested.labels("train") == sorted(DIGITS.target[:10])
     assert ingested.labels("eval") == sorted(DIGITS.target[10:15])
 
@@ -174,7 +174,7 @@ def test_tfrecords_of_examples_with_a_corrupt_image_and_a_bad_label(tmp_path):
     with tf.io.TFRecordWriter(str(data_dir / "digits.tfrecord.gz"), options="GZIP") as writer:
         for example in [_example(i) for i in range(5)] + [corrupt, bad_label]:
             writer.write(example.SerializeToString())
-    ingested = _ingest(data_dir, tmp_path / "out")
+    ingested = ingest(data_dir, tmp_path / "out")
 
     assert ingested.labels() == sorted(DIGITS.target[:5])
     assert len(ingested.rejected) == 2
@@ -191,7 +191,7 @@ def test_a_folder_with_no_readable_image_fails_with_one_sentence(tmp_path):
         match=r"No readable input in .*data for the \w+ split; 2 input\(s\) rejected, "
         r"the first: images.txt line 1: names images/a.png, which does not exist.",
     ):
-        _ingest(data_dir, tmp_path / "out")
+        ingest(data_dir, tmp_path / "out")
 
 
 @pytest.mark.parametrize(

@@ -23,12 +23,13 @@ def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
     problems = [row for row in rows if isinstance(row, windowing.Problem)]
     if problems:
         raise ValueError(problems[0])
-    tickers = sorted({ticker for ticker, _ in rows})
+    series = [row for row in rows if not isinstance(row, windowing.Problem)]
+    tickers = sorted({ticker for ticker, _ in series})
     if len(tickers) != 1:
         raise ValueError(
             f"{path} holds {len(tickers)} series ({', '.join(tickers) or 'no rows'}); expected one per file."
         )
-    days = sorted((day for _, day in rows), key=lambda day: day.date)
+    days = sorted((day for _, day in series), key=lambda day: day.date)
     if len(days) < window_days:
         raise ValueError(
             f"{path} has {len(days)} days; expected at least window_days ({window_days}), the window the "
