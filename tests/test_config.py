@@ -1,9 +1,11 @@
 """Config overrides (`--set`), without TensorFlow."""
 
+import json
+
 import pytest
 
 from pipelines.config import ConfigError, apply_overrides
-from pipelines.registry import UnknownPipelineError, config_for
+from pipelines.registry import PIPELINES, UnknownPipelineError, config_for, config_from_custom_config
 
 
 def test_overrides_are_parsed_by_field_type():
@@ -45,3 +47,19 @@ def test_unknown_pipeline_lists_the_known_ones():
     with pytest.raises(UnknownPipelineError) as error:
         config_for("irises")
     assert "known pipelines: digits, iris" in str(error.value)
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_the_trainer_gets_back_the_typed_config_it_was_given(pipeline):
+    config = apply_overrides(config_for(pipeline), ["train_steps=7", "model.seed=3"])
+    # What TFX hands run_fn: custom_config after a JSON round trip.
+    rebuilt = config_from_custom_config(json.loads(json.dumps(config.trainer_custom_config())))
+    assert rebuilt == config
+    assert type(rebuilt) is type(config)
+
+
+def test_a_custom_config_with_an_unknown_key_names_it():
+    custom_config = config_for("iris").trainer_custom_config()
+    custom_config["config"]["model"]["hiden_units"] = [4]
+    with pytest.raises(ConfigError, match="IrisModelConfig has no field\\(s\\) hiden_units"):
+        config_from_custom_config(custom_config)

@@ -12,7 +12,7 @@ and `bilstm_rows` read each image row as one time step ([height, width, channels
 LSTM(32), the last state feeding the Dense softmax classifier; any image size.
 """
 
-from typing import Callable
+from collections.abc import Callable
 
 import tf_keras as keras
 from tf_keras import layers
