@@ -1,15 +1,25 @@
 """Reading TFMA's results: metrics by slice, why a model was not blessed, the confusion matrix."""
 
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.writers import eval_config_writer
 
 OVERALL = "overall"
+
+
+def _candidate_result(evaluation_uri: str):
+    """TFMA's result for the model being evaluated. Once a baseline exists, TFX's Evaluator scores
+    two models, `candidate` and `baseline`, and a result read without a model name holds neither's
+    plots: the confusion matrix would vanish from every run after the first."""
+    _, _, _, model_locations = eval_config_writer.load_eval_run(evaluation_uri)
+    name = tfma.CANDIDATE_KEY if tfma.CANDIDATE_KEY in model_locations else None
+    return tfma.load_eval_result(evaluation_uri, model_name=name)
 
 
 def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
     """TFMA's scalar metrics by slice: {"overall": {...}, "species=0": {...}, ...}.
 
     A signature with several scored outputs names each metric `<output>/<metric>`."""
-    result = tfma.load_eval_result(evaluation_uri)
+    result = _candidate_result(evaluation_uri)
     table: dict[str, dict[str, float]] = {}
     for slice_key, by_output in result.slicing_metrics:
         name = " & ".join(f"{column}={value}" for column, value in slice_key) or OVERALL
@@ -51,7 +61,7 @@ def blessing_failures(evaluation_uri: str) -> list[str]:
 def confusion_matrix(evaluation_uri: str) -> list[list[float]] | None:
     """The overall slice's multi-class confusion matrix (rows: actual class, columns: predicted),
     if the pipeline's metrics include MultiClassConfusionMatrixPlot."""
-    for slice_key, by_output in tfma.load_eval_result(evaluation_uri).plots:
+    for slice_key, by_output in _candidate_result(evaluation_uri).plots:
         if slice_key:
             continue
         for by_sub_key in (by_output or {}).values():  # None when the pipeline has no plots

@@ -13,6 +13,7 @@ from tensorflow.io import gfile
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 SUMMARY_FILE = "model_summary.json"
+TENSORBOARD_DIR = "logs"
 
 
 def pyplot():

@@ -51,6 +51,17 @@ PROFILES: dict[str, BeamProfile] = {
             "DirectRunner with --beam-workers worker processes on this machine, for data that outgrows one core",
             ("--direct_running_mode=multi_processing", "--direct_num_workers={workers}"),
         ),
+        # Beam's portable path, the one Flink, Spark and Dataflow (runner v2) take: the pipeline
+        # is submitted as a portable job, every DoFn pickled to workers that share no state with
+        # this process. Against Beam's own Python job service and LOOPBACK workers it runs here
+        # (docs/runners.md says how to start one); on a cluster, point --job_endpoint at its job
+        # server and give workers an image (--environment_type=DOCKER --environment_config=IMAGE).
+        BeamProfile(
+            "portable",
+            "Beam's PortableRunner against a job service at --job_endpoint (LOOPBACK workers by default)",
+            ("--runner=PortableRunner", "--environment_type=LOOPBACK"),
+            required=("--job_endpoint",),
+        ),
         # The three below are documented here and checked for their options, but cannot
         # run on this machine: Dataflow needs Google Cloud; Beam's Flink and Spark runners
         # download a job server when the pipeline starts, and nothing outside is reachable.

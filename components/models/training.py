@@ -8,6 +8,7 @@ MlflowTracker component picks it up, whatever orchestrator ran the Trainer
 
 import json
 import os
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -19,13 +20,47 @@ from components import training_record
 from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
 
 
-def transformed_dataset(file_pattern, data_accessor, transform_output, batch_size: int, label_key: str):
-    """(features, label) batches of a transformed split, shuffled, repeated without end (fit counts steps)."""
-    return data_accessor.tf_dataset_factory(
+def transformed_dataset(
+    file_pattern,
+    data_accessor,
+    transform_output,
+    batch_size: int,
+    label_key: str | None = None,
+    *,
+    to_inputs: Callable | None = None,
+    seed: int = 0,
+    in_memory: bool = True,
+) -> tf.data.Dataset:
+    """Batches of a transformed split, shuffled anew each pass, repeated without end (fit counts steps).
+
+    Args:
+      label_key: the label, split off as (features, label) pairs; or None with `to_inputs`.
+      to_inputs: turns a batch of transformed features into what the model fits on, (inputs, target).
+      in_memory: keep the decoded examples in memory after the first pass, so later epochs skip
+        reading and parsing the TFRecords (the notes' scripts keep their arrays in memory); off for
+        splits larger than memory.
+    """
+    # Read once in large batches: parsing is per batch, and the shuffle below is over examples.
+    dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key),
+        tfxio.TensorFlowDatasetOptions(batch_size=1024, label_key=label_key, num_epochs=1, shuffle=False),
         transform_output.transformed_metadata.schema,
-    ).repeat()
+    )
+    if to_inputs is not None:
+        dataset = dataset.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.unbatch()
+    if in_memory:
+        dataset = dataset.cache()
+    return (
+        dataset.shuffle(_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .repeat()
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+# Examples the shuffle draws from: a whole small split, a wide window of a large one.
+_SHUFFLE_BUFFER = 50_000
 
 
 def warm_start(model: keras.Model, base_model_dir: str, saved_as: str | None = None) -> None:
@@ -52,15 +87,21 @@ def fit_and_record(
 ) -> keras.callbacks.History:
     """Fits `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
     evaluation data (`eval_steps` batches) after each, and writes the record above.
-    `callbacks` (Keras callbacks, such as early stopping) run during the fit."""
+    `callbacks` (Keras callbacks, such as early stopping) run during the fit.
+
+    TensorBoard's event files (scalars per epoch, the graph) go where the TFX templates put them,
+    `<model_run>/logs`: `tensorboard --logdir <pipeline_root>/Trainer/model_run`."""
     epochs = max(1, min(epochs, fn_args.train_steps))
+    tensorboard = keras.callbacks.TensorBoard(
+        log_dir=os.path.join(fn_args.model_run_dir, training_record.TENSORBOARD_DIR), write_graph=True
+    )
     history = model.fit(
         train,
         epochs=epochs,
         steps_per_epoch=fn_args.train_steps // epochs,
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps,
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, tensorboard],
         verbose=2,
     )
     gfile.makedirs(fn_args.model_run_dir)

@@ -1,0 +1,55 @@
+"""The portable path that Flink, Spark and Dataflow take: the iris pipeline's Beam steps submitted as
+portable jobs to Beam's own Python job service (LOOPBACK workers), with the same outputs as in memory."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import FAST_IRIS, PipelineRun, free_port, last_summary, run_tfpipe
+
+
+@pytest.fixture(scope="module")
+def job_service():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in process.stdout:  # the service says when it listens
+            if "Listening for beam jobs" in line:
+                break
+        yield process, f"localhost:{port}"
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+@pytest.mark.e2e
+def test_iris_through_the_portable_runner_matches_the_in_memory_run(job_service, iris_run: PipelineRun, tmp_path):
+    process, endpoint = job_service
+    workdir = tmp_path / "workdir"
+    result = run_tfpipe(
+        "run",
+        "iris",
+        "--workdir",
+        str(workdir),
+        *FAST_IRIS,
+        "--beam-profile",
+        "portable",
+        f"--beam-arg=--job_endpoint={endpoint}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = last_summary(workdir, "iris")
+    assert summary["beam_pipeline_args"][:2] == ["--runner=PortableRunner", "--environment_type=LOOPBACK"]
+    # The same examples, statistics, transform and model as the in-memory run: the same metrics.
+    assert summary["metrics"] == pytest.approx(iris_run.summary["metrics"])
+    assert process.poll() is None  # the service kept serving jobs
+
+
+def test_the_portable_profile_needs_a_job_endpoint():
+    result = run_tfpipe("run", "iris", "--beam-profile", "portable")
+    assert result.returncode == 2
+    assert "Beam profile portable needs --job_endpoint" in result.stderr
