@@ -3,6 +3,8 @@
 Run: .venv/bin/python benchmarks/iris_rerun.py   (target for the re-run: 20 s or less)
 """
 
+import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -22,7 +24,11 @@ def timed_run(workdir: str) -> tuple[float, dict]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as workdir:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", help="keep the runs here (default: a temporary folder, removed after)")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        workdir = args.workdir or stack.enter_context(tempfile.TemporaryDirectory())
         first, summary = timed_run(workdir)
         accuracy = summary["metrics"]["overall"]["sparse_categorical_accuracy"]
         print(f"first run:  {first:6.1f} s wall, eval accuracy {accuracy:.4f}, blessed {summary['blessed']}")
@@ -31,6 +37,8 @@ def main() -> None:
         cached = sorted(name for name, status in statuses.items() if status == "cached")
         ran = sorted(name for name, status in statuses.items() if status != "cached")
         print(f"re-run:     {rerun:6.1f} s wall, {len(cached)} components cached; ran: {', '.join(ran)}")
+        seconds = {name: round(component["seconds"] or 0.0, 1) for name, component in summary["components"].items()}
+        print(f"re-run seconds per component: {seconds}")
 
 
 if __name__ == "__main__":
