@@ -1,0 +1,117 @@
+"""The stock pipeline on many tickers: wall time, time per 100,000 rows and peak memory, per Beam profile.
+
+  .venv/bin/python benchmarks/scale_run.py [--tickers 500] [--days 2000] [--profiles in-memory,multi-processing]
+
+Writes the data with make_scale_data.py into a temporary folder, then runs `tfpipe run stock` on it
+once per Beam profile with training capped (a few steps: the data steps are what is measured),
+sampling the resident memory of the run's whole process tree (Beam workers included) every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+BENCHMARKS = Path(__file__).resolve().parent
+TFPIPE = str(Path(sys.executable).parent / "tfpipe")
+CAPPED_TRAINING = ["train_steps=20", "epochs=1", "eval_steps=2", "model.units=8,8"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickers", type=int, default=500)
+    parser.add_argument("--days", type=int, default=2000)
+    parser.add_argument("--profiles", default="in-memory,multi-processing")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="tfpipe-scale-"))
+    data_dir = root / "data"
+    subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "make_scale_data.py"),
+            str(data_dir),
+            "--tickers",
+            str(args.tickers),
+            "--days",
+            str(args.days),
+        ],
+        check=True,
+    )
+    rows = args.tickers * args.days
+    for profile in args.profiles.split(","):
+        workdir = root / f"workdir-{profile}"
+        command = [
+            TFPIPE,
+            "run",
+            "stock",
+            "--workdir",
+            str(workdir),
+            "--beam-profile",
+            profile,
+            "--set",
+            f"data_dir={data_dir}",
+            *(arg for value in CAPPED_TRAINING for arg in ("--set", value)),
+        ]
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        peak = _PeakMemory(process.pid)
+        output, _ = process.communicate()
+        peak.stop()
+        seconds = time.monotonic() - started
+        summary_files = sorted((workdir / "stock" / "runs").glob("*/summary.json"))
+        summary = json.loads(summary_files[-1].read_text()) if summary_files else {}
+        components = {name: round(c["seconds"] or 0.0, 1) for name, c in summary.get("components", {}).items()}
+        data_steps = sum(
+            components.get(name, 0.0)
+            for name in ("TimeSeriesExampleGen", "StatisticsGen", "ExampleValidator", "DataValidationGate", "Transform")
+        )
+        print(
+            f"{profile}: {rows:,} rows, exit {process.returncode}, {seconds:.0f} s wall, peak resident "
+            f"{peak.bytes / 2**30:.2f} GiB (process tree), data steps {data_steps:.0f} s = "
+            f"{data_steps / rows * 100_000:.1f} s per 100,000 rows",
+            flush=True,
+        )
+        print(f"  components: {components}", flush=True)
+        if process.returncode:
+            print(output[-3000:])
+
+
+class _PeakMemory:
+    """The largest total resident memory of a process and its children, sampled in a thread."""
+
+    def __init__(self, pid: int):
+        self.bytes = 0
+        self._process = psutil.Process(pid)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.2):
+            try:
+                tree = [self._process, *self._process.children(recursive=True)]
+                total = 0
+                for member in tree:
+                    try:
+                        total += member.memory_info().rss
+                    except psutil.Error:
+                        continue
+                self.bytes = max(self.bytes, total)
+            except psutil.Error:
+                return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+if __name__ == "__main__":
+    main()
