@@ -1,0 +1,89 @@
+"""`tfpipe runs`: the recent runs of a workdir, newest first, from the run folders' summary.json.
+
+Every `tfpipe run` leaves `<workdir>/<pipeline>/runs/<stamp>/` with its log and, once it ends, its
+summary; a run still going (or killed before it could write one) has a log and no summary. No
+TensorFlow here: listing runs answers at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+
+from pipelines.registry import PIPELINES
+
+
+@dataclasses.dataclass(frozen=True)
+class PastRun:
+    pipeline: str
+    started: datetime.datetime
+    status: str
+    """succeeded, failed, or `running or killed` (a log without a summary)."""
+    metric: str
+    """The pipeline's blessing metric on the eval split, `name value`, or empty."""
+    blessed: bool | None
+    pushed_version: str
+    seconds: float | None
+    folder: Path
+
+
+def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> list[PastRun]:
+    """The newest `limit` runs of one pipeline, or of every pipeline in the workdir."""
+    names = [pipeline] if pipeline else sorted(path.name for path in workdir.iterdir() if path.is_dir())
+    runs = [
+        _past_run(name, folder)
+        for name in names
+        for folder in (workdir / name / "runs").glob("*")
+        if folder.is_dir() and (folder / "run.log").exists()
+    ]
+    return sorted(runs, key=lambda run: (run.started, run.folder.name), reverse=True)[:limit]
+
+
+def _past_run(pipeline: str, folder: Path) -> PastRun:
+    stamp = folder.name.split("-")
+    started = datetime.datetime.strptime("-".join(stamp[:2]), "%Y%m%d-%H%M%S")
+    summary_path = folder / "summary.json"
+    if not summary_path.exists():
+        return PastRun(pipeline, started, "running or killed", "", None, "", None, folder)
+    summary = json.loads(summary_path.read_text())
+    return PastRun(
+        pipeline=pipeline,
+        started=started,
+        status=summary.get("status", "unknown"),
+        metric=_blessing_metric(pipeline, summary),
+        blessed=summary.get("blessed"),
+        pushed_version=summary.get("pushed_version", ""),
+        seconds=summary.get("seconds"),
+        folder=folder,
+    )
+
+
+def _blessing_metric(pipeline: str, summary: dict) -> str:
+    overall = summary.get("metrics", {}).get("overall", {})
+    if pipeline not in PIPELINES or not overall:
+        return ""
+    config = PIPELINES[pipeline]
+    # TFMA names metrics in snake case, with the prediction output first for several outputs.
+    wanted = _snake(config.blessing_metric)
+    for name, value in overall.items():
+        if name in (wanted, f"{config.prediction_key}/{wanted}"):
+            return f"{wanted} {value:.4g}"
+    return ""
+
+
+def _snake(class_name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(class_name))
+
+
+def table(runs: list[PastRun]) -> list[str]:
+    """The runs as aligned text lines, a header first."""
+    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds")]
+    for run in runs:
+        blessed = "" if run.blessed is None else ("yes" if run.blessed else "no")
+        seconds = "" if run.seconds is None else f"{run.seconds:.0f}"
+        rows.append((f"{run.started:%Y-%m-%d %H:%M:%S}", run.pipeline, run.status, run.metric, blessed,
+                     run.pushed_version, seconds))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

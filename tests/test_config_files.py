@@ -1,0 +1,103 @@
+"""Config files for `tfpipe run --config`, the descriptions `run --help` shows, and `tfpipe runs`' listing."""
+
+import json
+
+import pytest
+
+from pipelines import history
+from pipelines.config import ConfigError, apply_overrides
+from pipelines.config_files import assignments_from_file, field_descriptions
+from pipelines.registry import PIPELINES, config_for
+
+
+def test_a_yaml_file_is_the_same_keys_as_set_nested_or_dotted(tmp_path):
+    path = tmp_path / "my.yaml"
+    path.write_text(
+        "train_steps: 2000\nmodel:\n  name: lenet5\n  learning_rate: 0.001\n"
+        "augmentation.flip_horizontal: true\nclass_names: [cat, dog]\n"
+    )
+    config = apply_overrides(config_for("digits"), assignments_from_file(path))
+    assert config.train_steps == 2000
+    assert config.model.name == "lenet5" and config.model.learning_rate == 0.001
+    assert config.augmentation.flip_horizontal is True
+    assert config.class_names == ("cat", "dog")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("train_steps: [1\n", "not valid YAML at line"),
+        ("- 1\n- 2\n", "expected a mapping of keys to values"),
+        ("model:\n  seed: {a: [1, {b: 2}]}\n", "model.seed.a is"),
+    ],
+)
+def test_a_bad_file_is_one_sentence_naming_it(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"--config {path}: .*{expected}"):
+        assignments_from_file(path)
+
+
+def test_an_unknown_key_in_a_file_is_named(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("trian_steps: 5\n")
+    with pytest.raises(ConfigError, match="unknown field 'trian_steps'"):
+        apply_overrides(config_for("iris"), assignments_from_file(path))
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_every_settable_key_has_a_description(pipeline):
+    config = config_for(pipeline)
+    described = field_descriptions(type(config))
+    from pipelines.config import describe_fields
+
+    keys = [key for key, _ in describe_fields(config)]
+    assert [key for key in keys if not described.get(key)] == []
+
+
+def _write_run(workdir, pipeline, stamp, summary):
+    folder = workdir / pipeline / "runs" / stamp
+    folder.mkdir(parents=True)
+    (folder / "run.log").write_text("")
+    if summary is not None:
+        (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def test_runs_are_listed_newest_first_with_their_outcome(tmp_path):
+    _write_run(
+        tmp_path,
+        "iris",
+        "20261123-101500",
+        {
+            "status": "succeeded",
+            "blessed": True,
+            "pushed_version": "17",
+            "seconds": 71.2,
+            "metrics": {"overall": {"sparse_categorical_accuracy": 0.9667, "loss": 0.1}},
+        },
+    )
+    _write_run(
+        tmp_path,
+        "stock",
+        "20261123-111500",
+        {
+            "status": "succeeded",
+            "blessed": False,
+            "seconds": 300,
+            "metrics": {
+                "overall": {"forecast/root_mean_squared_error": 1.234, "persistence/root_mean_squared_error": 1.5}
+            },
+        },
+    )
+    _write_run(tmp_path, "iris", "20261123-121500", None)  # killed before its summary
+    runs = history.recent_runs(tmp_path)
+    assert [(run.pipeline, run.status) for run in runs] == [
+        ("iris", "running or killed"),
+        ("stock", "succeeded"),
+        ("iris", "succeeded"),
+    ]
+    assert runs[1].metric == "root_mean_squared_error 1.234"
+    assert runs[2].metric == "sparse_categorical_accuracy 0.9667" and runs[2].pushed_version == "17"
+    lines = history.table(history.recent_runs(tmp_path, "iris", limit=1))
+    assert lines[0].split() == ["started", "pipeline", "status", "eval", "metric", "blessed", "pushed", "seconds"]
+    assert lines[1].startswith("2026-11-23 12:15:00  iris      running or killed")
