@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 
-import grpc
 import numpy as np
 
 from serving.errors import ServingError
@@ -91,18 +90,20 @@ class Batcher:
         self.requests_batched = 0
 
     def run(self, inputs: Tensors) -> dict:
-        """The model's outputs for these inputs (each with the batch dimension first), maybe batched with others."""
-        rows = len(next(iter(inputs.values())))
-        request = _Request(inputs, rows)
-        run_alone = False
+        """The model's outputs for these inputs, batched with others' when every input has the same
+        first (batch) dimension; otherwise (a scalar, say: shapes are the model's business, as in TF
+        Serving) the request runs on its own."""
+        rows = _rows_of(inputs)
+        request = _Request(inputs, rows or 0)
+        run_alone = rows is None
         with self._changed:
             # After close() (the version was unloaded while this request held it) the model is
             # still usable: run it directly rather than fail a request in flight.
-            if self._closed or rows >= self._options.max_batch_size:
+            if run_alone or self._closed or request.rows >= self._options.max_batch_size:
                 run_alone = True
             else:
                 self._queue.append(request)
-                self._queued_rows += rows
+                self._queued_rows += request.rows
                 self._changed.notify()
                 if not self._running:
                     self._running = True
@@ -149,33 +150,50 @@ class Batcher:
             batch[0].settle(lambda: self._run_model(batch[0].inputs))
             return
         try:
-            joined = {name: np.concatenate([request.inputs[name] for request in batch]) for name in batch[0].inputs}
-            outputs = self._run_model(joined)
+            joined = _joined(batch)
+            outputs = self._run_model(joined) if joined is not None else None
         except ServingError:
             # One request's bad data (an unparsable example, say) must not fail the others that
             # shared its batch: run each alone so only the bad one gets the error.
-            for request in batch:
-                request.settle(functools.partial(self._run_model, request.inputs))
-            return
+            outputs = None
         except Exception as failure:
             for request in batch:
                 request.settle(functools.partial(_raise, failure))
             return
         total = sum(request.rows for request in batch)
-        unsplittable = [name for name, value in outputs.items() if np.ndim(value) == 0 or len(value) != total]
-        if unsplittable:
-            error = ServingError(
-                grpc.StatusCode.INTERNAL,
-                f"batched outputs {unsplittable} do not have the batch size {total} as their first dimension",
-            )
+        if outputs is None or any(np.ndim(value) == 0 or len(value) != total for value in outputs.values()):
+            # Inputs that cannot be joined (other dtypes or inner shapes), a failure, or outputs
+            # without the batch as their first dimension: each request runs on its own.
             for request in batch:
-                request.settle(lambda: _raise(error))
+                request.settle(functools.partial(self._run_model, request.inputs))
             return
         start = 0
         for request in batch:
             end = start + request.rows
             request.settle(functools.partial(_rows, outputs, start, end))
             start = end
+
+
+def _rows_of(inputs: Tensors) -> int | None:
+    """The common first dimension of the inputs, or None if they have none (a scalar, different sizes)."""
+    sizes = {np.shape(value)[0] if np.ndim(value) else None for value in inputs.values()}
+    if len(sizes) != 1:
+        return None
+    return sizes.pop()
+
+
+def _joined(batch: list[_Request]) -> dict | None:
+    """The batch's inputs joined along the first dimension; None if their dtypes or inner shapes differ."""
+    names = set(batch[0].inputs)
+    if any(set(request.inputs) != names for request in batch):
+        return None
+    joined = {}
+    for name in names:
+        parts = [np.asarray(request.inputs[name]) for request in batch]
+        if len({(part.dtype, part.shape[1:]) for part in parts}) != 1:
+            return None
+        joined[name] = np.concatenate(parts)
+    return joined
 
 
 def _raise(error: Exception) -> dict:

@@ -1,23 +1,35 @@
 """The gRPC front end: tensorflow.serving.PredictionService and ModelService.GetModelStatus.
 
-Servicer base classes and registration come from tensorflow-serving-api, so the wire API is
-exactly TF Serving's. Requests larger than `max_request_bytes` are refused by gRPC itself with
-RESOURCE_EXHAUSTED before they are read.
+Service and method names, request and response messages come from tensorflow-serving-api's
+descriptors, so the wire API is exactly TF Serving's. Each request is parsed here rather than by
+gRPC, so bytes that are no message of the method's type are INVALID_ARGUMENT (gRPC's own parsing
+would answer INTERNAL, as the C++ server does, and log a traceback per request). Requests larger
+than `max_request_bytes` are refused by gRPC itself with RESOURCE_EXHAUSTED before they are read.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from concurrent import futures
 
 import grpc
-from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+from google.protobuf import message, symbol_database
+from tensorflow_serving.apis import (
+    model_service_pb2,
+    model_service_pb2_grpc,
+    prediction_service_pb2,
+    prediction_service_pb2_grpc,
+)
 
 from serving.api import ServingApi
 from serving.errors import ServingError
 
 log = logging.getLogger(__name__)
+# Bytes that end a group they did not open are refused below; the warning protobuf also gives for
+# them would be noise.
+warnings.filterwarnings("ignore", message="Unexpected end-group tag", category=RuntimeWarning)
 
 
 def _answer(call: Callable, request, context: grpc.ServicerContext):
@@ -32,6 +44,8 @@ def _answer(call: Callable, request, context: grpc.ServicerContext):
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict, Classify, Regress, GetModelMetadata; MultiInference answers UNIMPLEMENTED (the base class's reply)."""
+
     def __init__(self, api: ServingApi):
         self._api = api
 
@@ -58,6 +72,36 @@ class ModelStatusServicer(model_service_pb2_grpc.ModelServiceServicer):
         return _answer(self._api.get_model_status, request, context)
 
 
+def _service_handler(descriptor, servicer) -> grpc.GenericRpcHandler:
+    """Every method of a service, as the generated `add_*Servicer_to_server` registers them, but
+    receiving the request's bytes and parsing them in the handler."""
+    messages = symbol_database.Default()
+    handlers = {}
+    for method in descriptor.methods:
+        request_type = messages.GetSymbol(method.input_type.full_name)
+        response_type = messages.GetSymbol(method.output_type.full_name)
+
+        behaviour = getattr(servicer, method.name)
+
+        def parse_then_call(data: bytes, context, behaviour=behaviour, request_type=request_type):
+            request = request_type()
+            try:
+                # All of it: protobuf stops at a stray end-group tag and says so only in a warning.
+                complete = request.MergeFromString(data) == len(data)
+            except (message.DecodeError, RuntimeError, ValueError):
+                complete = False
+            if not complete:
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"Failed to parse the request as {request_type.__name__}"
+                )
+            return behaviour(request, context)
+
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            parse_then_call, response_serializer=response_type.SerializeToString
+        )
+    return grpc.method_handlers_generic_handler(descriptor.full_name, handlers)
+
+
 def start_grpc_server(api: ServingApi, address: str, max_request_bytes: int, threads: int) -> tuple[grpc.Server, int]:
     """Starts serving on `host:port` (port 0 picks a free one); returns the server and its bound port."""
     server = grpc.server(
@@ -69,8 +113,14 @@ def start_grpc_server(api: ServingApi, address: str, max_request_bytes: int, thr
             ("grpc.so_reuseport", 0),
         ],
     )
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(api), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelStatusServicer(api), server)
+    server.add_generic_rpc_handlers(
+        (
+            _service_handler(
+                prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"], PredictionServicer(api)
+            ),
+            _service_handler(model_service_pb2.DESCRIPTOR.services_by_name["ModelService"], ModelStatusServicer(api)),
+        )
+    )
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as error:  # grpc's way of saying the address is taken or not ours

@@ -28,7 +28,7 @@ from tensorflow_serving.config import file_system_storage_path_source_pb2, model
 
 from serving.batching import BatchingOptions
 from serving.errors import invalid_argument, not_found
-from serving.servables import Servable, is_complete_version
+from serving.servables import Servable, is_complete_version, version_number
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,15 @@ def config_file_models(config_file: Path, extra_labels: Mapping[str, Mapping[str
     def models() -> list[ServedModel]:
         try:
             config = text_format.Parse(config_file.read_text(), model_server_config_pb2.ModelServerConfig())
-        except (OSError, text_format.ParseError) as error:
+        except OSError as error:
             raise ValueError(f"{config_file} is not a readable ModelServerConfig text proto: {error}") from None
+        except text_format.ParseError as error:
+            # TF Serving's words for a file that does not parse (tensorflow_model_server_test.py's
+            # testBadModelConfig looks for them), after ours.
+            raise ValueError(
+                f"{config_file} is not a readable ModelServerConfig text proto: "
+                f"Error parsing text-format tensorflow.serving.ModelServerConfig: {error}"
+            ) from None
         served = []
         for model in config.model_config_list.config:
             policy = model.model_version_policy if model.HasField("model_version_policy") else VersionPolicy()
@@ -174,6 +181,8 @@ class ModelManager:
     def servable(self, model_spec: model_pb2.ModelSpec) -> Servable:
         """The servable a request's ModelSpec names: a version, a label's version, or the latest."""
         name = model_spec.name
+        if not name:
+            raise invalid_argument("ModelSpec has no name specified.")  # TF Serving's ServerCore
         with self._lock:
             versions = self._servables.get(name, {})
             if model_spec.HasField("version"):
@@ -210,8 +219,15 @@ class ModelManager:
 
     def _update_model(self, model: ServedModel) -> None:
         name, model_dir = model.name, model.base_path
-        candidates = model_dir.iterdir() if model_dir.is_dir() else []
-        on_disk = sorted((int(path.name) for path in candidates if is_complete_version(path)), reverse=True)
+        candidates = sorted(model_dir.iterdir()) if model_dir.is_dir() else []
+        # A version's folder as named on disk: "00000123" is version 123 (TF Serving's test models
+        # are named so); of two folders naming one version, the first in name order.
+        folders: dict[int, Path] = {}
+        for path in candidates:
+            number = version_number(path)
+            if number is not None and number not in folders and is_complete_version(path):
+                folders[number] = path
+        on_disk = sorted(folders, reverse=True)
         policy = model.policy.WhichOneof("policy_choice")
         if policy == "specific":
             on_disk = [version for version in on_disk if version in model.policy.specific.versions]
@@ -221,7 +237,7 @@ class ModelManager:
         for version in on_disk:
             if len(keep) == limit:
                 break
-            if self._is_loaded(name, version) or self._load(name, version, model_dir / str(version)):
+            if self._is_loaded(name, version) or self._load(name, version, folders[version]):
                 keep.append(version)
         self._unload_all_but(name, keep)
 

@@ -71,6 +71,7 @@ class ModelServer:
         else:
             source = folder_models(self.base_path, options.versions_to_keep, options.version_labels)
         self.manager = ModelManager(source, options.batching)
+        self.api = ServingApi(self.manager)  # what both front ends answer from
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
         self._grpc_server = None
@@ -80,15 +81,14 @@ class ModelServer:
     def start(self) -> ModelServer:
         """Loads what is on disk now (so the first request finds it), then opens the ports and starts watching."""
         self.manager.poll()
-        api = ServingApi(self.manager)
         options = self.options
         try:
             self._grpc_server, self.grpc_port = start_grpc_server(
-                api, f"{options.host}:{options.grpc_port}", options.max_request_bytes, options.threads
+                self.api, f"{options.host}:{options.grpc_port}", options.max_request_bytes, options.threads
             )
             if options.rest_port is not None:
                 self._rest_server, self.rest_port = start_rest_server(
-                    api, options.host, options.rest_port, options.max_request_bytes
+                    self.api, options.host, options.rest_port, options.max_request_bytes
                 )
         except Exception:
             self.stop()
