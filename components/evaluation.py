@@ -1,5 +1,7 @@
 """Reading TFMA's results: metrics by slice, why a model was not blessed, the confusion matrix."""
 
+import re
+
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
 
@@ -28,7 +30,12 @@ def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
                 for metric, value in metrics.items():
                     if "doubleValue" in value:
                         table.setdefault(name, {})[f"{output}/{metric}" if output else metric] = value["doubleValue"]
-    return dict(sorted(table.items(), key=lambda item: (item[0] != OVERALL, item[0])))
+    return dict(sorted(table.items(), key=lambda item: (item[0] != OVERALL, _natural(item[0]))))
+
+
+def _natural(name: str) -> list:
+    """Sorts numbers in a slice name by value: context_length=2 before context_length=10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def blessing_failures(evaluation_uri: str) -> list[str]:

@@ -9,7 +9,7 @@ whose other components are all cached, is its own MLflow run.
 import io
 import os
 import time
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 # No `from __future__ import annotations` here: the decorator reads real type objects.
 import mlflow
@@ -19,7 +19,6 @@ import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from mlflow.entities import Metric, RunStatus
 from mlflow.models import infer_signature
-from tensorflow_data_validation.utils.display_util import get_statistics_html
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -29,9 +28,11 @@ from tfx.utils import path_utils
 
 from components import evaluation as tfma_results
 from components import mlflow_tracking as tracking
-from components import training_record
+from components import statistics_html, training_record
 from components.example_gen import rejected_inputs
-from components.validation_gate import read_anomalies
+from components.validation_gate import describe_anomalies, read_anomalies
+from serving.push import pushed_model_uri
+from serving.servables import is_complete_version
 
 CHAMPION_ALIAS = "champion"
 TAG_TF_SERVING_VERSION = "tf_serving_version"
@@ -54,8 +55,11 @@ def MlflowTracker(
     run_context: Parameter[str],
     pipeline_run_id: Parameter[str],
     model_name: Parameter[str],
+    serving_model_dir: Parameter[str],
 ) -> OutputDict(mlflow_run_id=str):  # type: ignore[valid-type]  # TFX's decorator API: outputs are a call
-    """Logs config, curves, data checks, TFMA results and the model; registers a pushed model.
+    """Logs config, curves, data checks, TFMA results and the model; registers a pushed model, and
+    any version in `serving_model_dir` (the Pusher's `<serving dir>/<model>`) that a run killed after
+    its push left unregistered.
 
     `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.
     """
@@ -88,7 +92,15 @@ def MlflowTracker(
                 _register(
                     client, model_uri, model_name, run_id, pushed_model.get_string_custom_property("pushed_version")
                 )
+            _register_unregistered_pushes(client, model_name, serving_model_dir, run_id, examples)
             client.set_tag(run_id, tracking.TAG_BLESSED, str(blessed).lower())
+            pushed = pushed_model.get_int_custom_property("pushed") == 1
+            version = pushed_model.get_string_custom_property("pushed_version")
+            tracking.name_outcome(
+                tracking_uri,
+                run_id,
+                f"blessed, pushed {version}" if pushed else "blessed" if blessed else "not blessed",
+            )
     except Exception as error:
         tracking.fail_run(tracking_uri, run_id, f"MlflowTracker failed: {type(error).__name__}: {error}")
         raise
@@ -120,12 +132,14 @@ def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
         )
         for split in artifact_utils.decode_split_names(statistics.split_names)
     }
-    # Train on the left, eval on the right, as Facets Overview compares them.
-    (left, left_stats), *others = sorted(by_split.items(), key=lambda item: item[0] != "train")
-    right, right_stats = others[0] if others else ("", None)
-    html = get_statistics_html(left_stats, right_stats, lhs_name=left, rhs_name=right)
+    found_by_split = read_anomalies(anomalies)
+    html = statistics_html.render(
+        {split: stats.datasets[0] for split, stats in by_split.items()},
+        {split: describe_anomalies({split: found}) for split, found in found_by_split.items()},
+        title="Data statistics and anomalies (TFDV, each split)",
+    )
     client.log_text(run_id, html, "data/statistics.html")
-    for split, found in read_anomalies(anomalies).items():
+    for split, found in found_by_split.items():
         client.log_text(run_id, text_format.MessageToString(found), f"data/anomalies_{split}.pbtxt")
 
 
@@ -153,6 +167,10 @@ def _log_training(client, run_id, model_run) -> None:
     for name in fileio.listdir(model_run.uri):
         if not fileio.isdir(os.path.join(model_run.uri, name)):
             client.log_artifact(run_id, os.path.join(model_run.uri, name), "training")
+    # TensorBoard's event files, for `tensorboard --logdir` on a downloaded run.
+    tensorboard_dir = os.path.join(model_run.uri, training_record.TENSORBOARD_DIR)
+    if fileio.isdir(tensorboard_dir):
+        client.log_artifacts(run_id, tensorboard_dir, "training/tensorboard")
 
 
 def _log_evaluation(client, run_id, evaluation, blessing) -> bool:
@@ -160,7 +178,8 @@ def _log_evaluation(client, run_id, evaluation, blessing) -> bool:
     now = int(time.time() * 1000)
     client.log_batch(
         run_id,
-        metrics=[Metric(f"eval.{name}", value, now, 0) for name, value in metrics[tfma_results.OVERALL].items()],
+        # float(): TFMA's JSON gives NaN and infinities as strings ("NaN", "Infinity").
+        metrics=[Metric(f"eval.{name}", float(value), now, 0) for name, value in metrics[tfma_results.OVERALL].items()],
     )
     names = sorted({name for values in metrics.values() for name in values})
     table = io.StringIO()
@@ -232,19 +251,47 @@ def _input_example(examples, count: int = 3) -> np.ndarray:
     return np.array([record.numpy() for record in records], dtype=object)
 
 
-def _register(client, model_uri: str, model_name: str, run_id: str, tf_serving_version: str) -> None:
-    """A registry version per TF Serving version: a cached Pusher's push is not registered again."""
+def _register(
+    client, model_uri: str, model_name: str, run_id: str, tf_serving_version: str, champion: bool = True
+) -> None:
+    """A registry version per TF Serving version: a cached Pusher's push is not registered again.
+    `champion`: the new registry version gets the champion alias."""
     try:
         client.create_registered_model(model_name)
     except mlflow.exceptions.MlflowException as error:
         if error.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
-    for existing in client.search_model_versions(f"name = '{model_name}'"):
-        if existing.tags.get(TAG_TF_SERVING_VERSION) == tf_serving_version:
-            return
+    if tf_serving_version in _registered_serving_versions(client, model_name):
+        return
     # MLflow 3 logs models outside runs (models:/<model id>); a tracking server
     # accepts such a source only with its model id.
     model_id = model_uri.removeprefix("models:/")
     version = client.create_model_version(model_name, model_uri, run_id=run_id, model_id=model_id)
     client.set_model_version_tag(model_name, version.version, TAG_TF_SERVING_VERSION, tf_serving_version)
-    client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version.version)
+    if champion:
+        client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version.version)
+
+
+def _registered_serving_versions(client, model_name: str) -> set[str]:
+    return {
+        existing.tags.get(TAG_TF_SERVING_VERSION) for existing in client.search_model_versions(f"name = '{model_name}'")
+    }
+
+
+def _register_unregistered_pushes(client, model_name: str, serving_model_dir: str, run_id: str, examples) -> None:
+    """Registers each pushed version of `serving_model_dir` that records its TFX model (serving/push.py)
+    but has no registry version: pushed by a run killed before its MlflowTracker registered it. Its
+    MLflow model is the one an earlier run logged for that TFX model, or else the pushed SavedModel,
+    logged now in this run. The newest version, if it is one of them, becomes the champion."""
+    if not serving_model_dir or not os.path.isdir(serving_model_dir):  # another machine's path (a container's)
+        return
+    versions = sorted(
+        (path for path in Path(serving_model_dir).iterdir() if is_complete_version(path)), key=lambda p: int(p.name)
+    )
+    registered = _registered_serving_versions(client, model_name)
+    for version_dir in versions:
+        tfx_model_uri = pushed_model_uri(version_dir)
+        if tfx_model_uri is None or version_dir.name in registered:
+            continue
+        model_uri = _logged_model_uri(client, run_id, tfx_model_uri) or _log_model(run_id, str(version_dir), examples)
+        _register(client, model_uri, model_name, run_id, version_dir.name, champion=version_dir == versions[-1])

@@ -3,8 +3,11 @@ named after the pipeline. Used by the components that record runs (MlflowTracker
 success, DataValidationGate on rejected data) and by the CLI for other failures."""
 
 import contextlib
+import datetime
+import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 
 import mlflow
@@ -18,10 +21,34 @@ TAG_CODE_VERSION = "mlflow.source.git.commit"
 TAG_RUNNER = "tfx.runner"
 TAG_FAILURE_REASON = "failure_reason"
 TAG_BLESSED = "blessed"
+# MLflow 3's UI opens an experiment in its GenAI view unless the experiment says it trains models.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
+RUNNING_OUTCOME = "running"
+# How fail_run ends a run: FAILED (a component failed) or KILLED (a signal stopped the run).
+FAILED = RunStatus.FAILED
+KILLED = RunStatus.KILLED
 
 
 def client(tracking_uri: str) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def init_store(tracking_uri: str) -> None:
+    """Creates an embedded (sqlite) store's tables once, under a lock beside the database file.
+
+    MLflow creates them on first use, in migrations that two processes starting on a new store
+    at once both run: one fails (`table _alembic_tmp_experiments already exists`). Under the lock
+    the second finds the tables made. A tracking server initialises its own store: nothing to do."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return
+    database = tracking_uri.removeprefix("sqlite:///")
+    with open(f"{database}.init.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client(tracking_uri).search_experiments(max_results=1)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -46,9 +73,13 @@ def experiment_id(tracking_uri: str, artifact_root: str, pipeline_name: str) -> 
     mlflow_client = client(tracking_uri)
     experiment = mlflow_client.get_experiment_by_name(pipeline_name)
     if experiment is not None:
+        if experiment.tags.get(TAG_EXPERIMENT_KIND) != MODEL_TRAINING_KIND:  # a store from before the tag
+            mlflow_client.set_experiment_tag(experiment.experiment_id, TAG_EXPERIMENT_KIND, MODEL_TRAINING_KIND)
         return experiment.experiment_id
     location = os.path.join(artifact_root, pipeline_name) if artifact_root else None
-    return mlflow_client.create_experiment(pipeline_name, artifact_location=location)
+    return mlflow_client.create_experiment(
+        pipeline_name, artifact_location=location, tags={TAG_EXPERIMENT_KIND: MODEL_TRAINING_KIND}
+    )
 
 
 def run_context(
@@ -88,11 +119,16 @@ def load_context(run_context_json: str) -> dict:
 
 
 def start_run(context: dict, pipeline_run_id: str, tags: dict[str, str]) -> str:
-    """Starts the MLflow run of one pipeline run; logs the resolved config as params. Returns its id."""
+    """Starts the MLflow run of one pipeline run; logs the resolved config as params. Returns its id.
+
+    The run starts when the pipeline run did (so MLflow's duration is the pipeline's, not the
+    tracker's), and is named for what a runs list needs to tell runs apart: pipeline, model, data,
+    and the outcome once known (name_outcome)."""
     mlflow_client = client(context["tracking_uri"])
     run = mlflow_client.create_run(
         experiment_id(context["tracking_uri"], context["artifact_root"], context["pipeline_name"]),
-        run_name=f"{context['pipeline_name']} {pipeline_run_id}",
+        start_time=_pipeline_start_ms(pipeline_run_id),
+        run_name=f"{_run_title(context)}: {RUNNING_OUTCOME}",
         tags={
             TAG_PIPELINE_RUN_ID: pipeline_run_id,
             TAG_DATA_DIR: context["data_dir"],
@@ -106,13 +142,58 @@ def start_run(context: dict, pipeline_run_id: str, tags: dict[str, str]) -> str:
     return run.info.run_id
 
 
-def fail_run(tracking_uri: str, run_id: str, reason: str, details: str | None = None) -> None:
-    """Marks a run FAILED with its one-sentence reason (and the full text as an artifact)."""
+def name_outcome(tracking_uri: str, run_id: str, outcome: str) -> None:
+    """Ends the run's name with its outcome ("blessed, pushed 1795...", "not blessed", "failed")."""
     mlflow_client = client(tracking_uri)
+    title = mlflow_client.get_run(run_id).info.run_name.removesuffix(f": {RUNNING_OUTCOME}")
+    mlflow_client.update_run(run_id, name=f"{title}: {outcome}")
+
+
+def _run_title(context: dict) -> str:
+    """`<pipeline> <model> [on <data folder>]`: the model by its config's name or architecture."""
+    model = context["config"].get("model", {})
+    described = model.get("name") or model.get("architecture") or ""
+    if not described and "hidden_units" in model:
+        described = "mlp " + "-".join(map(str, model["hidden_units"])) if model["hidden_units"] else "softmax"
+    data = os.path.basename(os.path.normpath(context["data_dir"])) or context["data_dir"]
+    # The shipped data is in the folder named like the pipeline: say only when it is other data.
+    on_data = f"on {data}" if data != context["pipeline_name"] else ""
+    return " ".join(part for part in (context["pipeline_name"], described, on_data) if part)
+
+
+def _pipeline_start_ms(pipeline_run_id: str) -> int:
+    # TFX's local and Beam runners name a run by the time it started (ISO format); other
+    # orchestrators by their own ids: then now, the tracker's start, is the best known.
+    try:
+        started = datetime.datetime.fromisoformat(pipeline_run_id)
+    except ValueError:
+        return int(time.time() * 1000)
+    return int(started.timestamp() * 1000)
+
+
+def fail_run(tracking_uri: str, run_id: str, reason: str, details: str | None = None, status: int = FAILED) -> None:
+    """Marks a run FAILED (or `status`: KILLED) with its one-sentence reason (and the full text as an artifact)."""
+    mlflow_client = client(tracking_uri)
+    # The name is a convenience: the status and reason below are what count.
+    with contextlib.suppress(Exception):
+        name_outcome(tracking_uri, run_id, "killed" if status == KILLED else "failed")
     mlflow_client.set_tag(run_id, TAG_FAILURE_REASON, reason[:5000])
     if details:
         mlflow_client.log_text(run_id, details, "failure.txt")
-    mlflow_client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+    mlflow_client.set_terminated(run_id, RunStatus.to_string(status))
+
+
+def runs_of(tracking_uri: str, pipeline_name: str, pipeline_run_ids: set[str], status: str = "") -> list:
+    """The MLflow runs of these TFX pipeline runs (by tag), those with `status` (RUNNING...) only if given."""
+    mlflow_client = client(tracking_uri)
+    experiment = mlflow_client.get_experiment_by_name(pipeline_name)
+    if experiment is None or not pipeline_run_ids:
+        return []
+    conditions = [f"attributes.status = '{status}'"] if status else []
+    if len(pipeline_run_ids) == 1:
+        conditions.append(f"tags.`{TAG_PIPELINE_RUN_ID}` = '{next(iter(pipeline_run_ids))}'")
+    runs = mlflow_client.search_runs([experiment.experiment_id], filter_string=" and ".join(conditions))
+    return [run for run in runs if run.data.tags.get(TAG_PIPELINE_RUN_ID) in pipeline_run_ids]
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, object]:

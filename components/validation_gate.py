@@ -3,14 +3,19 @@
 TFX's ExampleValidator records anomalies (and a `blessed` flag per split) but
 lets the pipeline go on; TFX 1.16 has no standard component that fails on
 them. This one fails the run with a readable list, so Transform, Trainer and
-Pusher never see data that does not match the curated schema.
+Pusher never see data that does not match the curated schema (NaN and inf
+included: the schemas disallow them, and for CSV data the gate names the file
+and line of the first) or a split with fewer examples than the pipeline needs
+(StatisticsGen's counts against the config's min_split_examples).
 """
 
+import csv
 import json
+import math
 import os
 
 from absl import logging
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.dsl.io import fileio
@@ -18,8 +23,14 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components import mlflow_tracking as tracking
 
-# Where ExampleValidator writes each split's anomalies (tfx example_validator executor).
+# Where ExampleValidator writes each split's anomalies (tfx example_validator executor), and
+# StatisticsGen each split's statistics.
 _ANOMALIES_FILE = "SchemaDiff.pb"
+_STATISTICS_FILE = "FeatureStats.pb"
+# Anomalies of values that are not finite numbers (the schema's float_domain disallow_nan / disallow_inf).
+_NON_FINITE = {anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_NAN, anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_INF}
+# Files named in a problem, at most.
+_FILES_SHOWN = 3
 
 
 class InputDataError(RuntimeError):
@@ -32,16 +43,23 @@ class InputDataError(RuntimeError):
 
 
 class DataAnomaliesError(InputDataError):
-    """The data does not match the schema; one problem per column."""
+    """The data does not match the schema, or is too little to train on; one problem per line."""
 
-    def __init__(self, data_dir: str, schema_path: str, problems: list[str]):
-        super().__init__(f"Data in {data_dir} does not match the schema {schema_path}", problems)
+    def __init__(self, data_dir: str, schema_path: str, problems: list[str], too_little: bool = False):
+        headline = (
+            f"Data in {data_dir} is too little for the pipeline"
+            if too_little
+            else f"Data in {data_dir} does not match the schema {schema_path}"
+        )
+        super().__init__(headline, problems)
 
 
-def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
-    """One line per anomalous column (or the data set as a whole), naming the splits it was seen in."""
+def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies], data_dir: str = "") -> list[str]:
+    """One line per anomalous column (or the data set as a whole), naming the splits it was seen in;
+    for values that are not finite numbers, the CSV file and line of the first (if `data_dir` holds CSV files)."""
     reasons: dict[str, list[str]] = {}
     splits: dict[str, list[str]] = {}
+    non_finite: set[str] = set()
     for split, anomalies in sorted(anomalies_by_split.items()):
         found = {f"column '{column}'": info for column, info in sorted(anomalies.anomaly_info.items())}
         if anomalies.HasField("dataset_anomaly_info"):
@@ -53,7 +71,82 @@ def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies]) -
             for reason in _reasons(info):
                 if reason not in reasons.setdefault(where, []):
                     reasons[where].append(reason)
-    return [f"{where} ({', '.join(splits[where])} split): {'; '.join(reasons[where])}" for where in reasons]
+            if any(reason.type in _NON_FINITE for reason in info.reason):
+                non_finite.add(where)
+    lines = []
+    for where in reasons:
+        line = f"{where} ({', '.join(splits[where])} split): {'; '.join(reasons[where])}"
+        if where in non_finite and data_dir:
+            line += _non_finite_cells(data_dir, where.removeprefix("column '").removesuffix("'"))
+        lines.append(line)
+    return lines
+
+
+def _csv_files(data_dir: str) -> list[str]:
+    if not os.path.isdir(data_dir):  # a path of another machine (a compiled pipeline's container)
+        return []
+    return sorted(
+        os.path.join(data_dir, name)
+        for name in os.listdir(data_dir)
+        if name.lower().endswith(".csv") and os.path.isfile(os.path.join(data_dir, name))
+    )
+
+
+def _non_finite_cells(data_dir: str, column: str) -> str:
+    """Where the CSV files in `data_dir` hold a value of `column` that is not a finite number:
+    ", first in <file> line <n> ('nan'); <count> such value(s) in all, ...", or "" if none is found."""
+    found = []
+    for path in _csv_files(data_dir):
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+            reader = csv.reader(f)
+            header = next(reader, [])
+            if column not in header:
+                continue
+            index = header.index(column)
+            for row in reader:
+                raw = row[index].strip() if index < len(row) else ""
+                try:
+                    if math.isfinite(float(raw)):
+                        continue
+                except ValueError:
+                    continue  # text, not a number: the schema's type check names it
+                found.append((os.path.basename(path), reader.line_num, raw))
+    if not found:
+        return ""
+    name, line, raw = found[0]
+    return f", first in {name} line {line} ({raw!r}); {len(found)} such value(s) in all, expected finite numbers"
+
+
+def split_size_problems(statistics_by_split: dict[str, int], needed: dict[str, list], data_dir: str) -> list[str]:
+    """One line per split with fewer examples than the pipeline needs.
+
+    `statistics_by_split`: examples per split; `needed`: split -> [examples needed, why]."""
+    files = [os.path.basename(path) for path in _csv_files(data_dir)]
+    source = ""
+    if files:
+        shown = ", ".join(files[:_FILES_SHOWN]) + (
+            f" and {len(files) - _FILES_SHOWN} more" if len(files) > _FILES_SHOWN else ""
+        )
+        source = f" (from {shown})"
+    problems = []
+    for split, count in sorted(statistics_by_split.items()):
+        least, why = needed.get(split, [1, "one example"])
+        if count < least:
+            problems.append(
+                f"the {split} split has {count} example(s){source}; the pipeline needs at least {least}: {why}"
+            )
+    return problems
+
+
+def examples_per_split(statistics: standard_artifacts.ExampleStatistics) -> dict[str, int]:
+    """How many examples StatisticsGen counted in each split."""
+    counts = {}
+    for split in artifact_utils.decode_split_names(statistics.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([statistics], split), _STATISTICS_FILE)
+        with fileio.open(path, "rb") as f:
+            datasets = statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read()).datasets
+        counts[split] = sum(dataset.num_examples for dataset in datasets)
+    return counts
 
 
 def _reasons(info: anomalies_pb2.AnomalyInfo) -> list[str]:
@@ -73,17 +166,28 @@ def read_anomalies(anomalies: standard_artifacts.ExampleAnomalies) -> dict[str, 
 @component
 def DataValidationGate(
     examples: InputArtifact[standard_artifacts.Examples],
+    statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
     schema_path: Parameter[str],
+    data_dir: Parameter[str],
+    min_examples: Parameter[str],
     run_context: Parameter[str],
     pipeline_run_id: Parameter[str],
 ):
-    """Fails with DataAnomaliesError when ExampleValidator found any anomaly, after
-    recording the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking)."""
-    problems = describe_anomalies(read_anomalies(anomalies))
+    """Fails with DataAnomaliesError when ExampleValidator found any anomaly or a split holds fewer
+    examples than the pipeline needs (`min_examples`: JSON, split -> [count, why]), after recording
+    the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking). `data_dir` is
+    the data folder, where problems are looked up to name the file and line."""
+    counts = examples_per_split(statistics)
+    size_problems = split_size_problems(counts, json.loads(min_examples), data_dir)
+    # An empty split's anomalies (every column "missing") say nothing more than its size does.
+    found = {split: found for split, found in read_anomalies(anomalies).items() if counts.get(split, 1) > 0}
+    problems = describe_anomalies(found, data_dir) + size_problems
     if not problems:
         return
-    error = DataAnomaliesError(json.loads(run_context)["data_dir"], schema_path, problems)
+    error = DataAnomaliesError(
+        json.loads(run_context)["data_dir"], schema_path, problems, too_little=len(size_problems) == len(problems)
+    )
     try:
         context = tracking.load_context(run_context)
         run_id = tracking.start_run(

@@ -12,9 +12,13 @@ and `tfpipe list`.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
+import math
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
+
+from pipelines import csv_input
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -25,7 +29,72 @@ IMAGE_ROOT = "/tfpipe"
 
 
 class ConfigError(ValueError):
-    """A `--set` override names an unknown field or carries a value of the wrong type."""
+    """A `--set` override names an unknown field or carries a value of the wrong type or out of range."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a number field (or each number of a tuple field) may take; None: no bound."""
+
+    low: float | None = None
+    high: float | None = None
+    low_included: bool = True
+    high_included: bool = True
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (value == self.low and not self.low_included)):
+            return False
+        return not (self.high is not None and (value > self.high or (value == self.high and not self.high_included)))
+
+    def describe(self) -> str:
+        """The bounds in words: "1 or more", "above 0", "from 0 to 1", "0 or more and below 1"."""
+        if self.low is not None and self.high is not None and self.low_included and self.high_included:
+            return f"from {self.low:g} to {self.high:g}"
+        low = None if self.low is None else f"{self.low:g} or more" if self.low_included else f"above {self.low:g}"
+        high = None if self.high is None else f"{self.high:g} or less" if self.high_included else f"below {self.high:g}"
+        return " and ".join(bound for bound in (low, high) if bound)
+
+
+AT_LEAST_1 = Range(low=1)
+AT_LEAST_0 = Range(low=0)
+ABOVE_0 = Range(low=0, low_included=False)
+FRACTION = Range(low=0, high=1)
+# A field's allowed values: `dataclasses.field(metadata={"range": Range(...)})` on the field, or else
+# the first of these rules whose pattern matches its name (so a new pipeline's `batch_size` or
+# `learning_rate` is checked without a word). Every float must also be finite.
+RANGE_RULES: tuple[tuple[str, Range], ...] = (
+    ("*_steps", AT_LEAST_1),
+    ("epochs", AT_LEAST_1),
+    ("*batch_size", AT_LEAST_1),
+    ("*_days", AT_LEAST_1),
+    ("*units", AT_LEAST_1),
+    ("image_height", AT_LEAST_1),
+    ("image_width", AT_LEAST_1),
+    ("*learning_rate", ABOVE_0),
+    ("*_fraction", FRACTION),
+    ("*dropout", Range(low=0, high=1, high_included=False)),
+    ("l2", AT_LEAST_0),
+    ("*patience", AT_LEAST_0),
+    ("seed", AT_LEAST_0),
+    ("*_degrees", Range(low=0, high=180)),
+)
+
+
+def field_range(field: dataclasses.Field) -> Range | None:
+    """The Range a field's values must lie in, if any (see RANGE_RULES)."""
+    if "range" in field.metadata:
+        return field.metadata["range"]
+    return next((rule for pattern, rule in RANGE_RULES if fnmatch.fnmatchcase(field.name, pattern)), None)
+
+
+def check_ranges(config: DataclassInstance, prefix: str = "") -> None:
+    """Raises ConfigError (one sentence, naming the key) for the first field out of its range."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_ranges(value, f"{prefix}{field.name}.")
+        else:
+            _check_value(field, value, f"{prefix}{field.name}")
 
 
 @dataclasses.dataclass
@@ -47,9 +116,18 @@ class PipelineConfig:
     prediction_key: ClassVar[str]
     # The SavedModel signature TFMA calls with serialized raw tf.Examples.
     evaluation_signature: ClassVar[str] = "serving_default"
+    # Signatures of the SavedModel that TFMA calls first, with the same serialized raw tf.Examples,
+    # for transformed features: where `label_key` is found when the label is made by Transform.
+    evaluation_preprocessing: ClassVar[tuple[str, ...]] = ()
     # Other outputs of that signature scored beside the prediction with the same label and
     # metrics: naive forecasts the model should beat. Empty for a single-output signature.
     baseline_outputs: ClassVar[tuple[str, ...]] = ()
+    # How a required win over a baseline output (required_wins) is measured, per example: the
+    # evaluation signature's output `excess_<win_measure>_vs_<baseline>` is the model's measure
+    # minus the baseline's. An error (squared_error, lower is better): its mean must be at most 0;
+    # a score (correct: 1 for a right class, else 0; higher is better): at least 0.
+    win_measure: ClassVar[str] = "squared_error"
+    win_measure_higher_is_better: ClassVar[bool] = False
     # TFMA metrics (tf.keras.metrics class names) computed overall and per slice.
     metrics: ClassVar[tuple[str, ...]]
     slice_features: ClassVar[tuple[str, ...]]
@@ -68,9 +146,16 @@ class PipelineConfig:
     eval_steps: int = 50
     """Batches of the eval split the Trainer scores after training."""
     blessing_threshold: float = 0.0
-    """The blessing metric must reach this value (or stay below it when lower is better)."""
+    """The blessing metric must reach this value (or stay below it when lower is better; there, 0
+    sets no bound)."""
     max_regression: float = 0.0
     """How far the blessing metric may fall behind the latest blessed model's."""
+    regression_relative: bool = False
+    """max_regression as a fraction of the latest blessed model's value (true) rather than in the
+    metric's own units (false): the scale-free choice where the metric has units, such as prices."""
+    cache_in_memory: bool = True
+    """Keep the transformed training and eval data in memory after the Trainer's first pass over it
+    (later epochs skip reading and parsing); false for data larger than memory."""
     warm_start: bool = False
     """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
     instead of from scratch; the model must have the same architecture."""
@@ -97,25 +182,47 @@ class PipelineConfig:
 
     def check(self) -> None:
         """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
+        check_ranges(self)
+        if self.epochs > self.train_steps:
+            raise ConfigError(
+                f"epochs={self.epochs} with train_steps={self.train_steps}: each epoch needs at least one "
+                "training step; expected epochs no more than train_steps."
+            )
         data_dir = self.resolved_data_dir()
         if not data_dir.is_dir():
             raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
         self.check_data(data_dir)
 
     def check_data(self, data_dir: Path) -> None:
-        """The default suits ExampleGens that read the files directly in the folder (CSV)."""
-        if not any(path.is_file() for path in data_dir.iterdir()):
-            raise ConfigError(f"data folder {data_dir} has no files; expected the pipeline's input files in it.")
+        """The default suits ExampleGens that read every file in the folder as CSV (CsvExampleGen,
+        TimeSeriesExampleGen): CSV files only, each with a clean header and rows (pipelines/csv_input.py)."""
+        problems = csv_input.folder_problems(data_dir)
+        if problems:
+            raise ConfigError(" ".join(problems))
+
+    def min_split_examples(self) -> dict[str, tuple[int, str]]:
+        """Examples each split must hold for the pipeline to run, and why (DataValidationGate checks
+        it): one full training batch (`model.batch_size`, where the pipeline has one), one to evaluate."""
+        batch_size = getattr(getattr(self, "model", None), "batch_size", None)
+        train = (1, "one example to train on; add data")
+        if isinstance(batch_size, int):
+            train = (batch_size, f"one training batch (model.batch_size={batch_size}); add data or lower it")
+        return {"train": train, "eval": (1, "one example to evaluate the model on; add data")}
 
     def module_path(self, relative: str) -> str:
         return str(REPO_ROOT / relative)
 
     def required_wins(self) -> tuple[str, ...]:
-        """Baseline outputs the model must score no worse than (by mean squared error) to be blessed.
+        """Baseline outputs the model must score no worse than (by `win_measure`) to be blessed.
 
-        For each, the evaluation signature has an output `excess_squared_error_vs_<baseline>`:
-        the model's squared error minus the baseline's, per example."""
+        For each, the evaluation signature has an output `win_output(baseline)`: the model's
+        measure minus the baseline's, per example (for squared_error, its mean is MSE(model) -
+        MSE(baseline); for correct, accuracy(model) - accuracy(baseline))."""
         return ()
+
+    def win_output(self, baseline: str) -> str:
+        """The evaluation signature's output whose mean says whether the model beat `baseline`."""
+        return f"excess_{self.win_measure}_vs_{baseline}"
 
     def transform_params(self) -> dict:
         """The Transform's custom_config, for a preprocessing_fn that takes one."""
@@ -182,8 +289,26 @@ def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineC
             if not dataclasses.is_dataclass(target):
                 raise ConfigError(f"--set {key}: {part!r} has no sub-fields.")
         field = _find_field(target, leaf, key)
-        setattr(target, leaf, _parse(raw, _resolved_type(target, field), key))
+        value = _parse(raw, _resolved_type(target, field), key)
+        _check_value(field, value, key, raw)
+        setattr(target, leaf, value)
     return config
+
+
+def _check_value(field: dataclasses.Field, value, key: str, raw: str | None = None) -> None:
+    shown = raw if raw is not None else (",".join(map(str, value)) if isinstance(value, tuple) else value)
+    allowed = field_range(field)
+    for item in value if isinstance(value, tuple) else (value,):
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ConfigError(f"--set {key}={shown}: expected a finite number.")
+        if allowed is not None and item not in allowed:
+            kind = "whole number" if isinstance(item, int) else "number"
+            expected = (
+                f"{kind}s, each {allowed.describe()}" if isinstance(value, tuple) else f"a {kind} {allowed.describe()}"
+            )
+            raise ConfigError(f"--set {key}={shown}: expected {expected}.")
 
 
 def describe_fields(config: DataclassInstance, prefix: str = "") -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +52,9 @@ class Orchestrator:
     image_root: str | None = None
     """Where the project is installed in the container image that runs every component; None:
     this checkout. In an image, module code is imported by name and the schema read from there."""
+    name_separator: str = "_"
+    """What the orchestrator's pipeline names may have in place of the underscores of tfpipe's
+    (spoken_digits): KFP's allow lower-case letters, digits and hyphens only."""
 
 
 LOCAL = Orchestrator("local")
@@ -101,8 +105,11 @@ def create_pipeline(
     # Stops the run when there is any anomaly, before anything is trained.
     validation_gate = DataValidationGate(
         examples=example_gen.outputs["examples"],
+        statistics=statistics_gen.outputs["statistics"],
         anomalies=example_validator.outputs["anomalies"],
         schema_path=str(config.schema_path.relative_to(REPO_ROOT)),
+        data_dir=str(config.resolved_data_dir()),
+        min_examples=json.dumps(config.min_split_examples(), sort_keys=True),
         run_context=run_context,
         pipeline_run_id=pipeline_run_id,
     )
@@ -113,6 +120,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         **_module_code(config, config.preprocessing_module, "preprocessing_fn", orchestrator.image_root),
         custom_config=config.transform_params(),
+        # No TFDV statistics of Transform's input and output: StatisticsGen's are the ones validated
+        # and tracked, and two more passes over the data cost as much as the analysis itself.
+        disable_statistics=True,
     )
     transform.add_upstream_node(validation_gate)
 
@@ -167,10 +177,11 @@ def create_pipeline(
         run_context=run_context,
         pipeline_run_id=pipeline_run_id,
         model_name=config.model_name,
+        serving_model_dir=f"{serving_dir}/{config.model_name}",
     )
 
     return Pipeline(
-        pipeline_name=config.name,
+        pipeline_name=config.name.replace("_", orchestrator.name_separator),
         pipeline_root=pipeline_root,
         components=[
             example_gen,
@@ -203,15 +214,21 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         if config.blessing_higher_is_better
         else tfma.MetricDirection.LOWER_IS_BETTER
     )
-    # TFMA blesses only if the change (new - baseline, sign by direction) passes
-    # this bound; TFX drops it on the first run, when there is no baseline.
+    # TFMA blesses only if the change (new - baseline, sign by direction; relative: divided by the
+    # baseline's value) passes this bound; TFX drops it on the first run, when there is no baseline.
     allowed_change = -config.max_regression if config.blessing_higher_is_better else config.max_regression
+    change = {"relative" if config.regression_relative else "absolute": {"value": allowed_change - 1e-10}}
+    # Lower is better with no bound: an error has units (prices), so a fixed one would not be
+    # scale-free; the required wins over naive baselines bound it instead.
+    value_bound = config.blessing_higher_is_better or config.blessing_threshold > 0
     blessing_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(
             lower_bound=bound if config.blessing_higher_is_better else None,
             upper_bound=None if config.blessing_higher_is_better else bound,
-        ),
-        change_threshold=tfma.GenericChangeThreshold(direction=direction, absolute={"value": allowed_change - 1e-10}),
+        )
+        if value_bound
+        else None,
+        change_threshold=tfma.GenericChangeThreshold(direction=direction, **change),
     )
     # Blessing looks at the whole eval split; slices are reported, not gated
     # (a 20-example slice is too noisy to stop a push).
@@ -231,6 +248,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             model_specs=[
                 tfma.ModelSpec(
                     signature_name=config.evaluation_signature,
+                    preprocessing_function_names=list(config.evaluation_preprocessing),
                     label_key=config.label_key,
                     prediction_key=config.prediction_key,
                 )
@@ -240,11 +258,17 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         )
 
     # Several outputs: each named output is scored against the same label.
-    win_outputs = [f"excess_squared_error_vs_{baseline}" for baseline in config.required_wins()]
+    win_outputs = [config.win_output(baseline) for baseline in config.required_wins()]
     outputs = [config.prediction_key, *config.baseline_outputs, *win_outputs]
-    # The mean of (model's squared error - baseline's) is MSE(model) - MSE(baseline): at most
-    # 0 exactly when the model's RMSE is no worse than the baseline's.
-    no_loss = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(upper_bound={"value": 0.0}))
+    # The mean of (model's measure - baseline's) per example: for squared error MSE(model) -
+    # MSE(baseline), at most 0 exactly when the model's RMSE is no worse than the baseline's; for
+    # correct, accuracy(model) - accuracy(baseline), at least 0 when its accuracy is no lower.
+    zero = {"value": 0.0}
+    no_loss = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound=zero)
+        if config.win_measure_higher_is_better
+        else tfma.GenericValueThreshold(upper_bound=zero)
+    )
     metrics_specs = [
         tfma.MetricsSpec(metrics=[blessing], output_names=[config.prediction_key]),
         tfma.MetricsSpec(
@@ -263,6 +287,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         model_specs=[
             tfma.ModelSpec(
                 signature_name=config.evaluation_signature,
+                preprocessing_function_names=list(config.evaluation_preprocessing),
                 label_keys={output: config.label_key for output in outputs},
                 prediction_keys={output: output for output in outputs},
             )

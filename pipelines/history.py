@@ -83,7 +83,16 @@ def table(runs: list[PastRun]) -> list[str]:
     for run in runs:
         blessed = "" if run.blessed is None else ("yes" if run.blessed else "no")
         seconds = "" if run.seconds is None else f"{run.seconds:.0f}"
-        rows.append((f"{run.started:%Y-%m-%d %H:%M:%S}", run.pipeline, run.status, run.metric, blessed,
-                     run.pushed_version, seconds))
+        rows.append(
+            (
+                f"{run.started:%Y-%m-%d %H:%M:%S}",
+                run.pipeline,
+                run.status,
+                run.metric,
+                blessed,
+                run.pushed_version,
+                seconds,
+            )
+        )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]

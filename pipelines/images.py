@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from components.example_gen import layouts
-from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig
+from pipelines import files
+from pipelines.config import ConfigError, PipelineConfig
 
 
 @dataclasses.dataclass
@@ -87,39 +88,18 @@ class ImageConfig(PipelineConfig):
         super().check()
 
     def check_data(self, data_dir: Path) -> None:
-        _detect(data_dir)
+        files.detect_layout(data_dir)
 
     def example_gen(self):
-        """FileExampleGen over the data folder's layout, split as the data comes or 2:1 by hash."""
-        from components.example_gen.file_example_gen import FileExampleGen
-
-        data_dir = self.resolved_data_dir()
-        # The layout is read when the pipeline is built. Compiled for a container, the data
-        # folder is the image's copy of this checkout's (pipelines/kubeflow/Dockerfile): read that.
-        local_copy = data_dir
-        if not data_dir.is_dir() and data_dir.is_relative_to(IMAGE_ROOT):
-            local_copy = REPO_ROOT / data_dir.relative_to(IMAGE_ROOT)
-        if not local_copy.is_dir():
-            raise ConfigError(
-                f"data folder {data_dir} is not on this machine; {self.name} reads its layout when "
-                "the pipeline is built, so compile with a data folder this checkout has."
-            )
-        return FileExampleGen(
-            data_dir=str(data_dir),
-            layout=_detect(local_copy),
+        """FileExampleGen with the image reader over the data folder's layout, split as the data comes
+        or 2:1 by hash."""
+        return files.file_example_gen(
+            self,
             class_names=self.class_names,
             reader=self.example_reader,
             reader_options={"channels": self.channels},
-            data_fingerprint=layouts.fingerprint(local_copy),
             component_id="ImageExampleGen",
         )
 
     def transform_params(self) -> dict:
         return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}
-
-
-def _detect(data_dir: Path) -> layouts.Layout:
-    try:
-        return layouts.detect(data_dir)
-    except layouts.LayoutError as error:
-        raise ConfigError(str(error)) from None

@@ -12,8 +12,9 @@ from absl import logging as absl_logging
 from tfx.orchestration.pipeline import Pipeline
 from tfx.orchestration.portable.tfx_runner import IrBasedRunner
 
-from components import mlflow_tracking
+from components import faults, mlflow_tracking
 from components.validation_gate import DataAnomaliesError
+from pipelines import interrupts
 from pipelines.config import PipelineConfig
 from pipelines.factory import run_context_for
 from pipelines.progress import ComponentRun, ProgressCallback
@@ -46,6 +47,7 @@ class ComponentProgress(logging.Handler):
             self.current = match.group(1)
             self.components[self.current] = ComponentRun("running", time.monotonic())
             self._report(self.current)
+            faults.point(f"before:{self.current}")
         elif self.current is None:
             return
         elif match := self._CACHED.match(message):
@@ -54,11 +56,14 @@ class ComponentProgress(logging.Handler):
         elif match := self._EXECUTING.match(message):
             self.components[self.current].execution_id = int(match.group(1))
         elif self._FINISHED.match(message):
-            self._finish(self.current, "cached" if self.components[self.current].status == "cached" else "done")
+            finished = self.current
+            self._finish(finished, "cached" if self.components[finished].status == "cached" else "done")
+            faults.point(f"after:{finished}")
 
-    def fail_current(self) -> None:
+    def fail_current(self, status: str = "failed") -> None:
+        """Ends the component under way as failed (or `status`: interrupted)."""
         if self.current is not None:
-            self._finish(self.current, "failed")
+            self._finish(self.current, status)
 
     def _finish(self, current: str, status: str) -> None:
         component = self.components[current]
@@ -80,7 +85,7 @@ def run_pipeline(pipeline: Pipeline, runner: IrBasedRunner, on_progress: Progres
     try:
         runner.run(pipeline)
     except BaseException as error:
-        progress.fail_current()
+        progress.fail_current("interrupted" if interrupts.as_interruption(error) else "failed")
         raise _component_error(error) from None
     finally:
         absl_logger.removeHandler(progress)
@@ -109,3 +114,22 @@ def record_failure(
     run_id = mlflow_tracking.start_run(context, pipeline_run_id, tags={})
     reason = f"{component or 'The pipeline'} failed: {type(error).__name__}: {error}"
     mlflow_tracking.fail_run(tracking_uri, run_id, reason, details="".join(traceback.format_exception(error)))
+
+
+def record_interruption(
+    config: PipelineConfig, workdir: Workdir, runner: str, where: str, signal_name: str, pipeline_run_id: str | None
+) -> None:
+    """Records a run stopped by a signal as a KILLED MLflow run naming where it stopped: the run
+    MlflowTracker had started, if it was under way, else a new one (no component after it runs)."""
+    tracking_uri, tracking_artifact_root = workdir.tracking()
+    reason = f"Interrupted at {where} by {signal_name}."
+    if pipeline_run_id:
+        runs = mlflow_tracking.runs_of(tracking_uri, config.name, {pipeline_run_id})
+        for run in runs:
+            if run.info.status == "RUNNING":
+                mlflow_tracking.fail_run(tracking_uri, run.info.run_id, reason, status=mlflow_tracking.KILLED)
+        if runs:  # recorded: killed now, or ended by the component that started it
+            return
+    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, runner))
+    run_id = mlflow_tracking.start_run(context, pipeline_run_id or "unknown", tags={})
+    mlflow_tracking.fail_run(tracking_uri, run_id, reason, status=mlflow_tracking.KILLED)

@@ -24,6 +24,7 @@ ORCHESTRATOR = Orchestrator(
     # KubeflowV2's compiler accepts only TFX's own resolver strategies.
     own_baseline_strategy=False,
     image_root=IMAGE_ROOT,
+    name_separator="-",
 )
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pipelines.config import PipelineConfig, from_dict
 from pipelines.digits.config import DigitsConfig
 from pipelines.iris.config import IrisConfig
+from pipelines.letters.config import LettersConfig
 from pipelines.mnist.config import MnistConfig
+from pipelines.spoken_digits.config import SpokenDigitsConfig
 from pipelines.stock.config import StockConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
-    config.name: config for config in (IrisConfig, StockConfig, DigitsConfig, MnistConfig)
+    config.name: config
+    for config in (IrisConfig, StockConfig, DigitsConfig, MnistConfig, LettersConfig, SpokenDigitsConfig)
 }
 
 

@@ -1,6 +1,7 @@
 """Where a pipeline's runs keep their files. Free of TensorFlow imports (the CLI uses it early).
 
 <workdir>/
+  .tfpipe-run.lock                  held by the one `tfpipe run` using the workdir (its pid, start, command)
   serving/<model>/<version>/        TF Serving's model base path, shared by all pipelines
   serving/models.config             TF Serving's config listing every pushed model (serving/push.py)
   mlflow/mlflow.db, mlflow/artifacts/  the embedded MLflow store (unless MLFLOW_TRACKING_URI is set)
@@ -13,12 +14,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
+import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 DEFAULT_WORKDIR = Path("workdir")
+RUN_LOCK = ".tfpipe-run.lock"
+
+
+class WorkdirBusyError(Exception):
+    """Another `tfpipe run` holds the workdir: one sentence naming it (pid, start time, command)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +80,47 @@ class Workdir:
             "metadata_path": str(self.metadata_path.resolve()),
         }
 
+    @contextlib.contextmanager
+    def run_lock(self, command: str) -> Iterator[dict | None]:
+        """Holds the workdir for one run: a second run on the same workdir (two terminals, say) fails
+        at once with WorkdirBusyError instead of racing the first for the MLflow store, ML Metadata and
+        the serving dir. The lock is an flock, so the system releases it when its holder dies, even
+        by kill -9: a lock left by a dead process is simply taken over. Yields what that process had
+        written in the lock file (pid, started, command), or None when the last holder ended cleanly."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WorkdirBusyError(self._busy_message(fd)) from None
+            left = _read_holder(fd)
+            holder = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "command": command}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+            try:
+                yield left
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _busy_message(self, fd: int) -> str:
+        holder = _read_holder(fd)
+        if holder is None:  # it has the lock but has not written itself in yet
+            time.sleep(0.2)
+            holder = _read_holder(fd)
+        who = (
+            f"pid {holder.get('pid')}, started {holder.get('started')}: {holder.get('command')}"
+            if holder
+            else "it has just started"
+        )
+        return (
+            f"workdir {self.root} is in use by another tfpipe run ({who}); wait for it to finish, "
+            "or give this run another --workdir."
+        )
+
     def new_run_dir(self) -> Path:
         """A fresh folder for one run's log and summary, named by the local time it started."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -80,3 +131,10 @@ class Workdir:
             run_dir = self.pipeline_dir / "runs" / f"{stamp}-{suffix}"
         run_dir.mkdir(parents=True)
         return run_dir
+
+
+def _read_holder(fd: int) -> dict | None:
+    try:
+        return json.loads(os.pread(fd, 4096, 0).decode()) or None
+    except ValueError:
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,19 @@ def predict(version_dir: Path, examples: list[bytes]) -> dict[str, np.ndarray]:
     The model runs in this process; this is the one place that calls it, so a client of a
     model server can take its place.
     """
-    serve = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    return load(version_dir)(examples)
+
+
+def load(version_dir: Path) -> Callable[[list[bytes]], dict[str, np.ndarray]]:
+    """`predict` for the version loaded once, for callers that ask it again and again (tfpipe
+    predict --complete asks once per letter)."""
+    # Held by the closure: the signature reads the loaded object's variables.
+    loaded = tf.saved_model.load(str(version_dir))
+    serve = loaded.signatures["serving_default"]
     ((input_name, _),) = serve.structured_input_signature[1].items()
-    return {name: value.numpy() for name, value in serve(**{input_name: tf.constant(examples)}).items()}
+
+    def call(examples: list[bytes]) -> dict[str, np.ndarray]:
+        outputs = loaded.signatures["serving_default"](**{input_name: tf.constant(examples)})
+        return {name: value.numpy() for name, value in outputs.items()}
+
+    return call

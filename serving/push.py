@@ -2,6 +2,7 @@
 
 <serving dir>/
   <model>/<version>/          a SavedModel; versions are integers that only grow
+  <model>/<version>/tfpipe_push.json  which TFX model the version is (its artifact's URI and id)
   <model>/.incoming-*/        a push still being copied: hidden, so no server loads it
   models.config               ModelServerConfig for a server on this machine (base paths as pushed)
   models.container.config     the same for a server that mounts <serving dir> at /models (serving/deploy/)
@@ -13,6 +14,13 @@ version or a complete one, never a half-copied one, and a copy that fails leaves
 The configs are written to hidden files first and renamed over the old ones, so a server
 re-reading models.config never reads half a file.
 
+A push is idempotent and survives being killed: the whole push happens under the lock, so a
+`.incoming-*` folder found by the next push (which holds the lock) was left by a push that was
+killed, and is removed; and each version records the TFX model it is (`tfpipe_push.json`,
+written before the rename, so it appears with the version), so a Pusher re-run after a crash
+between the rename and ML Metadata's record finds its model already pushed as the newest version
+and records that version instead of pushing a copy.
+
 `PushExecutor` is the standard TFX Pusher's executor with this push in place of its copy
 (`Pusher(custom_executor_spec=executor_spec.ExecutorClassSpec(PushExecutor), ...)`).
 """
@@ -22,6 +30,7 @@ re-reading models.config never reads half a file.
 
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import time
@@ -38,6 +47,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components import faults
 from serving.servables import is_complete_version
 
 MODELS_CONFIG = "models.config"
@@ -46,6 +56,8 @@ CONTAINER_MODELS_CONFIG = "models.container.config"
 # convention (its MODEL_BASE_PATH), and what models.container.config's base paths start with.
 CONTAINER_MODELS_DIR = "/models"
 STAGING_PREFIX = ".incoming-"
+# In each version folder: which TFX model artifact it is (model_uri, model_id) and when it was pushed.
+PUSH_RECORD = "tfpipe_push.json"
 _LOCK_FILE = ".push.lock"
 
 # TypeAlias: usable in annotations (as Any: the generated protobuf modules carry no types mypy reads).
@@ -83,38 +95,77 @@ class PushExecutor(pusher_executor.Executor):
                 "(rename is not atomic on object stores)."
             )
         model_path = self.GetModelPath(input_dict)
-        version_dir = push_model(Path(model_path), Path(base_directory))
+        model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
+        version_dir = push_model(Path(model_path), Path(base_directory), model_uri=model.uri, model_id=model.id)
         # The PushedModel artifact keeps its own copy, as the stock executor's does.
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=str(version_dir), pushed_version=version_dir.name)
 
 
-def push_model(saved_model: Path, model_dir: Path) -> Path:
+def push_model(saved_model: Path, model_dir: Path, model_uri: str = "", model_id: int = 0) -> Path:
     """Copies a SavedModel to `<model_dir>/<version>/` atomically and rewrites the serving dir's configs.
 
     Args:
       saved_model: the SavedModel folder to push.
       model_dir: the model's base path, `<serving dir>/<model name>`, on a local or mounted filesystem.
+      model_uri: the TFX Model artifact's URI, recorded in the version (PUSH_RECORD). If the newest
+        version already records it (a push killed before the Pusher was recorded), that version is
+        returned and nothing is copied. Empty: always a new version.
+      model_id: the artifact's ML Metadata id, recorded beside its URI.
 
     Returns:
-      The new version's folder. Its name is the Unix time of the push (the stock Pusher's
+      The version's folder. A new version's name is the Unix time of the push (the stock Pusher's
       versioning), or one more than the newest version already there if that is not larger,
       so versions only grow even for two pushes in one second or after a clock step back.
     """
     serving_dir = model_dir.parent
     model_dir.mkdir(parents=True, exist_ok=True)
-    # copytree creates it with the source's permissions (mkdtemp's would be owner-only,
-    # unreadable to a server running as another user once renamed into place).
-    staging = model_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
-    try:
-        shutil.copytree(saved_model, staging)
-        with _push_lock(serving_dir):
+    with _push_lock(serving_dir):
+        # Holding the lock, no other push is under way: a staging folder is a killed push's.
+        remove_stale_staging(model_dir)
+        newest = _newest_version(model_dir)
+        if model_uri and newest is not None and pushed_model_uri(newest) == model_uri:
+            return newest
+        # copytree creates it with the source's permissions (mkdtemp's would be owner-only,
+        # unreadable to a server running as another user once renamed into place).
+        staging = model_dir / f"{STAGING_PREFIX}{uuid.uuid4().hex}"
+        try:
+            shutil.copytree(saved_model, staging)
+            record = {"model_uri": model_uri, "model_id": model_id, "pushed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            (staging / PUSH_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+            faults.point("push:copied")
             version_dir = model_dir / str(_next_version(model_dir))
             _publish(staging, version_dir, serving_dir, model_dir.name)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    faults.point("push:published")
     return version_dir
+
+
+def pushed_model_uri(version_dir: Path) -> str | None:
+    """The TFX model artifact URI a pushed version records, or None (pushed without one, or by another tool)."""
+    try:
+        return json.loads((version_dir / PUSH_RECORD).read_text()).get("model_uri") or None
+    except (OSError, ValueError):
+        return None
+
+
+def remove_stale_staging(model_dir: Path) -> list[str]:
+    """Removes the hidden folders and files of pushes that were killed; returns their names.
+    Call holding the push lock (push_model does)."""
+    stale = [path for path in (*model_dir.glob(f"{STAGING_PREFIX}*"), *model_dir.parent.glob(f"{STAGING_PREFIX}*"))]
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return [path.name for path in stale]
+
+
+def _newest_version(model_dir: Path) -> Path | None:
+    versions = [path for path in model_dir.iterdir() if is_complete_version(path)]
+    return max(versions, key=lambda path: int(path.name), default=None)
 
 
 def _publish(staging: Path, version_dir: Path, serving_dir: Path, model_name: str) -> None:

@@ -3,7 +3,8 @@
 import subprocess
 import sys
 
-from conftest import REPO_ROOT, run_tfpipe
+import pytest
+from conftest import BIN, REPO_ROOT, free_port, run_tfpipe
 
 
 def _modules_loaded_by(argv: list[str]) -> set[str]:
@@ -49,3 +50,97 @@ def test_missing_data_folder_is_named(tmp_path):
     result = run_tfpipe("run", "iris", "--workdir", str(tmp_path), "--set", f"data_dir={missing}")
     assert result.returncode == 2
     assert f"data folder {missing} does not exist" in result.stderr
+
+
+def test_bare_tfpipe_shows_help_and_succeeds():
+    result = run_tfpipe()
+    assert result.returncode == 0
+    assert "usage: tfpipe" in result.stdout and "runs" in result.stdout
+
+
+def test_version():
+    result = run_tfpipe("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("tfpipe 0.")
+
+
+def test_the_workdir_can_be_set_once_in_the_environment(tmp_path):
+    run_dir = tmp_path / "iris" / "runs" / "20261123-101500"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.log").write_text("")
+    (run_dir / "summary.json").write_text('{"status": "failed", "seconds": 3.5}')
+    env = {**__import__("os").environ, "TFPIPE_WORKDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "tfpipe.cli", "runs"], capture_output=True, text=True, cwd=REPO_ROOT, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2026-11-23 10:15:00  iris      failed" in result.stdout
+
+
+def test_run_help_describes_each_key():
+    result = run_tfpipe("run", "--help")
+    assert "model.learning_rate=0.1" in result.stdout
+    assert "Adam's step size." in result.stdout  # the field's docstring, under its key
+
+
+def test_a_config_file_with_an_unknown_key_stops_before_anything_runs(tmp_path):
+    config_file = tmp_path / "my.yaml"
+    config_file.write_text("model:\n  learnig_rate: 0.01\n")
+    result = run_tfpipe("run", "iris", "--workdir", str(tmp_path / "workdir"), "--config", str(config_file))
+    assert result.returncode == 2
+    assert result.stderr.startswith("tfpipe: --set model.learnig_rate: unknown field 'learnig_rate'")
+    assert not (tmp_path / "workdir" / "iris" / "runs").exists()
+
+
+def test_bash_completion_knows_the_commands_options_and_pipelines():
+    script = run_tfpipe("completion", "bash").stdout
+    assert "complete -o filenames -F _tfpipe tfpipe" in script
+    assert "runs" in script and "--beam-profile" in script and "mnist" in script
+    completed = subprocess.run(
+        ["bash", "-c", script + '\nCOMP_WORDS=(tfpipe run mn); COMP_CWORD=2; _tfpipe; echo "${COMPREPLY[@]}"'],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.stdout.split() == ["mnist"]
+
+
+def test_ui_on_a_taken_port_is_one_sentence(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_tfpipe("ui", "--workdir", str(tmp_path), "--port", str(port))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"tfpipe: --port {port}: 127.0.0.1:{port} is already in use (Address already in use); "
+        "choose another with --port."
+    )
+
+
+@pytest.mark.e2e  # starts MLflow's server: seconds
+def test_ui_prints_its_address_once_it_answers_and_leaves_nothing_running(tmp_path):
+    import signal
+    import urllib.request
+
+    import psutil
+
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "tfpipe"), "ui", "--workdir", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    line = process.stdout.readline()
+    assert line.startswith(f"MLflow UI on http://127.0.0.1:{port}/#/experiments?workflowType=machine_learning")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:  # answers already
+        assert response.status == 200
+    started = psutil.Process(process.pid).children(recursive=True)
+    assert started  # the MLflow server and its workers
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0
+    assert not [child for child in started if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+    assert "Warning" not in process.stderr.read()

@@ -191,5 +191,5 @@ def test_predict_without_a_pushed_model_is_one_sentence(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"tfpipe: No digits model has been pushed to {tmp_path / 'serving' / 'digits'} yet; "
-        "run `tfpipe run digits` first."
+        f"run `tfpipe run digits --workdir {tmp_path}` first."  # the hint keeps the workdir that was used
     )

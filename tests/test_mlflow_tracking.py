@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import urllib.request
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -89,6 +90,19 @@ def test_artifacts_cover_data_training_and_evaluation(client, tracked_run):
     assert [4, 16] in shapes and [16, 3] in shapes
     with open(client.download_artifacts(tracked_run.info.run_id, "evaluation/slices.csv")) as f:
         assert "species=2" in f.read()
+
+
+def test_tensorboard_reads_the_trainers_event_files(client, tracked_run, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = Path(client.download_artifacts(tracked_run.info.run_id, "training/tensorboard", str(tmp_path)))
+    for split, tag in (("train", "epoch_loss"), ("validation", "epoch_sparse_categorical_accuracy")):
+        events = EventAccumulator(str(logs / split))
+        events.Reload()
+        # Keras 2 writes epoch scalars as tensors; one value per epoch of the run.
+        assert len(events.Tensors(tag)) == int(tracked_run.data.params["epochs"])
+    # The model's graph, as TensorBoard's Graphs tab shows it (Keras' conceptual graph).
+    assert "keras" in EventAccumulator(str(logs / "train")).Reload().Tags()["tensors"]
 
 
 def test_logged_model_serves_the_signature(tracked_run, mlflow_server):

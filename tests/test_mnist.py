@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 import tensorflow as tf
-from conftest import REPO_ROOT, PipelineRun, run_tfpipe
+from conftest import FAST_MNIST, REPO_ROOT, PipelineRun, last_summary, run_tfpipe
 from PIL import Image
 from test_digits_ingestion import ingest
 
@@ -93,3 +93,16 @@ def test_predict_names_the_digit_of_pngs_of_any_size_and_colour(mnist_run: Pipel
     assert [line.split(": ")[0] for line in lines] == paths
     predicted = [int(line.split(": ")[1].split()[0]) for line in lines]
     assert np.mean(np.array(predicted) == np.array(labels)) >= 0.85
+
+
+def test_a_second_run_is_scored_against_the_first_and_keeps_its_confusion_matrix(mnist_run: PipelineRun):
+    # Runs last in this file: it adds a run to the shared workdir.
+    from mlflow.tracking import MlflowClient
+
+    process = run_tfpipe("run", "mnist", "--workdir", str(mnist_run.workdir), *FAST_MNIST, "--set", "train_steps=310")
+    assert process.returncode == 0, process.stdout + process.stderr
+    summary = last_summary(mnist_run.workdir, "mnist")
+    assert "sparse_categorical_accuracy_diff" in summary["metrics"]["overall"]  # the baseline was scored
+    client = MlflowClient(f"sqlite:///{mnist_run.workdir / 'mlflow' / 'mlflow.db'}")
+    paths = {artifact.path for artifact in client.list_artifacts(summary["mlflow_run_id"], "evaluation")}
+    assert "evaluation/confusion_matrix.png" in paths

@@ -68,11 +68,20 @@ def test_the_pipeline_pushed_with_both_configs(iris_run: PipelineRun):
     assert model.model_platform == "tensorflow"
 
 
+def model_copy(iris_run: PipelineRun, tmp_path: Path, name: str) -> standard_artifacts.Model:
+    """Another TFX model: the iris run's, copied to another URI (a push of the same model is not repeated)."""
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "models" / name)
+    shutil.copytree(trainer_model(iris_run).uri, model.uri)
+    return model
+
+
 def test_versions_only_grow_and_the_configs_list_every_model(iris_run, tmp_path):
     serving_dir = tmp_path / "serving"
     model = trainer_model(iris_run)
-    # Three pushes inside one second still get three growing versions.
-    pushes = [run_pusher(model, serving_dir / "iris", tmp_path) for _ in range(3)]
+    # Three pushes (of three models) inside one second still get three growing versions.
+    models = [model_copy(iris_run, tmp_path, str(number)) for number in range(3)]
+    pushes = [run_pusher(each, serving_dir / "iris", tmp_path) for each in models]
     numbers = [int(push.get_string_custom_property("pushed_version")) for push in pushes]
     assert numbers == sorted(set(numbers)) and len(numbers) == 3
     assert visible_versions(serving_dir / "iris") == [str(number) for number in numbers]

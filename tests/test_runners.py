@@ -20,7 +20,7 @@ KUBEFLOW_DAG = {
     "StatisticsGen": {"CsvExampleGen"},
     "ImportSchemaGen": set(),
     "ExampleValidator": {"StatisticsGen", "ImportSchemaGen"},
-    "DataValidationGate": {"CsvExampleGen", "ExampleValidator"},
+    "DataValidationGate": {"CsvExampleGen", "StatisticsGen", "ExampleValidator"},
     "Transform": {"CsvExampleGen", "ImportSchemaGen", "DataValidationGate"},
     "Trainer": {"Transform", "ImportSchemaGen"},
     "baseline_model_resolver-model-blessing-resolver": set(),
@@ -45,6 +45,8 @@ EXAMPLE_GENS = {
     "stock": "TimeSeriesExampleGen",
     "digits": "ImageExampleGen",
     "mnist": "ImageExampleGen",
+    "letters": "WordExampleGen",
+    "spoken_digits": "AudioExampleGen",
 }
 
 
@@ -140,7 +142,8 @@ def test_iris_runs_under_beam_with_worker_processes(tmp_path):
         ),
         (
             ["run", "iris", "--beam-profile", "gpu"],
-            "tfpipe: Unknown Beam profile 'gpu'; known profiles: in-memory, multi-processing, dataflow, flink, spark.",
+            "tfpipe: Unknown Beam profile 'gpu'; known profiles: "
+            "in-memory, multi-processing, portable, dataflow, flink, spark.",
         ),
         (
             ["run", "iris", "--beam-profile", "dataflow", "--beam-arg=--project=p"],

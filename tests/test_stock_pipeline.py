@@ -94,7 +94,7 @@ def test_serving_signatures_agree_and_speak_prices(stock_run, serving_model):
 
 
 def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_server):
-    # An untrained model (learning rate 0) on MinMax-scaled prices forecasts noise in the
+    # An untrained model (learning rate 1e-9: 0 is refused) on MinMax-scaled prices forecasts noise in the
     # training range; relative to the last close it would still forecast about the last close.
     process = run_tfpipe(
         "run",
@@ -105,7 +105,7 @@ def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_serve
         f"data_dir={stock_run.summary['config']['data_dir']}",
         *FAST_STOCK,
         "--set",
-        "model.learning_rate=0.0",
+        "model.learning_rate=1e-9",
         "--set",
         "scaling=min_max",
         tracking_uri=mlflow_server,
@@ -174,3 +174,30 @@ def test_predict_prints_the_forecast_for_a_price_file(stock_run, tmp_path):
     short = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir))
     assert short.returncode == 2
     assert "recent.csv has 15 days; expected at least window_days (60)" in short.stderr
+
+
+@pytest.mark.e2e
+def test_the_verdict_does_not_depend_on_the_price_scale(stock_run, tmp_path):
+    # The same series in other units (x20): a default that judged RMSE in dollars would differ.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    [source] = Path(stock_run.summary["config"]["data_dir"]).iterdir()
+    header, *rows = source.read_text().splitlines()
+    columns = header.split(",")
+    prices = [columns.index(name) for name in ("open", "high", "low", "close")]
+    scaled = []
+    for row in rows:
+        fields = row.split(",")
+        for index in prices:
+            fields[index] = repr(float(fields[index]) * 20)
+        scaled.append(",".join(fields))
+    (data_dir / source.name).write_text("\n".join([header, *scaled]) + "\n")
+    process = run_tfpipe(
+        "run", "stock", "--workdir", str(tmp_path / "workdir"), "--set", f"data_dir={data_dir}", *FAST_STOCK
+    )
+    assert process.returncode == 0, process.stdout
+    summary = last_summary(tmp_path / "workdir", "stock")
+    assert summary["blessed"] == stock_run.summary["blessed"]
+    for metric in ("forecast/root_mean_squared_error", "persistence/root_mean_squared_error"):
+        unscaled = stock_run.summary["metrics"]["overall"][metric]
+        assert summary["metrics"]["overall"][metric] == pytest.approx(20 * unscaled, rel=0.02)

@@ -14,15 +14,20 @@ import time
 from pathlib import Path
 
 from components import tf_setup
+from pipelines import interrupts
 from pipelines import run as pipeline_run
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, BeamProfileError, beam_pipeline_args
 from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
 from pipelines.registry import PIPELINES, UnknownPipelineError, config_for
-from pipelines.workdir import DEFAULT_WORKDIR, Workdir
+from pipelines.workdir import DEFAULT_WORKDIR, Workdir, WorkdirBusyError
+from tfpipe import ui
 from tfpipe.console import Console, metrics_table, output_to_log
+from tfpipe.ui import UiError
 
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
+# Sets --workdir once for the commands that follow (the Airflow DAGs read it too).
+WORKDIR_VARIABLE = "TFPIPE_WORKDIR"
 # `tfpipe compile --target`: the modules that write a pipeline out for another orchestrator.
 TARGETS = {"kubeflow": "pipelines.kubeflow_runner"}
 
@@ -40,12 +45,12 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.command is None:
+    if args.command is None:  # bare `tfpipe`: what it can do
         parser.print_help()
-        return EXIT_USAGE
+        return 0
     try:
         return args.handler(args)
-    except (UsageError, ConfigError, UnknownPipelineError, BeamProfileError) as error:
+    except (UsageError, ConfigError, UnknownPipelineError, BeamProfileError, WorkdirBusyError, UiError) as error:
         print(f"tfpipe: {error}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -55,10 +60,30 @@ def _parser() -> argparse.ArgumentParser:
         prog="tfpipe",
         description="Classic TensorFlow 2 workflows as TFX pipelines: validate, transform, train, evaluate, push.",
     )
+    parser.add_argument("--version", action="version", version=f"tfpipe {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     listing = commands.add_parser("list", help="name the pipelines, one line each")
     listing.set_defaults(handler=_list)
+
+    runs = commands.add_parser(
+        "runs",
+        help="list recent runs: date, status, eval metric, blessed, pushed version",
+        description="Lists the workdir's recent runs, newest first, from their run folders (summary.json).",
+    )
+    runs.add_argument("pipeline", nargs="?", help="only this pipeline's runs (default: every pipeline's)")
+    _add_workdir(runs)
+    runs.add_argument("--limit", type=int, default=20, help="at most this many runs (default: 20)")
+    runs.set_defaults(handler=_runs)
+
+    completion = commands.add_parser(
+        "completion",
+        help='print a bash completion script: eval "$(tfpipe completion bash)"',
+        description="Prints a bash completion script for tfpipe's commands, options and pipeline names. "
+        'Add `eval "$(tfpipe completion bash)"` to ~/.bashrc.',
+    )
+    completion.add_argument("shell", choices=["bash"], help="the shell (bash)")
+    completion.set_defaults(handler=lambda args: _completion(parser))
 
     run = commands.add_parser(
         "run",
@@ -142,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
         "and prints one line per input: the predicted class and its probability, or the forecast price.",
         epilog="inputs: digits: image files (PNG or JPEG, any size); "
         "iris: sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2 or 5.1,3.5,1.4,0.2 (cm); "
+        "letters: the first letters of words (hel tensorflo); "
         "stock: daily price CSV files, one series each, of which the last window_days days are used "
         "(pass the --set window_days=N the model was trained with)",
     )
@@ -161,11 +187,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="with --server: deadline of each call (default: 10); a call UNAVAILABLE is tried 3 times",
     )
+    predict.add_argument(
+        "--complete",
+        action="store_true",
+        help="for a pipeline that predicts the next step of a sequence (letters): predict step by step "
+        "to the end of it and print the whole sequence",
+    )
     predict.set_defaults(handler=_predict)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tfpipe")
+    except PackageNotFoundError:  # a checkout used without installing it
+        return "unknown (not installed)"
+
+
 def _add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
+        "--config",
+        dest="config_file",
+        type=Path,
+        metavar="FILE",
+        help="a YAML file of config values (keys as for --set, nested or dotted); --set applies on top",
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
@@ -173,9 +221,16 @@ def _add_workdir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workdir",
         type=Path,
-        default=DEFAULT_WORKDIR,
-        help=f"folder for artifacts, metadata, logs and served models (default: ./{DEFAULT_WORKDIR})",
+        default=Path(os.environ.get(WORKDIR_VARIABLE) or DEFAULT_WORKDIR),
+        help=f"folder for artifacts, metadata, logs and served models (default: ${WORKDIR_VARIABLE} if set, "
+        f"else ./{DEFAULT_WORKDIR})",
     )
+
+
+def _workdir_option(args: argparse.Namespace) -> str:
+    """The --workdir a hint must repeat for the command it suggests to find this run's files."""
+    default = Path(os.environ.get(WORKDIR_VARIABLE) or DEFAULT_WORKDIR)
+    return "" if Path(args.workdir).resolve() == default.resolve() else f" --workdir {args.workdir}"
 
 
 def _add_beam_options(parser: argparse.ArgumentParser) -> None:
@@ -207,10 +262,16 @@ def _beam_args(args: argparse.Namespace) -> list[str]:
 
 
 def _settable_fields_text() -> str:
-    lines = ["settable with --set (default values):"]
+    from pipelines.config_files import field_descriptions
+
+    lines = ["settable with --set or in a --config file (default values):"]
     for name, config_class in sorted(PIPELINES.items()):
         lines.append(f"  {name}:")
-        lines.extend(f"    {key}={value}" for key, value in describe_fields(config_class()))
+        descriptions = field_descriptions(config_class)
+        for key, value in describe_fields(config_class()):
+            lines.append(f"    {key}={value}")
+            if descriptions.get(key):
+                lines.append(f"        {descriptions[key]}")
     return "\n".join(lines)
 
 
@@ -221,8 +282,18 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assignments(args: argparse.Namespace, from_cwd: bool = True) -> list[str]:
+    """The --config file's settings, then --set's, each `key=value`; with `from_cwd`, a data folder
+    the user names is taken from where they ran the command."""
+    from pipelines.config_files import assignments_from_file
+
+    from_file = assignments_from_file(args.config_file) if args.config_file else []
+    assignments = [*from_file, *args.overrides]
+    return [_from_cwd(assignment) for assignment in assignments] if from_cwd else assignments
+
+
 def _load_config(args: argparse.Namespace) -> PipelineConfig:
-    config = apply_overrides(config_for(args.pipeline), [_from_cwd(assignment) for assignment in args.overrides])
+    config = apply_overrides(config_for(args.pipeline), _assignments(args))
     config.check()
     return config
 
@@ -240,6 +311,17 @@ def _run(args: argparse.Namespace) -> int:
     config = _load_config(args)
     beam_args = _beam_args(args)
     workdir = Workdir(args.workdir, config.name)
+    try:
+        # One run per workdir; Ctrl-C and SIGTERM stop the run where it is (pipelines/interrupts.py).
+        with workdir.run_lock(f"tfpipe run {config.name}") as left, interrupts.raise_on_signals():
+            return _run_holding_lock(args, config, beam_args, workdir, left)
+    except interrupts.Interrupted as interrupted:  # a signal after the run's summary: it is stopped already
+        return interrupted.exit_status
+
+
+def _run_holding_lock(
+    args: argparse.Namespace, config: PipelineConfig, beam_args: list[str], workdir: Workdir, left: dict | None
+) -> int:
     run_dir = workdir.new_run_dir()
     log_path = run_dir / "run.log"
     started = time.monotonic()
@@ -248,25 +330,50 @@ def _run(args: argparse.Namespace) -> int:
         console.say(
             f"tfpipe run {config.name} --runner {args.runner} --beam-profile {args.beam_profile}  (log: {log_path})"
         )
-        with console.step("load TensorFlow and TFX"):
-            tf_setup.configure()
-            runner = pipeline_run.load_runner(args.runner)
-        outcome = pipeline_run.run(
-            config,
-            workdir,
-            runner,
-            beam_args,
-            lambda name, component: console.component(name, component.status, component.seconds),
-        )
+        if left:
+            console.say(
+                f"Took over the workdir from a run that ended without releasing it "
+                f"(pid {left.get('pid')}, started {left.get('started')})."
+            )
+        try:
+            with console.step("load TensorFlow and TFX"):
+                tf_setup.configure()
+                runner = pipeline_run.load_runner(args.runner)
+            outcome = pipeline_run.run(
+                config,
+                workdir,
+                runner,
+                beam_args,
+                lambda name, component: console.component(name, component.status, component.seconds),
+                on_notice=console.say,
+            )
+        except KeyboardInterrupt as error:  # before the pipeline started (pipeline_run.run reports its own)
+            interruption = interrupts.as_interruption(error) or interrupts.Interrupted(signal.SIGINT)
+            outcome = {
+                "pipeline": config.name,
+                "status": "interrupted",
+                "interrupted_at": "load TensorFlow and TFX",
+                "signal": interruption.signal_name,
+                "exit_status": interruption.exit_status,
+            }
         outcome["seconds"] = round(time.monotonic() - started, 1)
         outcome["log"] = str(log_path)
+        outcome["ui_hint"] = f"tfpipe ui{_workdir_option(args)}"
         _print_summary(console, outcome)
     (run_dir / "summary.json").write_text(json.dumps(outcome, indent=2, default=str) + "\n")
+    if outcome["status"] == "interrupted":
+        return outcome["exit_status"]
     return 0 if outcome["status"] == "succeeded" else EXIT_RUN_FAILED
 
 
 def _print_summary(console: Console, outcome: dict) -> None:
     console.say()
+    if outcome["status"] == "interrupted":
+        console.say(
+            f"Run interrupted at {outcome['interrupted_at']} by {outcome['signal']} after {outcome['seconds']:.1f} s; "
+            f"the next run goes on from the components that finished (log: {outcome['log']})."
+        )
+        return
     if outcome["status"] != "succeeded":
         console.say(f"Run failed at {outcome['failed_component']} after {outcome['seconds']:.1f} s.")
         _print_rejected_inputs(console, outcome)
@@ -291,7 +398,9 @@ def _print_summary(console: Console, outcome: dict) -> None:
         console.say("Blessed: no (" + "; ".join(outcome.get("blessing_failures", [])) + ")")
     console.say(f"Pushed model: {outcome.get('pushed_model', 'none')}")
     if "mlflow_run_id" in outcome:
-        console.say(f"MLflow run: {outcome['mlflow_run_id']} in {outcome['tracking_uri']}  (browse: tfpipe ui)")
+        console.say(
+            f"MLflow run: {outcome['mlflow_run_id']} in {outcome['tracking_uri']}  (browse: {outcome['ui_hint']})"
+        )
     console.say(f"Log: {outcome['log']}")
 
 
@@ -310,7 +419,8 @@ def _print_rejected_inputs(console: Console, outcome: dict) -> None:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    config = apply_overrides(config_for(args.pipeline), args.overrides)
+    # Paths are the containers', not this machine's: as given.
+    config = apply_overrides(config_for(args.pipeline), _assignments(args, from_cwd=False))
     beam_args = _beam_args(args)
     output = (args.output or Path(f"{config.name}_{args.target}.json")).resolve()
     if not output.parent.is_dir():
@@ -355,10 +465,13 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    config = apply_overrides(config_for(args.pipeline), args.overrides)
+    config = apply_overrides(config_for(args.pipeline), _assignments(args))
     workdir = Workdir(args.workdir, config.name)
     model_dir = workdir.serving_dir / config.model_name
-    no_model = f"No {config.name} model has been pushed to {model_dir} yet; run `tfpipe run {config.name}` first."
+    no_model = (
+        f"No {config.name} model has been pushed to {model_dir} yet; "
+        f"run `tfpipe run {config.name}{_workdir_option(args)}` first."
+    )
     if args.server is None and not model_dir.is_dir():
         raise UsageError(no_model)
     workdir.pipeline_dir.mkdir(parents=True, exist_ok=True)
@@ -368,48 +481,82 @@ def _predict(args: argparse.Namespace) -> int:
     with output_to_log(workdir.pipeline_dir / "predict.log") as terminal:
         tf_setup.configure()
         prediction_inputs = importlib.import_module(config.request_module)
+        # A request module that can continue a sequence has complete(inputs, config, predict).
+        if args.complete and not hasattr(prediction_inputs, "complete"):
+            raise UsageError(f"--complete: the {config.name} pipeline predicts no sequence to continue.")
         try:
             examples = prediction_inputs.to_examples(args.inputs, config)
         except ValueError as error:
             raise UsageError(str(error)) from None
-        if args.server is None:
-            from serving.predict import latest_version, predict
-
-            version = latest_version(model_dir)
-            if version is None:
-                raise UsageError(no_model)
-            outputs = predict(version, examples)
+        predict = _model(args, config, model_dir, no_model)
+        if args.complete:
+            lines = prediction_inputs.complete(args.inputs, config, predict)
         else:
-            from serving.client import ServerError, predict_on_server
-
-            try:
-                outputs = predict_on_server(args.server, args.timeout, config.model_name, examples)
-            except ServerError as error:
-                raise UsageError(str(error)) from None
-        for index, name in enumerate(args.inputs):
-            terminal.write(f"{name}: {prediction_inputs.describe(outputs, index)}\n")
+            outputs = predict(examples)
+            lines = [prediction_inputs.describe(outputs, index) for index in range(len(args.inputs))]
+        for name, line in zip(args.inputs, lines):
+            terminal.write(f"{name}: {line}\n")
     return 0
+
+
+def _model(args: argparse.Namespace, config: PipelineConfig, model_dir: Path, no_model: str):
+    """A function of serialized tf.Examples -> the model's outputs: the latest pushed version loaded
+    here, or with --server the latest version a model server serves."""
+    if args.server is None:
+        from serving.predict import latest_version, load
+
+        version = latest_version(model_dir)
+        if version is None:
+            raise UsageError(no_model)
+        return load(version)
+    from serving.client import ServerError, predict_on_server
+
+    def on_server(examples: list[bytes]):
+        try:
+            return predict_on_server(args.server, args.timeout, config.model_name, examples)
+        except ServerError as error:
+            raise UsageError(str(error)) from None
+
+    return on_server
 
 
 def _ui(args: argparse.Namespace) -> int:
     # Workdir.tracking() reads MLFLOW_TRACKING_URI; the UI is for the embedded store.
     os.environ.pop("MLFLOW_TRACKING_URI", None)
-    tracking_uri, artifact_root = Workdir(args.workdir, "").tracking()
-    mlflow = str(Path(sys.executable).parent / "mlflow")
-    command = [
-        mlflow,
-        "ui",
-        "--backend-store-uri",
-        tracking_uri,
-        "--default-artifact-root",
-        artifact_root,
-        "--host",
-        args.host,
-        "--port",
-        str(args.port),
-    ]
-    print(f"MLflow UI on http://{args.host}:{args.port} over {tracking_uri} (Ctrl-C stops it)", flush=True)
-    os.execv(mlflow, command)
+    ui.check_port_free(args.host, args.port)
+    workdir = Workdir(args.workdir, "")
+    tracking_uri, artifact_root = workdir.tracking()
+    # A new store's tables made here, once, not by the server racing a run that starts meanwhile;
+    # MLflow's and alembic's notes on it are not for the console.
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from components.mlflow_tracking import init_store
+
+    init_store(tracking_uri)
+    return ui.serve(tracking_uri, artifact_root, args.host, args.port, workdir.mlflow_db.parent / "ui.log")
+
+
+def _completion(parser: argparse.ArgumentParser) -> int:
+    from tfpipe.completion import bash_script
+
+    print(bash_script(parser, sorted(PIPELINES)), end="")
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from pipelines import history
+
+    if args.pipeline is not None:
+        config_for(args.pipeline)  # an unknown name is one sentence
+    if not Path(args.workdir).is_dir():
+        raise UsageError(f"{args.workdir} holds no runs yet; run `tfpipe run <pipeline>{_workdir_option(args)}` first.")
+    runs = history.recent_runs(Path(args.workdir), args.pipeline, args.limit)
+    if not runs:
+        print(f"No runs in {args.workdir}" + (f" for {args.pipeline}." if args.pipeline else "."))
+        return 0
+    for line in history.table(runs):
+        print(line)
+    return 0
 
 
 def _add_serve(commands) -> None:

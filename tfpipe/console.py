@@ -75,8 +75,9 @@ class Console:
         self.component(name, "running", None)
         try:
             yield
-        except BaseException:
-            self.component(name, "failed", time.monotonic() - started)
+        except BaseException as error:
+            status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            self.component(name, status, time.monotonic() - started)
             raise
         self.component(name, "done", time.monotonic() - started)
 
@@ -102,15 +103,29 @@ class Console:
 
 
 def metrics_table(metrics: dict[str, dict[str, float]]) -> list[str]:
-    """Rows of metrics, one column per slice."""
+    """Rows of metrics, one column per slice. A metric of several outputs (`<output>/<metric>`: the
+    model's and its baselines') has its rows together, so the figures to compare stand side by side."""
     slices = list(metrics)
-    names = sorted({name for values in metrics.values() for name in values})
+    names = sorted(
+        {name for values in metrics.values() for name in values}, key=lambda name: (name.rpartition("/")[2], name)
+    )
     width = max(len(name) for name in names)
     column = max(9, *(len(s) for s in slices))
     lines = ["  " + " " * width + "".join(f"  {s:>{column}}" for s in slices)]
     for name in names:
-        cells = "".join(
-            f"  {metrics[s][name]:>{column}.4g}" if name in metrics[s] else f"  {'-':>{column}}" for s in slices
-        )
+        cells = "".join(f"  {_cell(metrics[s].get(name, '-')):>{column}}" for s in slices)
         lines.append(f"  {name:<{width}}{cells}")
     return lines
+
+
+def _cell(value) -> str:
+    """A metric as the table shows it: 4 significant digits; NaN, inf (TFMA's JSON gives them as
+    the strings "NaN", "Infinity") and anything else not a number as they come."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:.4g}"

@@ -3,13 +3,20 @@
 No standard TFX ExampleGen reads images or audio. This is TFX's custom ExampleGen pattern, the one
 way tfpipe writes a file-reading ExampleGen: an executor whose GetInputSourceToExamplePTransform
 turns one split pattern into tf.Examples, run by FileBasedExampleGen. A pattern names a labels
-file, class folders or TFRecord files (layouts.py).
+file, class folders, named files or TFRecord files (layouts.py).
 
 What a file holds is the pipeline's business: its module code has a reader module (the config's
 `example_reader`, for example components/models/images/ingest.py) with
   CONTENT_KEY            the bytes feature that carries the file's content (in TFRecords too)
   read(content, options) -> {feature name: int, float or bytes value} it adds, or ValueError(reason)
-Each example holds the content as read, its class index (`label`) and the reader's features.
+Each example holds the content as read, its class index (`label`) and the reader's features, and
+with `name_fields` the fields a file name carries after its class (`7_george_12.wav` with name
+fields speaker and take: `george`, `12`; empty strings for a name not of that form), as bytes.
+
+The splits are the data's own (train and test parts, layouts.py), or one input split 2:1 by hash,
+or, with a `split_rule`, one input read once and split by that rule: an example whose rule
+feature has one of the rule's values is an eval example, any other a train example (the speaker
+split of spoken digits: the eval split is a voice never trained on).
 
 An input the reader refuses, and a labels line that names a missing file or an unknown class,
 never become examples: they are listed with the reason (rejected_inputs.py). A split left with
@@ -36,7 +43,14 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
-from components.example_gen.layouts import LABEL_KEY, LABELS_SUFFIX, TFRECORD_SUFFIXES, Layout
+from components.example_gen.layouts import (
+    LABEL_KEY,
+    LABELS_SUFFIX,
+    NAME_SEPARATOR,
+    NAMED_FILES,
+    TFRECORD_SUFFIXES,
+    Layout,
+)
 
 # Where each split's Beam stage writes its rejected lines, until Do gathers them into one list.
 _REJECTED_PARTS_KEY = "_rejected_parts_dir"
@@ -54,6 +68,8 @@ def FileExampleGen(
     reader_options: dict[str, Any],
     data_fingerprint: str,
     component_id: str,
+    name_fields: tuple[str, ...] = (),
+    split_rule: dict[str, Any] | None = None,
 ) -> FileBasedExampleGen:
     """The component over `data_dir`, read as `layout` says.
 
@@ -64,7 +80,13 @@ def FileExampleGen(
       data_fingerprint: changes whenever a file under `data_dir` does (layouts.fingerprint),
         so that the component is not cached on files TFX's own fingerprint does not look at.
       component_id: the node's name in the DAG and the console (ImageExampleGen, AudioExampleGen).
+      name_fields: names of the string features read from a file name after its class (above).
+      split_rule: {"feature": name, "eval_values": [values]}: the eval split is the examples whose
+        `feature` has one of `eval_values`, the train split the others; for a layout of one input
+        only. None: the layout's own splits, or 2:1 by hash.
     """
+    if split_rule is not None and len(layout.split_patterns) != 1:
+        raise ValueError(f"a split rule splits data given in one piece; this {layout.kind} layout comes split")
     settings = struct_pb2.Struct()
     settings.update(
         {
@@ -72,6 +94,9 @@ def FileExampleGen(
             "reader": reader,
             "reader_options": reader_options,
             "data_fingerprint": data_fingerprint,
+            "layout": layout.kind,
+            "name_fields": list(name_fields),
+            **({"split_rule": split_rule} if split_rule is not None else {}),
         }
     )
     custom_config = example_gen_pb2.CustomConfig()
@@ -97,6 +122,8 @@ class _Candidate(NamedTuple):
     encoded: bytes | None = None
     label: int | None = None
     problem: str | None = None
+    names: dict[str, str] | None = None
+    """The name fields' values (FileExampleGen's name_fields)."""
 
 
 def _settings(exec_properties: dict[str, Any]) -> dict[str, Any]:
@@ -114,29 +141,37 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     """The inputs a split pattern names -> tf.Examples; the rejected ones are written aside."""
     settings = _settings(exec_properties)
     class_names = settings["class_names"]
+    name_fields = settings.get("name_fields", [])
     content_key = importlib.import_module(settings["reader"]).CONTENT_KEY
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     matches = sorted(fileio.glob(os.path.join(input_base, split_pattern)))
-    labels_files = [path for path in matches if path.endswith(LABELS_SUFFIX)]
-    tfrecords = [path for path in matches if path.endswith(TFRECORD_SUFFIXES)]
-    class_folders = [path for path in matches if fileio.isdir(path)]
+    named = settings.get("layout") == NAMED_FILES
+    labels_files = [] if named else [path for path in matches if path.endswith(LABELS_SUFFIX)]
+    tfrecords = [] if named else [path for path in matches if path.endswith(TFRECORD_SUFFIXES)]
+    class_folders = [] if named else [path for path in matches if fileio.isdir(path)]
+    named_files = [path for path in matches if named and not fileio.isdir(path)]
 
     candidates = (
         (
             pipeline
             | "LabelsFiles" >> beam.Create(labels_files)
-            | "LabelsLines" >> beam.FlatMap(_labels_file_candidates, input_base, class_names)
+            | "LabelsLines" >> beam.FlatMap(_labels_file_candidates, input_base, class_names, name_fields)
         ),
         (
             pipeline
             | "ClassFolders" >> beam.Create(class_folders)
-            | "ClassFolderFiles" >> beam.FlatMap(_class_folder_candidates, input_base, class_names)
+            | "ClassFolderFiles" >> beam.FlatMap(_class_folder_candidates, input_base, class_names, name_fields)
+        ),
+        (
+            pipeline
+            | "NamedFiles" >> beam.Create(named_files)
+            | "NamedFileCandidates" >> beam.FlatMap(_named_file_candidates, input_base, class_names, name_fields)
         ),
         (
             pipeline
             | "TFRecordFiles" >> beam.Create(tfrecords)
             | "ReadTFRecords" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-            | "Records" >> beam.Map(_record_candidate, input_base, len(class_names), content_key)
+            | "Records" >> beam.Map(_record_candidate, input_base, len(class_names), content_key, name_fields)
         ),
     ) | "AllCandidates" >> beam.Flatten()
     examples, rejected = candidates | "ReadInputs" >> beam.ParDo(
@@ -155,7 +190,33 @@ def _class_index(class_names: list[str], name: str) -> int | None:
     return class_names.index(name) if name in class_names else None
 
 
-def _labels_file_candidates(labels_path: str, input_base: str, class_names: list[str]) -> Iterator[_Candidate]:
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _class_prefix(stem: str, class_names: list[str]) -> str | None:
+    """The longest class name that `stem` starts with, followed by the separator; None if there is none."""
+    prefixes = [name for name in class_names if stem.startswith(name + NAME_SEPARATOR)]
+    return max(prefixes, key=len, default=None)
+
+
+def _name_values(path: str, class_names: list[str], name_fields: list[str]) -> dict[str, str]:
+    """The name fields of `<class>_<field>_..._<field>.<ext>` (the first field takes any extra separators);
+    empty strings for a name not of that form."""
+    values = dict.fromkeys(name_fields, "")
+    stem = _stem(path)
+    class_name = _class_prefix(stem, class_names)
+    if not name_fields or class_name is None:
+        return values
+    fields = stem[len(class_name) + len(NAME_SEPARATOR) :].rsplit(NAME_SEPARATOR, len(name_fields) - 1)
+    if len(fields) != len(name_fields) or not all(fields):
+        return values
+    return dict(zip(name_fields, fields))
+
+
+def _labels_file_candidates(
+    labels_path: str, input_base: str, class_names: list[str], name_fields: list[str]
+) -> Iterator[_Candidate]:
     """One candidate per `<file name> <label>` line; names are relative to the folder named like the
     labels file beside it (the notes' `train.txt` + `train/`), else to the labels file's folder."""
     paired_folder = labels_path[: -len(LABELS_SUFFIX)]
@@ -180,10 +241,14 @@ def _labels_file_candidates(labels_path: str, input_base: str, class_names: list
         elif not fileio.exists(path):
             yield _Candidate(where, problem=f"names {_relative(path, input_base)}, which does not exist")
         else:
-            yield _Candidate(_relative(path, input_base), path=path, label=index)
+            yield _Candidate(
+                _relative(path, input_base), path=path, label=index, names=_name_values(path, class_names, name_fields)
+            )
 
 
-def _class_folder_candidates(folder: str, input_base: str, class_names: list[str]) -> Iterator[_Candidate]:
+def _class_folder_candidates(
+    folder: str, input_base: str, class_names: list[str], name_fields: list[str]
+) -> Iterator[_Candidate]:
     """One candidate per file in a class folder; hidden files (.DS_Store and the like) are not images."""
     class_name = os.path.basename(folder.rstrip("/"))
     index = _class_index(class_names, class_name)
@@ -197,11 +262,33 @@ def _class_folder_candidates(folder: str, input_base: str, class_names: list[str
                 where, problem=f"its folder {class_name!r} is not one of the class names ({', '.join(class_names)})"
             )
         else:
-            yield _Candidate(where, path=path, label=index)
+            yield _Candidate(where, path=path, label=index, names=_name_values(path, class_names, name_fields))
+
+
+def _named_file_candidates(
+    path: str, input_base: str, class_names: list[str], name_fields: list[str]
+) -> Iterator[_Candidate]:
+    """The named file at `path`, its class the start of its name; hidden files are not inputs."""
+    if os.path.basename(path).startswith("."):
+        return
+    where = _relative(path, input_base)
+    class_name = _class_prefix(_stem(path), class_names)
+    if class_name is None:
+        yield _Candidate(
+            where,
+            problem=f"its name does not start with a class name and '{NAME_SEPARATOR}' ({', '.join(class_names)})",
+        )
+    else:
+        yield _Candidate(
+            where,
+            path=path,
+            label=class_names.index(class_name),
+            names=_name_values(path, class_names, name_fields),
+        )
 
 
 def _record_candidate(
-    file_and_record: tuple[str, bytes], input_base: str, class_count: int, content_key: str
+    file_and_record: tuple[str, bytes], input_base: str, class_count: int, content_key: str, name_fields: list[str]
 ) -> _Candidate:
     file_name, record = file_and_record
     where = f"a record of {_relative(file_name, input_base)}"
@@ -215,7 +302,14 @@ def _record_candidate(
         return _Candidate(where, problem=f"expected one '{content_key}' bytes value and one '{LABEL_KEY}' integer")
     if not 0 <= labels[0] < class_count:
         return _Candidate(where, problem=f"label {labels[0]} is not a class index from 0 to {class_count - 1}")
-    return _Candidate(where, encoded=content[0], label=labels[0])
+    # A record's name fields are its own bytes features of those names, where it has them.
+    names = {
+        field: feature[field].bytes_list.value[0].decode("utf-8", "replace")
+        if field in feature and len(feature[field].bytes_list.value) == 1
+        else ""
+        for field in name_fields
+    }
+    return _Candidate(where, encoded=content[0], label=labels[0], names=names)
 
 
 class _ReadInput(beam.DoFn):
@@ -249,7 +343,8 @@ class _ReadInput(beam.DoFn):
         if problem is not None:
             yield beam.pvalue.TaggedOutput(self.REJECTED, f"{candidate.where}: {problem}")
             return
-        values = {self._reader.CONTENT_KEY: encoded, LABEL_KEY: candidate.label, **added}
+        names = {field: value.encode() for field, value in (candidate.names or {}).items()}
+        values = {self._reader.CONTENT_KEY: encoded, LABEL_KEY: candidate.label, **names, **added}
         yield tf.train.Example(
             features=tf.train.Features(feature={name: _feature(value) for name, value in values.items()})
         )
@@ -269,6 +364,21 @@ class Executor(BaseExampleGenExecutor):
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         return _FilesToExamples
 
+    def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]):
+        """With a split rule, the one input is read once and split by it; otherwise as TFX splits."""
+        rule = _settings(exec_properties).get("split_rule")
+        if rule is None:
+            return super().GenerateExamplesByBeam(pipeline, exec_properties)
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        (split,) = input_config.splits
+        train, evaluation = (
+            pipeline
+            | "InputToRecord" >> _FilesToExamples(exec_properties, split.pattern)
+            | "SplitByRule" >> beam.Partition(_split_by_rule, 2, rule["feature"], frozenset(rule["eval_values"]))
+        )
+        return {"train": train, "eval": evaluation}
+
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         parts_dir = os.path.join(examples.uri, "rejected_parts")
@@ -277,12 +387,29 @@ class Executor(BaseExampleGenExecutor):
         fileio.rmtree(parts_dir)
         rejected_inputs.record(examples, rejected)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        rule = _settings(exec_properties).get("split_rule")
         for split in artifact_utils.decode_split_names(examples.split_names):
             if _is_empty(artifact_utils.get_split_uri([examples], split)):
-                raise NoInputError(
-                    f"No readable input in {input_base} for the {split} split; {len(rejected)} input(s) rejected"
-                    + (f", the first: {rejected[0]}." if rejected else ".")
+                which = (
+                    f" (eval: every example whose {rule['feature']} is one of {', '.join(rule['eval_values'])}; "
+                    "train: every other)"
+                    if rule
+                    else ""
                 )
+                raise NoInputError(
+                    f"No readable input in {input_base} for the {split} split{which}; "
+                    f"{len(rejected)} input(s) rejected" + (f", the first: {rejected[0]}." if rejected else ".")
+                )
+
+
+def _split_by_rule(example: tf.train.Example, partitions: int, feature: str, eval_values: frozenset) -> int:
+    """1 (eval) when the example's `feature` has one of `eval_values`, else 0 (train)."""
+    if feature not in example.features.feature:  # reading a missing key would add it
+        return 0
+    value = example.features.feature[feature]
+    values = [item.decode("utf-8", "replace") for item in value.bytes_list.value]
+    values += [str(item) for item in value.int64_list.value]
+    return int(any(item in eval_values for item in values))
 
 
 def _read_lines(path: str) -> list[str]:

@@ -7,13 +7,17 @@ A data folder holds one of:
                   else to the labels file's own folder
   class folders   one sub-folder per class, named by the class (Keras' image_dataset_from_directory)
   TFRecord files  `*.tfrecord[s][.gz]`, tf.Examples with the features FileExampleGen writes
+  named files     the files directly in the folder, each name starting with its class and `_`
+                  (FSDD's `7_george_12.wav`: class 7); the rest of the name may carry more fields
+                  (FileExampleGen's `name_fields`: speaker `george`, take `12`)
 
 Train and test data given separately are two of these whose names contain `train` and `test`
-(or `eval`): two labels files, two folders of class folders, or two sets of TFRecord files. The
-pipeline uses them as its train and eval splits; anything else it splits 2:1 by hash.
+(or `eval`): two labels files, two folders of class folders or of named files, or two sets of
+TFRecord files. The pipeline uses them as its train and eval splits; anything else it splits 2:1
+by hash, or by the rule its config gives (FileExampleGen's `split_rule`).
 
 Each split is named to FileExampleGen by a glob pattern relative to the data folder: a labels
-file, the class folders (`*`, `train/*`), or the TFRecord files.
+file, the class folders (`*`, `train/*`), the named files (`*`, `train/*`) or the TFRecord files.
 """
 
 from __future__ import annotations
@@ -29,11 +33,14 @@ LABEL_KEY = "label"
 LABELS_FILES = "labels file"
 CLASS_FOLDERS = "class folders"
 TFRECORD_FILES = "TFRecord files"
+NAMED_FILES = "named files"
 
 LABELS_SUFFIX = ".txt"
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrecord.gz", ".tfrecords.gz")
 # The split pattern when the pipeline splits one input itself (ExampleGen's name for it).
 SINGLE_SPLIT = "single_split"
+# Separates a named file's class from the rest of its name.
+NAME_SEPARATOR = "_"
 _TEST_WORDS = ("test", "eval")
 
 
@@ -73,10 +80,24 @@ def detect(data_dir: Path) -> Layout:
         pair = _train_and_test(folders)
         if pair and all(any(child.is_dir() for child in (data_dir / name).iterdir()) for name in pair):
             return Layout(CLASS_FOLDERS, {"train": f"{pair[0]}/*", "eval": f"{pair[1]}/*"})
+        if pair and all(_has_named_files(data_dir / name) for name in pair):
+            return Layout(NAMED_FILES, {"train": f"{pair[0]}/*", "eval": f"{pair[1]}/*"})
         return Layout(CLASS_FOLDERS, {SINGLE_SPLIT: "*"})
+    if _has_named_files(data_dir):
+        return Layout(NAMED_FILES, {SINGLE_SPLIT: "*"})
     raise LayoutError(
-        f"data folder {data_dir} holds no labels file (*.txt), TFRecord files or class sub-folders; "
-        "expected one of the layouts in docs/pipelines.md."
+        f"data folder {data_dir} holds no labels file (*.txt), TFRecord files or class sub-folders, "
+        f"nor files named `<class>{NAME_SEPARATOR}...`; expected one of the layouts in docs/pipelines.md."
+    )
+
+
+def _has_named_files(folder: Path) -> bool:
+    """Files directly in `folder`, no sub-folder, and some file name with a class separator."""
+    entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
+    return (
+        bool(entries)
+        and all(entry.is_file() for entry in entries)
+        and any(NAME_SEPARATOR in entry.name for entry in entries)
     )
 
 

@@ -89,7 +89,7 @@ def fit_and_record(
     evaluation data (`eval_steps` batches) after each, and writes the record above.
     `callbacks` (Keras callbacks, such as early stopping) run during the fit.
 
-    TensorBoard's event files (scalars per epoch, the graph) go where the TFX templates put them,
+    TensorBoard's event files (scalars per epoch, the model's graph) go where the TFX templates put them,
     `<model_run>/logs`: `tensorboard --logdir <pipeline_root>/Trainer/model_run`."""
     epochs = max(1, min(epochs, fn_args.train_steps))
     tensorboard = keras.callbacks.TensorBoard(

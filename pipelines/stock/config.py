@@ -71,10 +71,14 @@ class StockConfig(PipelineConfig):
     train_steps: int = 1200
     epochs: int = 10
     eval_steps: int = 5
-    blessing_threshold: float = 5.0
-    """Largest RMSE (in price units) a model may have and still be pushed."""
-    max_regression: float = 0.1
-    """How much higher (price units) the RMSE may be than the latest blessed model's."""
+    blessing_threshold: float = 0.0
+    """Largest RMSE (in price units) a model may have and still be pushed; 0 (the default) sets no
+    such bound: beating persistence (must_beat_persistence) is the bound, and it holds in any
+    currency or price level, where a fixed number of dollars would not."""
+    max_regression: float = 0.05
+    """How much higher the RMSE may be than the latest blessed model's: a fraction of that RMSE
+    (regression_relative, the default), or price units with regression_relative=false."""
+    regression_relative: bool = True
     model: StockModelConfig = dataclasses.field(default_factory=StockModelConfig)
 
     def example_gen(self):

@@ -98,7 +98,13 @@ def run_fn(fn_args: FnArgs) -> None:
     transform_output = TFTransformOutput(fn_args.transform_output)
     train, evaluation = (
         training.transformed_dataset(
-            files, fn_args.data_accessor, transform_output, config.model.batch_size, features.LABEL_KEY
+            files,
+            fn_args.data_accessor,
+            transform_output,
+            config.model.batch_size,
+            features.LABEL_KEY,
+            seed=config.model.seed,
+            in_memory=config.cache_in_memory,
         )
         for files in (fn_args.train_files, fn_args.eval_files)
     )

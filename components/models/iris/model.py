@@ -3,6 +3,8 @@
 The exported SavedModel's `serving_default` signature takes serialized
 tf.Examples holding the raw measurements (centimetres), applies the Transform
 graph, and returns the class probabilities, the class index and the species name.
+`predict_measurements` takes the four measurements themselves, one float tensor each,
+for clients that send JSON ({"instances": [{"sepal_length": 5.1, ...}]}), and returns the same.
 """
 
 import tensorflow as tf
@@ -58,6 +60,29 @@ def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
     return serve
 
 
+MEASUREMENTS_SIGNATURE = "predict_measurements"
+
+
+def _measurements_signature(model: keras.Model, transform_output: TFTransformOutput):
+    """The measurements as named float tensors `[batch]` (what `serving_default` parses from its
+    tf.Examples), through the same Transform layer (set by `_serving_signature`) and model."""
+    raw_spec = transform_output.raw_feature_spec()
+    species_names = tf.constant(features.SPECIES_NAMES)
+
+    @tf.function(input_signature=[{key: tf.TensorSpec([None], tf.float32, name=key) for key in features.FEATURE_KEYS}])
+    def serve_measurements(measurements):
+        raw = {key: tf.reshape(measurements[key], [-1, *raw_spec[key].shape]) for key in features.FEATURE_KEYS}
+        probabilities = model(model.tft_layer(raw))
+        class_id = tf.argmax(probabilities, axis=1)
+        return {
+            "probabilities": probabilities,
+            "class_id": class_id,
+            "species": tf.gather(species_names, class_id),
+        }
+
+    return serve_measurements
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the serving SavedModel."""
     tf_setup.configure()
@@ -67,7 +92,13 @@ def run_fn(fn_args: FnArgs) -> None:
     transform_output = TFTransformOutput(fn_args.transform_output)
     train, evaluation = (
         training.transformed_dataset(
-            files, fn_args.data_accessor, transform_output, config.model.batch_size, features.LABEL_KEY
+            files,
+            fn_args.data_accessor,
+            transform_output,
+            config.model.batch_size,
+            features.LABEL_KEY,
+            seed=config.model.seed,
+            in_memory=config.cache_in_memory,
         )
         for files in (fn_args.train_files, fn_args.eval_files)
     )
@@ -78,5 +109,8 @@ def run_fn(fn_args: FnArgs) -> None:
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures={"serving_default": _serving_signature(model, transform_output)},
+        signatures={
+            "serving_default": _serving_signature(model, transform_output),
+            MEASUREMENTS_SIGNATURE: _measurements_signature(model, transform_output),
+        },
     )

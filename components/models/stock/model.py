@@ -96,13 +96,16 @@ def model_input(transformed: dict, feature_columns) -> tf.Tensor:
 
 
 def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, config: StockConfig) -> tf.data.Dataset:
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=config.model.batch_size, shuffle_seed=config.model.seed),
-        transform_output.transformed_metadata.schema,
-    )
     columns = config.feature_columns
-    return dataset.map(lambda batch: (model_input(batch, columns), batch[features.TARGET_SCALED_KEY])).repeat()
+    return training.transformed_dataset(
+        file_pattern,
+        data_accessor,
+        transform_output,
+        config.model.batch_size,
+        to_inputs=lambda batch: (model_input(batch, columns), batch[features.TARGET_SCALED_KEY]),
+        seed=config.model.seed,
+        in_memory=config.cache_in_memory,
+    )
 
 
 class _PriceModel(tf.Module):

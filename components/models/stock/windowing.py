@@ -102,6 +102,8 @@ def parse_row(layout: FileLayout, line: str) -> tuple[str, Day] | Problem | None
             value = math.nan
         if not math.isfinite(value):
             return Problem(f"{layout.path}: column '{column}' on {date} holds {raw!r}; expected a number.")
+        if column in features.PRICE_COLUMNS and value <= 0:
+            return Problem(f"{layout.path}: column '{column}' on {date} holds {raw!r}; expected a price above 0.")
         values.append(value)
     ticker = (
         cells[layout.positions[features.TICKER_COLUMN]].strip()

@@ -1,0 +1,134 @@
+"""Transform module for spoken digits: WAV bytes -> a normalised log-mel spectrogram, all in the graph.
+
+Each recording is decoded (`tf.audio.decode_wav`, 16-bit PCM, first channel), scaled so that its
+loudest sample is +-1, its middle kept or zeros added on both sides to a fixed number of samples,
+cut into Hann-windowed frames (`tf.signal.stft`), the magnitudes pooled into mel bands
+(`tf.signal.linear_to_mel_weight_matrix`) and logged; the recording's own mean spectrum over its
+speech is subtracted (mean_normalise). Each mel band is then standardised with the mean and
+variance of that band over the train split (`tft.mean`, `tft.var`: Transform's analyzers see the
+train split only).
+
+The same graph runs inside the serving signatures, so a served WAV of any length is prepared
+exactly as the training recordings were; one at another sample rate fails the request rather
+than being read at the wrong speed.
+"""
+
+import math
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.models.spoken_digits import features
+
+# Mel bands start here: below it a telephone-rate recording holds hum, not speech.
+LOWER_EDGE_HERTZ = 20.0
+# Added to the mel magnitudes before the log: about the quietest frames of the peak-normalised FSDD
+# recordings (their 1% quantile is 0.015), so zero padding sits just below real silence, not far off.
+LOG_OFFSET = 1e-2
+# A frame whose loudest mel band is no more than this above the log of LOG_OFFSET (a factor of 1.6)
+# is silence (padding, or the quiet edges of a recording), not speech.
+SILENCE_LEVEL = math.log(LOG_OFFSET) + 0.5
+# Keeps a band of constant value (variance 0) from dividing by zero.
+VARIANCE_FLOOR = 1e-6
+# Keeps a silent recording (all zeros) from dividing by zero when its loudness is evened out.
+PEAK_FLOOR = 1e-4
+
+
+def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
+    """`custom_config`: SpokenDigitsConfig.transform_params() (sample rate, samples, frame sizes, mel bins)."""
+    log_mel = mean_normalise(log_mel_spectrogram(tf.reshape(inputs[features.AUDIO_KEY], [-1]), **custom_config))
+    mel_bins = custom_config["mel_bins"]
+    # One mean and variance per mel band, over every frame of every train recording.
+    bands = tf.reshape(log_mel, [-1, mel_bins])
+    mean = tft.mean(bands, reduce_instance_dims=False)
+    variance = tft.var(bands, reduce_instance_dims=False)
+    normalised = (log_mel - mean) * tf.math.rsqrt(variance + VARIANCE_FLOOR)
+    return {
+        features.SPECTROGRAM_KEY: normalised[..., tf.newaxis],
+        features.LABEL_KEY: inputs[features.LABEL_KEY],
+    }
+
+
+def decode(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """One WAV file's bytes -> (float32 samples in [-1, 1] of its first channel, sample rate).
+
+    AudioExampleGen admits a recording only if this decodes it, so Transform never meets one it cannot read.
+    """
+    audio, sample_rate = tf.audio.decode_wav(encoded, desired_channels=1)
+    return audio[:, 0], sample_rate
+
+
+def fit_length(waveform: tf.Tensor, samples: int) -> tf.Tensor:
+    """The middle `samples` of a longer recording; a shorter one centred between zeros."""
+    length = tf.shape(waveform)[0]
+    start = tf.maximum(length - samples, 0) // 2
+    kept = waveform[start : start + samples]
+    missing = samples - tf.shape(kept)[0]
+    before = missing // 2
+    return tf.ensure_shape(tf.pad(kept, [[before, missing - before]]), [samples])
+
+
+def peak_normalise(waveform: tf.Tensor) -> tf.Tensor:
+    """The recording scaled so that its loudest sample is +-1: FSDD's five voices were recorded at
+    levels 20 dB apart (median peaks from 0.03 to 0.43), which the model should not have to learn."""
+    return waveform / tf.maximum(tf.reduce_max(tf.abs(waveform)), PEAK_FLOOR)
+
+
+def waveforms(encoded: tf.Tensor, sample_rate: int, samples: int) -> tf.Tensor:
+    """A batch of WAV files' bytes [batch] -> float32 [batch, samples], each peak-normalised, then cut or
+    padded; a file at another rate is an error."""
+
+    def one(wav_bytes):
+        waveform, rate = decode(wav_bytes)
+        check = tf.debugging.assert_equal(
+            rate, sample_rate, message=f"expected WAV recordings sampled at {sample_rate} Hz"
+        )
+        with tf.control_dependencies([check]):
+            return fit_length(peak_normalise(waveform), samples)
+
+    return tf.map_fn(one, encoded, fn_output_signature=tf.TensorSpec([samples], tf.float32))
+
+
+def log_mel_spectrogram(
+    encoded: tf.Tensor,
+    sample_rate: int,
+    samples: int,
+    frame_length: int,
+    frame_step: int,
+    fft_length: int,
+    mel_bins: int,
+) -> tf.Tensor:
+    """A batch of WAV files' bytes [batch] -> float32 [batch, frames, mel_bins]: log(mel magnitude + LOG_OFFSET).
+
+    Frames of `frame_length` samples every `frame_step`, Hann-windowed, `fft_length`-point FFT;
+    mel bands (HTK scale) from LOWER_EDGE_HERTZ to half the sample rate.
+    """
+    stft = tf.signal.stft(
+        waveforms(encoded, sample_rate, samples),
+        frame_length=frame_length,
+        frame_step=frame_step,
+        fft_length=fft_length,
+        window_fn=tf.signal.hann_window,
+    )
+    mel_matrix = tf.signal.linear_to_mel_weight_matrix(
+        num_mel_bins=mel_bins,
+        num_spectrogram_bins=fft_length // 2 + 1,
+        sample_rate=sample_rate,
+        lower_edge_hertz=LOWER_EDGE_HERTZ,
+        upper_edge_hertz=sample_rate / 2,
+    )
+    mel = tf.tensordot(tf.abs(stft), mel_matrix, axes=1)
+    return tf.math.log(mel + LOG_OFFSET)
+
+
+def mean_normalise(log_mel: tf.Tensor) -> tf.Tensor:
+    """[batch, frames, mel bins] -> the same, each recording's own mean spectrum over its speech frames
+    subtracted from those frames (cepstral mean normalisation: what a microphone and a voice colour
+    every frame with goes, what changes from frame to frame stays). Silent frames are shifted by the
+    average of that mean only, so they stay flat and as far below the speech as they were."""
+    speech = tf.reduce_max(log_mel, axis=2, keepdims=True) > SILENCE_LEVEL
+    weights = tf.cast(speech, log_mel.dtype)
+    count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
+    mean = tf.reduce_sum(log_mel * weights, axis=1, keepdims=True) / count
+    level = tf.reduce_mean(mean, axis=2, keepdims=True)
+    return tf.where(speech, log_mel - mean, log_mel - level)

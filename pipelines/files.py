@@ -1,0 +1,61 @@
+"""What every file-reading pipeline's config (images, audio) shares: the data folder's layout, and the
+one FileExampleGen (components/example_gen/file_example_gen.py) over it with the pipeline's reader.
+
+No TensorFlow here: the CLI reads configs for `--help` and `tfpipe list`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from components.example_gen import layouts
+from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig
+
+
+def detect_layout(data_dir: Path) -> layouts.Layout:
+    """The layout of `data_dir`; ConfigError naming what was found and what was expected if none fits."""
+    try:
+        return layouts.detect(data_dir)
+    except layouts.LayoutError as error:
+        raise ConfigError(str(error)) from None
+
+
+def file_example_gen(
+    config: PipelineConfig,
+    *,
+    class_names: tuple[str, ...],
+    reader: str,
+    reader_options: dict[str, Any],
+    component_id: str,
+    name_fields: tuple[str, ...] = (),
+    split_rule: dict[str, Any] | None = None,
+):
+    """FileExampleGen over `config`'s data folder, as its layout says (see FileExampleGen for the arguments).
+
+    Imports TFX when called, not when this module loads.
+    """
+    from components.example_gen.file_example_gen import FileExampleGen
+
+    data_dir = config.resolved_data_dir()
+    # The layout is read when the pipeline is built. Compiled for a container, the data
+    # folder is the image's copy of this checkout's (pipelines/kubeflow/Dockerfile): read that.
+    local_copy = data_dir
+    if not data_dir.is_dir() and data_dir.is_relative_to(IMAGE_ROOT):
+        local_copy = REPO_ROOT / data_dir.relative_to(IMAGE_ROOT)
+    if not local_copy.is_dir():
+        raise ConfigError(
+            f"data folder {data_dir} is not on this machine; {config.name} reads its layout when "
+            "the pipeline is built, so compile with a data folder this checkout has."
+        )
+    return FileExampleGen(
+        data_dir=str(data_dir),
+        layout=detect_layout(local_copy),
+        class_names=class_names,
+        reader=reader,
+        reader_options=reader_options,
+        data_fingerprint=layouts.fingerprint(local_copy),
+        component_id=component_id,
+        name_fields=name_fields,
+        split_rule=split_rule,
+    )

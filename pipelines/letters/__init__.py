@@ -1,0 +1,1 @@
+"""The letters pipeline's config."""

@@ -1,0 +1,111 @@
+"""`tfpipe ui`: MLflow's UI over a workdir's tracking store, as one well-behaved foreground process.
+
+`mlflow ui` itself prints its address before it accepts connections, starts worker processes
+that outlive it when it is killed, and writes deprecation warnings to the terminal. This starts
+it in a process group of its own with its output in `<workdir>/mlflow/ui.log`, prints the
+address once the UI answers, and stops the whole group on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
+# MLflow's server imports its app and migrates a new store before it listens: tens of seconds here.
+_START_TIMEOUT_S = 180.0
+
+
+class UiError(Exception):
+    """The UI cannot start: one sentence."""
+
+
+def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path: Path) -> int:
+    """Runs the UI until Ctrl-C or SIGTERM; 0 after a clean stop."""
+    check_port_free(host, port)
+    mlflow = str(Path(sys.executable).parent / "mlflow")
+    command = [
+        mlflow,
+        "ui",
+        "--backend-store-uri",
+        tracking_uri,
+        "--default-artifact-root",
+        artifact_root,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+        )
+    stop = _stopper(process)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        if not _wait_until_answering(url, process):
+            stop()
+            raise UiError(f"the MLflow UI did not start (exit status {process.returncode}); see {log_path}.")
+        # MLflow 3 opens its GenAI view unless the address asks for the model training one.
+        print(
+            f"MLflow UI on http://{host}:{port}/#/experiments?{MODEL_TRAINING_VIEW} over {tracking_uri} "
+            f"(Ctrl-C stops it; log: {log_path})",
+            flush=True,
+        )
+        process.wait()
+        stop()  # workers the server left behind, if it ended by itself
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise UiError(
+                f"--port {port}: {host}:{port} is already in use ({error.strerror}); choose another with --port."
+            ) from None
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def _stopper(process: subprocess.Popen):
+    def stop(*_) -> None:
+        # The server and the workers it started: the whole group, asked first, then made to.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                continue
+
+    return stop
