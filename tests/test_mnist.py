@@ -99,7 +99,7 @@ def test_a_second_run_is_scored_against_the_first_and_keeps_its_confusion_matrix
     # Runs last in this file: it adds a run to the shared workdir.
     from mlflow.tracking import MlflowClient
 
-    process = run_tfpipe("run", "mnist", "--workdir", str(mnist_run.workdir), *FAST_MNIST, "--set", "train_steps=310")
+    process = run_tfpipe("run", "mnist", "--workdir", str(mnist_run.workdir), *FAST_MNIST, "--set", "train_steps=650")
     assert process.returncode == 0, process.stdout + process.stderr
     summary = last_summary(mnist_run.workdir, "mnist")
     assert "sparse_categorical_accuracy_diff" in summary["metrics"]["overall"]  # the baseline was scored
