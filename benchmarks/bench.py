@@ -9,6 +9,10 @@ Runs, one after another on a quiet machine (each is timed, so nothing else shoul
                        in-process call and an empty gRPC server
   stock_recipe.py      the notes' stock recipe: plain Keras script against the whole pipeline
                        (--quick: 5 epochs instead of the notes' 50)
+  scale_run.py         the stock pipeline's data steps on 100 simulated tickers of 2,000 days
+                       (200,000 rows; --quick: 25 tickers), in memory and with 2 Beam worker
+                       processes: time per 100,000 rows and peak memory (the 1,000,000-row run
+                       is `scale_run.py` with its defaults, about N min: RESULTS.md)
 The section between the `make bench` markers in RESULTS.md is replaced by this run's date,
 machine, commands and their output, verbatim; the rest of RESULTS.md (curated figures, each
 with its own date and command) is left as it is.
@@ -42,6 +46,7 @@ def main() -> int:
         ["iris_rerun.py", "--workdir", str(workdir / "iris")],
         ["serving_latency.py", "--model", "iris", "--workdir", str(workdir / "iris")],
         ["stock_recipe.py", "--epochs", "5" if args.quick else "50", "--workdir", str(workdir / "stock")],
+        ["scale_run.py", "--tickers", "25" if args.quick else "100", "--days", "2000"],
     ]
     started = datetime.datetime.now(datetime.timezone.utc)
     sections = []

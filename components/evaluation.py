@@ -1,6 +1,7 @@
 """Reading TFMA's results: metrics by slice, why a model was not blessed, the confusion matrix."""
 
 import re
+from collections.abc import Sequence
 
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.writers import eval_config_writer
@@ -17,20 +18,35 @@ def _candidate_result(evaluation_uri: str):
     return tfma.load_eval_result(evaluation_uri, model_name=name)
 
 
-def slice_metrics(evaluation_uri: str) -> dict[str, dict[str, float]]:
-    """TFMA's scalar metrics by slice: {"overall": {...}, "species=0": {...}, ...}.
+def slice_metrics(evaluation_uri: str, label_key: str, class_names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """TFMA's scalar metrics by slice (named by slice_name): {"overall": {...}, "species=setosa": {...}, ...}.
 
     A signature with several scored outputs names each metric `<output>/<metric>`."""
     result = _candidate_result(evaluation_uri)
-    table: dict[str, dict[str, float]] = {}
+    table: dict[tuple, dict[str, float]] = {}
     for slice_key, by_output in result.slicing_metrics:
-        name = " & ".join(f"{column}={value}" for column, value in slice_key) or OVERALL
         for output, by_sub_key in by_output.items():
             for metrics in by_sub_key.values():
                 for metric, value in metrics.items():
                     if "doubleValue" in value:
-                        table.setdefault(name, {})[f"{output}/{metric}" if output else metric] = value["doubleValue"]
-    return dict(sorted(table.items(), key=lambda item: (item[0] != OVERALL, _natural(item[0]))))
+                        metric_name = f"{output}/{metric}" if output else metric
+                        table.setdefault(tuple(slice_key), {})[metric_name] = value["doubleValue"]
+    # Ordered by the values TFMA sliced on, so classes come in label order rather than by name.
+    ordered = sorted(table, key=lambda slice_key: (slice_key != (), _natural(slice_name(slice_key))))
+    return {slice_name(slice_key, label_key, class_names): table[slice_key] for slice_key in ordered}
+
+
+def slice_name(slice_key: tuple, label_key: str = "", class_names: Sequence[str] = ()) -> str:
+    """How a slice is shown in the summary, the console and MLflow: `overall`, `speaker=george`,
+    `a=1 & b=2`. A class index of the label (`label_key`) is shown as its class name, where the
+    pipeline names its classes: `species=setosa`, not `species=0`."""
+
+    def shown(column: str, value) -> str:
+        if column == label_key and isinstance(value, int) and 0 <= value < len(class_names):
+            return class_names[value]
+        return str(value)
+
+    return " & ".join(f"{column}={shown(column, value)}" for column, value in slice_key) or OVERALL
 
 
 def _natural(name: str) -> list:

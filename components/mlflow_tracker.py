@@ -14,11 +14,10 @@ from pathlib import Path, PurePath
 # No `from __future__ import annotations` here: the decorator reads real type objects.
 import mlflow
 import numpy as np
+import pandas as pd
 import tensorflow as tf
-import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
 from mlflow.entities import Metric, RunStatus
-from mlflow.models import infer_signature
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -30,7 +29,9 @@ from components import evaluation as tfma_results
 from components import mlflow_tracking as tracking
 from components import statistics_html, training_record
 from components.example_gen import rejected_inputs
-from components.validation_gate import describe_anomalies, read_anomalies
+from components.validation_gate import read_anomalies
+from pipelines.config import PipelineConfig, from_dict
+from pipelines.registry import PIPELINES
 from serving.push import pushed_model_uri
 from serving.servables import is_complete_version
 
@@ -39,6 +40,10 @@ TAG_TF_SERVING_VERSION = "tf_serving_version"
 # On a run: the TFX Model artifact it evaluated, and the MLflow model logged for it.
 TAG_TFX_MODEL_URI = "tfx.model_uri"
 TAG_MODEL_URI = "model_uri"
+# The code of the logged MLflow model, which MLflow runs where the model is loaded: never
+# imported here (it registers the model with MLflow when run). It reads the SavedModel artifact and
+# the model config key below by these names.
+MLFLOW_MODEL_CODE = Path(__file__).resolve().parents[1] / "serving" / "mlflow_model.py"
 
 
 @component
@@ -56,6 +61,7 @@ def MlflowTracker(
     pipeline_run_id: Parameter[str],
     model_name: Parameter[str],
     serving_model_dir: Parameter[str],
+    json_signature: Parameter[str],
 ) -> OutputDict(mlflow_run_id=str):  # type: ignore[valid-type]  # TFX's decorator API: outputs are a call
     """Logs config, curves, data checks, TFMA results and the model; registers a pushed model, and
     any version in `serving_model_dir` (the Pusher's `<serving dir>/<model>`) that a run killed after
@@ -82,9 +88,10 @@ def MlflowTracker(
             _log_data_checks(client, run_id, schema, statistics, anomalies)
             _log_rejected_inputs(client, run_id, examples)
             _log_training(client, run_id, model_run)
-            blessed = _log_evaluation(client, run_id, evaluation, blessing)
+            config = from_dict(PIPELINES[context["pipeline_name"]], context["config"])
+            blessed = _log_evaluation(client, run_id, evaluation, blessing, config)
             model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
-                run_id, path_utils.serving_model_path(model.uri), examples
+                run_id, path_utils.serving_model_path(model.uri), json_signature, examples
             )
             client.set_tag(run_id, TAG_TFX_MODEL_URI, model.uri)
             client.set_tag(run_id, TAG_MODEL_URI, model_uri)
@@ -92,7 +99,7 @@ def MlflowTracker(
                 _register(
                     client, model_uri, model_name, run_id, pushed_model.get_string_custom_property("pushed_version")
                 )
-            _register_unregistered_pushes(client, model_name, serving_model_dir, run_id, examples)
+            _register_unregistered_pushes(client, model_name, serving_model_dir, run_id, json_signature, examples)
             client.set_tag(run_id, tracking.TAG_BLESSED, str(blessed).lower())
             pushed = pushed_model.get_int_custom_property("pushed") == 1
             version = pushed_model.get_string_custom_property("pushed_version")
@@ -126,20 +133,8 @@ def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
     schema_dir = schema.uri
     for name in fileio.listdir(schema_dir):
         client.log_artifact(run_id, os.path.join(schema_dir, name), "data")
-    by_split = {
-        split: tfdv.load_stats_binary(
-            os.path.join(artifact_utils.get_split_uri([statistics], split), "FeatureStats.pb")
-        )
-        for split in artifact_utils.decode_split_names(statistics.split_names)
-    }
-    found_by_split = read_anomalies(anomalies)
-    html = statistics_html.render(
-        {split: stats.datasets[0] for split, stats in by_split.items()},
-        {split: describe_anomalies({split: found}) for split, found in found_by_split.items()},
-        title="Data statistics and anomalies (TFDV, each split)",
-    )
-    client.log_text(run_id, html, "data/statistics.html")
-    for split, found in found_by_split.items():
+    client.log_text(run_id, statistics_html.page(statistics, anomalies), "data/statistics.html")
+    for split, found in read_anomalies(anomalies).items():
         client.log_text(run_id, text_format.MessageToString(found), f"data/anomalies_{split}.pbtxt")
 
 
@@ -173,8 +168,8 @@ def _log_training(client, run_id, model_run) -> None:
         client.log_artifacts(run_id, tensorboard_dir, "training/tensorboard")
 
 
-def _log_evaluation(client, run_id, evaluation, blessing) -> bool:
-    metrics = tfma_results.slice_metrics(evaluation.uri)
+def _log_evaluation(client, run_id, evaluation, blessing, config: PipelineConfig) -> bool:
+    metrics = tfma_results.slice_metrics(evaluation.uri, config.label_key, config.label_class_names())
     now = int(time.time() * 1000)
     client.log_batch(
         run_id,
@@ -212,18 +207,6 @@ def _confusion_matrix_figure(matrix: list[list[float]]):
     return figure
 
 
-class _ServingModule(tf.Module):
-    """The pushed SavedModel's `serving_default` as the callable tf.Module MLflow's tensorflow flavor expects."""
-
-    def __init__(self, saved_model_dir: str):
-        super().__init__()
-        self.saved_model = tf.saved_model.load(saved_model_dir)
-        serve = self.saved_model.signatures["serving_default"]
-        ((self.input_name, spec),) = serve.structured_input_signature[1].items()
-        # Saved as the module's __call__, which MLflow's pyfunc calls with the input tensor.
-        self.__call__ = tf.function(lambda tensor: serve(**{self.input_name: tensor}), input_signature=[spec])
-
-
 def _logged_model_uri(client, run_id: str, tfx_model_uri: str) -> str | None:
     """The MLflow model an earlier run logged for the same TFX model (a cached Trainer), if any."""
     experiment = client.get_run(run_id).info.experiment_id
@@ -233,22 +216,37 @@ def _logged_model_uri(client, run_id: str, tfx_model_uri: str) -> str | None:
     return earlier[0].data.tags.get(TAG_MODEL_URI) if earlier else None
 
 
-def _log_model(run_id: str, saved_model_dir: str, examples) -> str:
-    module = _ServingModule(saved_model_dir)
-    example = _input_example(examples)
-    outputs = {name: value.numpy() for name, value in module.__call__(tf.constant(example)).items()}
+def _log_model(run_id: str, saved_model_dir: str, json_signature: str, examples) -> str:
+    """Logs the SavedModel as an MLflow pyfunc model that calls its `json_signature` (serving/mlflow_model.py),
+    with the eval split's first examples as its input example, so `mlflow models serve` answers it."""
+    example = _input_example(examples, tf.saved_model.load(saved_model_dir).signatures[json_signature])
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
-        info = mlflow.tensorflow.log_model(
-            module, name="model", signature=infer_signature(example, outputs), input_example=example
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(MLFLOW_MODEL_CODE),
+            artifacts={"saved_model": saved_model_dir},
+            model_config={"signature_name": json_signature},
+            input_example=example,
+            # Given, not inferred: MLflow infers them by loading the model in a new Python process.
+            pip_requirements=[f"{package.__name__}=={package.__version__}" for package in (mlflow, tf, np, pd)],
         )
     return info.model_uri
 
 
-def _input_example(examples, count: int = 3) -> np.ndarray:
-    """The first serialized tf.Examples of the eval split: what `serving_default` takes."""
+def _input_example(examples, signature, count: int = 3) -> pd.DataFrame:
+    """The first `count` examples of the eval split, one column per input of `signature`: the raw
+    feature of that name (a window of values where the input takes one). Numbers stay Python's
+    (MLflow's `double`, which JSON numbers meet; serving/mlflow_model.py casts them to the inputs' types)."""
     files = fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], "eval"), "*"))
-    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(count)
-    return np.array([record.numpy() for record in records], dtype=object)
+    rows = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count):
+        feature = tf.train.Example.FromString(record.numpy()).features.feature
+        row = {}
+        for name, spec in signature.structured_input_signature[1].items():
+            values = list(getattr(feature[name], feature[name].WhichOneof("kind")).value)
+            row[name] = values[0] if spec.shape.rank == 1 else np.asarray(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _register(
@@ -278,7 +276,9 @@ def _registered_serving_versions(client, model_name: str) -> set[str]:
     }
 
 
-def _register_unregistered_pushes(client, model_name: str, serving_model_dir: str, run_id: str, examples) -> None:
+def _register_unregistered_pushes(
+    client, model_name: str, serving_model_dir: str, run_id: str, json_signature: str, examples
+) -> None:
     """Registers each pushed version of `serving_model_dir` that records its TFX model (serving/push.py)
     but has no registry version: pushed by a run killed before its MlflowTracker registered it. Its
     MLflow model is the one an earlier run logged for that TFX model, or else the pushed SavedModel,
@@ -293,5 +293,7 @@ def _register_unregistered_pushes(client, model_name: str, serving_model_dir: st
         tfx_model_uri = pushed_model_uri(version_dir)
         if tfx_model_uri is None or version_dir.name in registered:
             continue
-        model_uri = _logged_model_uri(client, run_id, tfx_model_uri) or _log_model(run_id, str(version_dir), examples)
+        model_uri = _logged_model_uri(client, run_id, tfx_model_uri) or _log_model(
+            run_id, str(version_dir), json_signature, examples
+        )
         _register(client, model_uri, model_name, run_id, version_dir.name, champion=version_dir == versions[-1])

@@ -11,9 +11,14 @@ anomalies, splits side by side as Facets Overview shows them.
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Mapping
 
+import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx.types import artifact_utils
+
+from components.validation_gate import describe_anomalies, read_anomalies
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -24,6 +29,22 @@ th { background: #f3f3f3; text-align: left; } td.name { text-align: left; font-w
 td.text { text-align: left; } .warn { color: #b00020; } .ok { color: #1b5e20; }
 svg rect { fill: #4a78c2; }
 """
+
+
+def page(statistics, anomalies) -> str:
+    """The page of one run's StatisticsGen output and ExampleValidator output (TFX artifacts): the one
+    MLflow keeps as data/statistics.html and the run folder holds as statistics.html."""
+    by_split = {
+        split: tfdv.load_stats_binary(
+            os.path.join(artifact_utils.get_split_uri([statistics], split), "FeatureStats.pb")
+        ).datasets[0]
+        for split in artifact_utils.decode_split_names(statistics.split_names)
+    }
+    return render(
+        by_split,
+        {split: describe_anomalies({split: found}) for split, found in read_anomalies(anomalies).items()},
+        title="Data statistics and anomalies (TFDV, each split)",
+    )
 
 
 def render(

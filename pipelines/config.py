@@ -114,6 +114,10 @@ class PipelineConfig:
     label_key: ClassVar[str]
     # The output of `evaluation_signature` that TFMA scores.
     prediction_key: ClassVar[str]
+    # The SavedModel signature over plain inputs, each named as its raw feature in the tf.Examples
+    # (JSON clients of the model server; the model logged to MLflow). Its inputs' batch dimension
+    # comes first; images and audio are the files' bytes.
+    json_signature: ClassVar[str]
     # The SavedModel signature TFMA calls with serialized raw tf.Examples.
     evaluation_signature: ClassVar[str] = "serving_default"
     # Signatures of the SavedModel that TFMA calls first, with the same serialized raw tf.Examples,
@@ -223,6 +227,11 @@ class PipelineConfig:
     def win_output(self, baseline: str) -> str:
         """The evaluation signature's output whose mean says whether the model beat `baseline`."""
         return f"excess_{self.win_measure}_vs_{baseline}"
+
+    def label_class_names(self) -> tuple[str, ...]:
+        """The label's class names by class index, which summaries show for slices of the label
+        (`species=setosa`, not `species=0`); empty where the label is no class index."""
+        return ()
 
     def transform_params(self) -> dict:
         """The Transform's custom_config, for a preprocessing_fn that takes one."""

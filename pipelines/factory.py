@@ -178,6 +178,7 @@ def create_pipeline(
         pipeline_run_id=pipeline_run_id,
         model_name=config.model_name,
         serving_model_dir=f"{serving_dir}/{config.model_name}",
+        json_signature=config.json_signature,
     )
 
     return Pipeline(

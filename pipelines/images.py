@@ -58,6 +58,7 @@ class ImageConfig(PipelineConfig):
     # FileExampleGen's reader for image files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.images.ingest"
     label_key: ClassVar[str] = layouts.LABEL_KEY
+    json_signature: ClassVar[str] = "encoded_images"
     prediction_key: ClassVar[str] = "probabilities"
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
     slice_features: ClassVar[tuple[str, ...]] = (layouts.LABEL_KEY,)
@@ -100,6 +101,9 @@ class ImageConfig(PipelineConfig):
             reader_options={"channels": self.channels},
             component_id="ImageExampleGen",
         )
+
+    def label_class_names(self) -> tuple[str, ...]:
+        return self.class_names
 
     def transform_params(self) -> dict:
         return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}

@@ -17,13 +17,14 @@ from components.validation_gate import DataAnomaliesError
 from pipelines import interrupts
 from pipelines.config import PipelineConfig
 from pipelines.factory import run_context_for
-from pipelines.progress import ComponentRun, ProgressCallback
+from pipelines.progress import PROGRESS_LOGGER, ComponentRun, ProgressCallback, TrainingProgress
 from pipelines.summary import latest_pipeline_run_id
 from pipelines.workdir import Workdir
 
 
 class ComponentProgress(logging.Handler):
-    """Follows a run through the runner's and launcher's log records, the only progress hook they offer.
+    """Follows a run through the runner's and launcher's log records, the only progress hook they offer,
+    and the progress records of the component under way (PROGRESS_LOGGER: the Trainer's epochs).
 
     The message texts are those of TFX 1.16's local_dag_runner.py ("Component X is running."),
     beam/beam_dag_runner.py ("node X is running.") and portable/launcher.py (pinned in
@@ -42,6 +43,9 @@ class ComponentProgress(logging.Handler):
         self._on_progress = on_progress
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name == PROGRESS_LOGGER:
+            self._progress(record)
+            return
         message = record.getMessage()
         if match := self._STARTED.match(message):
             self.current = match.group(1)
@@ -59,6 +63,19 @@ class ComponentProgress(logging.Handler):
             finished = self.current
             self._finish(finished, "cached" if self.components[finished].status == "cached" else "done")
             faults.point(f"after:{finished}")
+
+    def _progress(self, record: logging.LogRecord) -> None:
+        progress = getattr(record, "progress", None)
+        if self.current is None or not isinstance(progress, TrainingProgress):
+            return
+        component = self.components[self.current]
+        component.detail = progress.detail()
+        if progress.epoch_done:
+            component.milestone = str(progress)
+        try:
+            self._report(self.current)
+        except Exception:  # Progress is only shown: failing to show it must not fail the Trainer.
+            self.handleError(record)
 
     def fail_current(self, status: str = "failed") -> None:
         """Ends the component under way as failed (or `status`: interrupted)."""
@@ -80,15 +97,19 @@ def run_pipeline(pipeline: Pipeline, runner: IrBasedRunner, on_progress: Progres
     """Runs every component in order; returns what each did. Raises what a failing component raised."""
     progress = ComponentProgress(on_progress)
     absl_logging.set_verbosity(absl_logging.INFO)
-    absl_logger = logging.getLogger("absl")
-    absl_logger.addHandler(progress)
+    progress_logger = logging.getLogger(PROGRESS_LOGGER)
+    progress_logger.setLevel(logging.INFO)  # below the root logger's WARNING, which would drop its records
+    loggers = [logging.getLogger("absl"), progress_logger]
+    for logger in loggers:
+        logger.addHandler(progress)
     try:
         runner.run(pipeline)
     except BaseException as error:
         progress.fail_current("interrupted" if interrupts.as_interruption(error) else "failed")
         raise _component_error(error) from None
     finally:
-        absl_logger.removeHandler(progress)
+        for logger in loggers:
+            logger.removeHandler(progress)
     return progress.components
 
 

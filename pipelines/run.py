@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 
 from pipelines import interrupts
@@ -26,6 +27,7 @@ def load_runner(name: str) -> ModuleType:
 def run(
     config: PipelineConfig,
     workdir: Workdir,
+    run_dir: Path,
     runner: ModuleType,
     beam_args: list[str],
     on_progress: ProgressCallback,
@@ -33,7 +35,8 @@ def run(
 ) -> dict:
     """Runs every component, reporting each to `on_progress`; returns the outcome, JSON-ready:
     status succeeded, failed (with the failed component and the error) or interrupted (by SIGINT
-    or SIGTERM: where, which signal, the exit status), and what the run produced (summary.summarize).
+    or SIGTERM: where, which signal, the exit status), and what the run produced (summary.summarize,
+    which writes the data statistics page into `run_dir`, the run's folder: Workdir.new_run_dir).
     A failing component's traceback goes to the log.
 
     Call holding the workdir's run lock (Workdir.run_lock): first the MLflow store is created if
@@ -83,7 +86,7 @@ def run(
                 traceback.print_exc()
     # Only finished components have results to read; every component is listed.
     finished = {name: run for name, run in components.items() if run.status in ("done", "cached")}
-    outcome |= summary.summarize(metadata_path, finished)
+    outcome |= summary.summarize(metadata_path, finished, config, run_dir)
     outcome["components"] = {name: dataclasses.asdict(run) for name, run in components.items()}
     return outcome
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
+from tfx.types import standard_artifacts
 
+from components import statistics_html
 from components.evaluation import blessing_failures, slice_metrics
 from components.example_gen import rejected_inputs
+from pipelines.config import PipelineConfig
 from pipelines.progress import ComponentRun
+
+# The data statistics page (MLflow's data/statistics.html) in the run folder, for users without an
+# MLflow UI at hand; written for a run the data gate stopped too.
+STATISTICS_PAGE = "statistics.html"
 
 
 def outputs_of(metadata_path: str, execution_id: int) -> dict[str, list[metadata_store_pb2.Artifact]]:
@@ -39,12 +47,14 @@ def latest_pipeline_run_id(metadata_path: str) -> str | None:
 _REJECTED_SHOWN = 10
 
 
-def summarize(metadata_path: str, components: dict[str, ComponentRun]) -> dict:
-    """The run's key results, JSON-ready. Only components that finished contribute."""
+def summarize(metadata_path: str, components: dict[str, ComponentRun], config: PipelineConfig, run_dir: Path) -> dict:
+    """The run's key results, JSON-ready; writes the data statistics page into `run_dir`. Only
+    components that finished contribute."""
     summary: dict = {"components": {node: dataclasses.asdict(run) for node, run in components.items()}}
     example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
-    if example_gen and example_gen.execution_id is not None and example_gen.status != "failed":
-        examples = outputs_of(metadata_path, example_gen.execution_id)["examples"][0]
+    example_gen_outputs = _outputs_if_finished(metadata_path, example_gen)
+    if example_gen_outputs:
+        examples = example_gen_outputs["examples"][0]
         if rejected_inputs.PROPERTY in examples.custom_properties:
             lines = rejected_inputs.read(examples.uri)
             summary["rejected_inputs"] = {
@@ -52,24 +62,40 @@ def summarize(metadata_path: str, components: dict[str, ComponentRun]) -> dict:
                 "list": rejected_inputs.list_path(examples.uri),
                 "first": lines[:_REJECTED_SHOWN],
             }
-    evaluator = components.get("Evaluator")
-    if evaluator and evaluator.execution_id is not None and evaluator.status != "failed":
-        outputs = outputs_of(metadata_path, evaluator.execution_id)
-        evaluation_uri = outputs["evaluation"][0].uri
-        summary["metrics"] = slice_metrics(evaluation_uri)
-        blessed = outputs["blessing"][0].custom_properties["blessed"].int_value == 1
+    statistics_gen_outputs = _outputs_if_finished(metadata_path, components.get("StatisticsGen"))
+    validator_outputs = _outputs_if_finished(metadata_path, components.get("ExampleValidator"))
+    if statistics_gen_outputs and validator_outputs:
+        statistics = standard_artifacts.ExampleStatistics()
+        statistics.set_mlmd_artifact(statistics_gen_outputs["statistics"][0])
+        anomalies = standard_artifacts.ExampleAnomalies()
+        anomalies.set_mlmd_artifact(validator_outputs["anomalies"][0])
+        (run_dir / STATISTICS_PAGE).write_text(statistics_html.page(statistics, anomalies))
+        summary["statistics_page"] = str(run_dir / STATISTICS_PAGE)
+    evaluator_outputs = _outputs_if_finished(metadata_path, components.get("Evaluator"))
+    if evaluator_outputs:
+        evaluation_uri = evaluator_outputs["evaluation"][0].uri
+        summary["metrics"] = slice_metrics(evaluation_uri, config.label_key, config.label_class_names())
+        blessed = evaluator_outputs["blessing"][0].custom_properties["blessed"].int_value == 1
         summary["blessed"] = blessed
         if not blessed:
             summary["blessing_failures"] = blessing_failures(evaluation_uri)
-    tracker = components.get("MlflowTracker")
-    if tracker and tracker.execution_id is not None and tracker.status != "failed":
-        run_id_file = outputs_of(metadata_path, tracker.execution_id)["mlflow_run_id"][0].uri
-        with open(run_id_file) as f:
+    tracker_outputs = _outputs_if_finished(metadata_path, components.get("MlflowTracker"))
+    if tracker_outputs:
+        with open(tracker_outputs["mlflow_run_id"][0].uri) as f:
             summary["mlflow_run_id"] = f.read().strip()
-    pusher = components.get("Pusher")
-    if pusher and pusher.execution_id is not None and pusher.status != "failed":
-        pushed = outputs_of(metadata_path, pusher.execution_id)["pushed_model"][0].custom_properties
+    pusher_outputs = _outputs_if_finished(metadata_path, components.get("Pusher"))
+    if pusher_outputs:
+        pushed = pusher_outputs["pushed_model"][0].custom_properties
         if pushed["pushed"].int_value == 1:
             summary["pushed_model"] = pushed["pushed_destination"].string_value
             summary["pushed_version"] = pushed["pushed_version"].string_value
     return summary
+
+
+def _outputs_if_finished(
+    metadata_path: str, run: ComponentRun | None
+) -> dict[str, list[metadata_store_pb2.Artifact]] | None:
+    """The component's outputs (outputs_of), or None when it did not run or failed."""
+    if run is None or run.execution_id is None or run.status == "failed":
+        return None
+    return outputs_of(metadata_path, run.execution_id)

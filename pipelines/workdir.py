@@ -10,6 +10,7 @@
     pipeline_root/                  every TFX artifact
     runs/<run stamp>/run.log        the full TF/TFX/Beam log of one `tfpipe run`
     runs/<run stamp>/summary.json   what the console summary shows, for scripts
+    runs/<run stamp>/statistics.html  the data's statistics and anomalies, one self-contained page
 """
 
 from __future__ import annotations

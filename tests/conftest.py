@@ -147,7 +147,10 @@ def iris_run(tmp_path_factory, mlflow_server) -> PipelineRun:
 
 @pytest.fixture(scope="session")
 def iris_rerun(iris_run: PipelineRun, mlflow_server) -> dict:
-    process = run_tfpipe("run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, tracking_uri=mlflow_server)
+    """The same run again with --rerun: every component cached but those that run every time."""
+    process = run_tfpipe(
+        "run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, "--rerun", tracking_uri=mlflow_server
+    )
     assert process.returncode == 0, process.stdout
     return last_summary(iris_run.workdir, "iris")
 

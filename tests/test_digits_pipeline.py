@@ -16,10 +16,10 @@ from test_digits_models import STRONG_AUGMENTATION
 
 from components.models import training
 from components.models.images import features
-from components.models.images.model import ENCODED_IMAGES_SIGNATURE, _serving_signatures, build_classifier
+from components.models.images.model import _serving_signatures, build_classifier
 from pipelines.config import apply_overrides
 from pipelines.factory import create_pipeline
-from pipelines.images import AugmentationConfig, ImageModelConfig
+from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
 from pipelines.registry import config_for
 
 COMPONENTS = [
@@ -124,8 +124,8 @@ def test_signatures_classify_png_and_jpeg_of_other_sizes(pushed_model):
         assert [name.decode() for name in outputs["class_name"].numpy()] == [
             str(i) for i in outputs["class_id"].numpy()
         ]
-    raw = pushed_model.signatures[ENCODED_IMAGES_SIGNATURE](
-        images=tf.constant([_encoded(i, "PNG", 32) for i in SAMPLES])
+    raw = pushed_model.signatures[ImageConfig.json_signature](
+        image=tf.constant([_encoded(i, "PNG", 32) for i in SAMPLES])
     )
     by_example = serve(examples=_examples([_encoded(i, "PNG", 32) for i in SAMPLES]))
     np.testing.assert_allclose(raw["probabilities"].numpy(), by_example["probabilities"].numpy(), atol=1e-6)
@@ -136,9 +136,9 @@ def test_augmentation_is_inactive_in_a_saved_models_signatures(digits_run: Digit
     model = build_classifier(ImageModelConfig(name="baseline", seed=1), STRONG_AUGMENTATION, (8, 8, 1), 10)
     signatures = _serving_signatures(model, TFTransformOutput(str(transform_graph)), [str(i) for i in range(10)])
     model.save(tmp_path / "model", save_format="tf", signatures=signatures)
-    served = tf.saved_model.load(str(tmp_path / "model")).signatures[ENCODED_IMAGES_SIGNATURE]
+    served = tf.saved_model.load(str(tmp_path / "model")).signatures[ImageConfig.json_signature]
     # Random changes would give each copy of the same image its own probabilities.
-    probabilities = served(images=tf.constant([_encoded(3, "PNG", 8)] * 8))["probabilities"].numpy()
+    probabilities = served(image=tf.constant([_encoded(3, "PNG", 8)] * 8))["probabilities"].numpy()
     np.testing.assert_allclose(probabilities, np.repeat(probabilities[:1], 8, axis=0), atol=1e-6)
 
 

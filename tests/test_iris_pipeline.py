@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from conftest import BAD_DATA, PipelineRun, last_summary, run_tfpipe
+from conftest import BAD_DATA, FAST_IRIS, PipelineRun, last_summary, run_tfpipe
 
 from components.models.iris import features
 
@@ -43,6 +43,11 @@ def test_console_shows_one_line_per_component_and_a_summary(iris_run: PipelineRu
     assert "sparse_categorical_accuracy" in console
     assert "Blessed: yes" in console
     assert f"Pushed model: {iris_run.summary['pushed_model']}" in console
+    # The data statistics page is in the run folder, beside summary.json, and the console names it.
+    page = Path(iris_run.summary["statistics_page"])
+    assert page == Path(iris_run.summary["log"]).parent / "statistics.html"
+    assert "petal_length" in page.read_text() and "No anomalies" in page.read_text()
+    assert f"Data statistics and anomalies: {page}" in console
     # The TF/TFX log went to the file, not the console.
     assert "INFO:absl" not in console + iris_run.process.stderr
     assert "Component Trainer is running" in Path(iris_run.summary["log"]).read_text()
@@ -50,9 +55,10 @@ def test_console_shows_one_line_per_component_and_a_summary(iris_run: PipelineRu
 
 def test_metrics_are_reported_overall_and_per_species(iris_run: PipelineRun):
     metrics = iris_run.summary["metrics"]
-    assert set(metrics) == {"overall", "species=0", "species=1", "species=2"}
+    # TFMA slices on the label's class index; the summary names each species.
+    assert list(metrics) == ["overall", *(f"species={name}" for name in features.SPECIES_NAMES)]
     assert metrics["overall"]["sparse_categorical_accuracy"] >= 0.9
-    per_species = sum(metrics[f"species={i}"]["example_count"] for i in range(3))
+    per_species = sum(metrics[f"species={name}"]["example_count"] for name in features.SPECIES_NAMES)
     assert per_species == metrics["overall"]["example_count"]
 
 
@@ -86,6 +92,16 @@ def test_unchanged_rerun_is_cached_end_to_end(iris_run: PipelineRun, iris_rerun:
     assert len(list((iris_run.workdir / "serving" / "iris").iterdir())) == 1
 
 
+def test_unchanged_run_says_so_before_loading_tensorflow(iris_run: PipelineRun, mlflow_server):
+    runs = sorted((iris_run.workdir / "iris" / "runs").iterdir())
+    result = run_tfpipe("run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, tracking_uri=mlflow_server)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("tfpipe run iris: up to date, nothing run") and str(runs[-1]) in line, line
+    assert "load TensorFlow" not in result.stdout
+    assert sorted((iris_run.workdir / "iris" / "runs").iterdir()) == runs  # no run folder, no run
+
+
 @pytest.mark.parametrize("case", list(BAD_DATA))
 def test_bad_data_stops_before_training(rejected_runs, case):
     _, column, expected = BAD_DATA[case]
@@ -96,6 +112,10 @@ def test_bad_data_stops_before_training(rejected_runs, case):
     [problem] = [line for line in console.splitlines() if f"column '{column}'" in line]
     assert expected in problem
     assert "Nothing was trained or pushed." in console
+    # The statistics page of the rejected data is in the run folder, the problem listed.
+    page = Path(last_summary(run.workdir, "iris")["statistics_page"])
+    assert f"Data statistics and anomalies: {page}" in console
+    assert f"column &#x27;{column}&#x27;" in page.read_text()
     # Nothing downstream of the gate ran, nothing was pushed, the data is untouched.
     assert not (run.workdir / "iris" / "pipeline_root" / "Transform").exists()
     assert not (run.workdir / "iris" / "pipeline_root" / "Trainer").exists()

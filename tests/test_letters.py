@@ -142,7 +142,7 @@ def test_the_notes_fixed_contexts_train_and_serve_raw_strings(context, tmp_path)
     exported = model._LettersModel(built, output, vocabulary, LettersConfig().win_output(model.BIGRAM))
     tf.saved_model.save(exported, str(tmp_path / "model"), signatures=exported.signatures())
     served = tf.saved_model.load(str(tmp_path / "model")).signatures["prefixes"]
-    outputs = served(prefixes=tf.constant(["hel", "q", "Q€", "tensorflo"]))
+    outputs = served(prefix=tf.constant(["hel", "q", "Q€", "tensorflo"]))
     assert outputs["probabilities"].shape == (4, len(vocabulary) + 1)
     assert all(letter.decode() in vocabulary for letter in outputs["letter"].numpy())
     # Only the last `context` letters are read: "Q€" has one unseen letter in view with one letter, two with four.

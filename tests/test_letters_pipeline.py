@@ -78,7 +78,7 @@ def serving_model(letters_run):
 
 def test_the_saved_model_serves_raw_strings_with_unseen_characters(serving_model):
     prefixes = ["hel", "tensorflo", "Hél", "ÉÉÉÉ" + "understand", "understand"]
-    served = serving_model.signatures["prefixes"](prefixes=tf.constant(prefixes))
+    served = serving_model.signatures["prefixes"](prefix=tf.constant(prefixes))
     examples = [
         tf.train.Example(
             features=tf.train.Features(

@@ -8,13 +8,13 @@ import urllib.request
 from pathlib import Path
 
 import mlflow
-import numpy as np
+import pandas as pd
 import pytest
-import tensorflow as tf
 from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
 from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION
 from components.mlflow_tracking import fluent_tracking_uri
+from components.models.iris.features import FEATURE_KEYS
 
 EPOCHS = 10  # the iris default; the shared run's 100 steps are split into these
 
@@ -71,7 +71,7 @@ def test_tfma_metrics_are_logged(tracked_run, iris_run: PipelineRun):
     assert metrics["eval.example_count"] == overall["example_count"]
 
 
-def test_artifacts_cover_data_training_and_evaluation(client, tracked_run):
+def test_artifacts_cover_data_training_and_evaluation(client, tracked_run, iris_run: PipelineRun):
     paths = _artifact_paths(client, tracked_run.info.run_id)
     assert {
         "data/schema.pbtxt",
@@ -89,7 +89,10 @@ def test_artifacts_cover_data_training_and_evaluation(client, tracked_run):
     shapes = [weight["shape"] for layer in summary["layers"] for weight in layer["weights"]]
     assert [4, 16] in shapes and [16, 3] in shapes
     with open(client.download_artifacts(tracked_run.info.run_id, "evaluation/slices.csv")) as f:
-        assert "species=2" in f.read()
+        assert "species=virginica" in f.read()
+    # The run folder holds the same statistics page, for users without an MLflow UI.
+    with open(client.download_artifacts(tracked_run.info.run_id, "data/statistics.html")) as f:
+        assert f.read() == Path(iris_run.summary["statistics_page"]).read_text()
 
 
 def test_tensorboard_reads_the_trainers_event_files(client, tracked_run, tmp_path):
@@ -105,23 +108,15 @@ def test_tensorboard_reads_the_trainers_event_files(client, tracked_run, tmp_pat
     assert "keras" in EventAccumulator(str(logs / "train")).Reload().Tags()["tensors"]
 
 
-def test_logged_model_serves_the_signature(tracked_run, mlflow_server):
+def test_logged_model_takes_plain_measurements(tracked_run, mlflow_server):
     with fluent_tracking_uri(mlflow_server):
         model = mlflow.pyfunc.load_model(tracked_run.data.tags[TAG_MODEL_URI])
-    # Signature: one tensor of serialized tf.Examples in, the serving outputs out.
-    (inputs,) = model.metadata.get_input_schema().inputs
-    assert inputs.type == np.dtype(object) and inputs.shape == (-1,)
+    # Signature: the measurements in as named columns, the serving outputs out.
+    assert set(model.metadata.get_input_schema().input_names()) == set(FEATURE_KEYS)
     assert {"probabilities", "class_id", "species"} == set(model.metadata.get_output_schema().input_names())
     setosa = {"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}
-    example = tf.train.Example(
-        features=tf.train.Features(
-            feature={
-                key: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for key, value in setosa.items()
-            }
-        )
-    ).SerializeToString()
-    outputs = model.predict(np.array([example], dtype=object))
-    assert outputs["species"].numpy()[0] == b"setosa"
+    outputs = model.predict(pd.DataFrame([setosa]))
+    assert list(outputs["species"]) == ["setosa"]
 
 
 def test_pushed_model_is_registered_as_champion(client, tracked_run, iris_run: PipelineRun):

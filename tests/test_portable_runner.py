@@ -1,11 +1,12 @@
-"""The portable path that Flink, Spark and Dataflow take: the iris pipeline's Beam steps submitted as
-portable jobs to Beam's own Python job service (LOOPBACK workers), with the same outputs as in memory."""
+"""The portable path that Flink, Spark and Dataflow take: the iris and stock pipelines' Beam steps
+submitted as portable jobs to Beam's own Python job service (LOOPBACK workers), with the same
+outputs as in memory. Stock's own Beam step, the windowing in TimeSeriesExampleGen, goes too."""
 
 import subprocess
 import sys
 
 import pytest
-from conftest import FAST_IRIS, PipelineRun, free_port, last_summary, run_tfpipe
+from conftest import FAST_IRIS, FAST_STOCK, PipelineRun, free_port, last_summary, run_tfpipe
 
 
 @pytest.fixture(scope="module")
@@ -27,26 +28,37 @@ def job_service():
         process.communicate(timeout=30)
 
 
+@pytest.fixture
+def in_memory(request, iris_run: PipelineRun, stock_run: PipelineRun) -> tuple[PipelineRun, list[str]]:
+    """The session's in-memory run of the pipeline, and the arguments that made it."""
+    if request.param == "iris":
+        return iris_run, list(FAST_IRIS)
+    return stock_run, ["--set", f"data_dir={stock_run.workdir.parent / 'data'}", *FAST_STOCK]
+
+
 @pytest.mark.e2e
-def test_iris_through_the_portable_runner_matches_the_in_memory_run(job_service, iris_run: PipelineRun, tmp_path):
+@pytest.mark.parametrize("in_memory", ["iris", "stock"], indirect=True)
+def test_the_portable_runner_matches_the_in_memory_run(job_service, in_memory, tmp_path):
     process, endpoint = job_service
+    run, arguments = in_memory
+    pipeline = run.summary["pipeline"]
     workdir = tmp_path / "workdir"
     result = run_tfpipe(
         "run",
-        "iris",
+        pipeline,
         "--workdir",
         str(workdir),
-        *FAST_IRIS,
+        *arguments,
         "--beam-profile",
         "portable",
         f"--beam-arg=--job_endpoint={endpoint}",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = last_summary(workdir, "iris")
+    summary = last_summary(workdir, pipeline)
     assert summary["beam_pipeline_args"][:2] == ["--runner=PortableRunner", "--environment_type=LOOPBACK"]
     # The same examples, statistics, transform and model as the in-memory run: the same metrics.
-    assert summary["metrics"].keys() == iris_run.summary["metrics"].keys()
-    for name, metrics in iris_run.summary["metrics"].items():
+    assert summary["metrics"].keys() == run.summary["metrics"].keys()
+    for name, metrics in run.summary["metrics"].items():
         assert summary["metrics"][name] == pytest.approx(metrics), name
     assert process.poll() is None  # the service kept serving jobs
 

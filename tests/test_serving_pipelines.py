@@ -1,11 +1,14 @@
 """Every pipeline's pushed model behind one embedded server: gRPC and REST Predict answer what the
-model answers in-process, and `tfpipe predict --server` prints what the model says, with no model
-on the client's side. The models are those the session's iris, stock and digits runs pushed."""
+model answers in-process, `tfpipe predict --server` prints what the model says, with no model
+on the client's side, and the curl lines of docs/serving.md get answers. The models are those the
+session's iris, stock, digits, letters and spoken_digits runs pushed."""
 
 import base64
 import importlib
 import json
+import re
 import shutil
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -36,10 +39,17 @@ def prediction_inputs(pipeline: str, tmp_path: Path) -> tuple[list[str], list[st
 
 
 @pytest.fixture(scope="module")
-def served(iris_run, stock_run, digits_run, tmp_path_factory):
+def served(iris_run, stock_run, digits_run, letters_run, spoken_digits_run, tmp_path_factory):
     """One server over a serving dir holding each run's pushed model."""
     serving_dir = tmp_path_factory.mktemp("all_models") / "serving"
-    for pipeline, run in {"iris": iris_run, "stock": stock_run, "digits": digits_run}.items():
+    runs = {
+        "iris": iris_run,
+        "stock": stock_run,
+        "digits": digits_run,
+        "letters": letters_run,
+        "spoken_digits": spoken_digits_run,
+    }
+    for pipeline, run in runs.items():
         model_name = config_for(pipeline).model_name
         shutil.copytree(run.workdir / "serving" / model_name, serving_dir / model_name)
     with ModelServer(serving_dir, ServerOptions(grpc_port=0, rest_port=0)) as server:
@@ -104,7 +114,9 @@ def test_predict_with_server_prints_the_models_answer(pipeline, served, tmp_path
         *[arg for o in overrides for arg in ("--set", o)],
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [f"{name}: {describe(outputs, i)}" for i, name in enumerate(inputs)]
+    # A stock line also says which day the forecast is for: the input file's last is 2017-11-10.
+    day = " for the next trading day after 2017-11-10" if pipeline == "stock" else ""
+    assert result.stdout.splitlines() == [f"{name}: {describe(outputs, i)}{day}" for i, name in enumerate(inputs)]
 
 
 def test_predict_with_server_that_lacks_the_model_is_one_sentence(tmp_path):
@@ -136,3 +148,26 @@ def test_predict_with_no_server_listening_is_one_sentence(tmp_path):
         f"tfpipe: --server 127.0.0.1:{port}: no gRPC model server answered (UNAVAILABLE); "
         "is `tfpipe serve` or TensorFlow Serving running there?"
     )
+
+
+def test_the_docs_curl_lines_get_each_json_signatures_answer(served):
+    """Runs docs/serving.md's JSON-client block as it is written (the session's stock model reads
+    10-day windows, the docs' default 60), with the server's port for TF Serving's 8501."""
+    docs = (REPO_ROOT / "docs" / "serving.md").read_text()
+    block = re.search(r"JSON clients call each pipeline's model.*?```sh\n(.*?)```", docs, re.DOTALL).group(1)
+    block = block.replace("localhost:8501", f"127.0.0.1:{served.rest_port}").replace("[-60:]", "[-10:]")
+    models = re.findall(r"/v1/models/(\w+):predict", re.sub(r"#.*", "", block))  # not the comments' models
+    assert set(models) == {"iris", "stock", "digits", "letters", "spoken_digits"}
+    # Each answer on a line of its own; a 4xx or 5xx fails the block.
+    script = 'curl() { command curl -sS --fail-with-body "$@"; echo; }\nset -e\n' + block
+    result = subprocess.run(["bash", "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert len(answers) == len(models)
+    by_model = dict(zip(models, answers))
+    assert by_model["iris"]["predictions"][0]["species"] == "setosa"
+    # The session's letters and spoken-digits models are trained too briefly to be right; the
+    # answers must be theirs, in their shape.
+    assert [len(p["letter"]) >= 1 for p in by_model["letters"]["predictions"]] == [True, True]
+    assert by_model["spoken_digits"]["predictions"][0]["class_name"] in [str(d) for d in range(10)]
+    assert len(by_model["stock"]["predictions"]) == 1 and len(by_model["digits"]["predictions"]) == 1

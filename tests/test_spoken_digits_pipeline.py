@@ -13,8 +13,8 @@ from conftest import CUT_SHORT_RECORDING, REPO_ROOT, SpokenDigitsRun, last_summa
 from mlflow.tracking import MlflowClient
 
 from components.models.spoken_digits import features, spectrogram_images
-from components.models.spoken_digits.model import WAV_SIGNATURE
 from pipelines.registry import config_for
+from pipelines.spoken_digits.config import SpokenDigitsConfig
 
 RECORDINGS = REPO_ROOT / "data" / "spoken_digits"
 # Recordings of george, the voice held out of training.
@@ -72,7 +72,7 @@ def test_mlflow_holds_spectrograms_curves_and_the_confusion_matrix(spoken_digits
 
 
 def test_serving_takes_wav_bytes_of_any_length(pushed_model):
-    serve = pushed_model.signatures[WAV_SIGNATURE]
+    serve = pushed_model.signatures[SpokenDigitsConfig.json_signature]
     originals = [(RECORDINGS / name).read_bytes() for name in HELD_OUT]
     probabilities = serve(audio=tf.constant(originals))["probabilities"].numpy()
     assert probabilities.shape == (len(HELD_OUT), 10)
@@ -102,14 +102,14 @@ def test_serving_default_takes_examples_and_agrees_with_the_wav_signature(pushed
         for wav in wavs
     ]
     from_examples = pushed_model.signatures["serving_default"](examples=tf.constant(examples))
-    from_wavs = pushed_model.signatures[WAV_SIGNATURE](audio=tf.constant(wavs))
+    from_wavs = pushed_model.signatures[SpokenDigitsConfig.json_signature](audio=tf.constant(wavs))
     np.testing.assert_allclose(from_examples["probabilities"].numpy(), from_wavs["probabilities"].numpy(), atol=1e-6)
 
 
 def test_serving_refuses_a_recording_at_another_rate(pushed_model):
     other_rate = _wav(_pcm((RECORDINGS / HELD_OUT[0]).read_bytes()), rate=16000)
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected WAV recordings sampled at 8000 Hz"):
-        pushed_model.signatures[WAV_SIGNATURE](audio=tf.constant([other_rate]))
+        pushed_model.signatures[SpokenDigitsConfig.json_signature](audio=tf.constant([other_rate]))
 
 
 def test_predict_prints_the_digit_of_each_wav_file(spoken_digits_run: SpokenDigitsRun, tmp_path):

@@ -167,8 +167,8 @@ def test_predict_prints_the_forecast_for_a_price_file(stock_run, tmp_path):
         "predict", "stock", str(recent), "--workdir", str(stock_run.workdir), "--set", "window_days=10"
     )
     assert process.returncode == 0, process.stderr
-    forecast = float(process.stdout.strip().rsplit(" ", 1)[1])
-    assert process.stdout.startswith(f"{recent}: forecast ")
+    forecast = float(process.stdout.split()[2])
+    assert process.stdout == f"{recent}: forecast {forecast:.4f} for the next trading day after 2017-11-10\n"
     last_close = float(days[-1].split(",")[4])
     assert abs(forecast / last_close - 1) < 0.1
     short = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir))

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from components import tf_setup
-from pipelines import interrupts
+from pipelines import interrupts, up_to_date
 from pipelines import run as pipeline_run
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, BeamProfileError, beam_pipeline_args
 from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
         help="orchestrator in this process: local (TFX's LocalDagRunner, default) or beam (BeamDagRunner)",
     )
     _add_beam_options(run)
+    run.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run even when nothing changed since the last successful run (every component is then cached); "
+        "without it such a run only says so, before loading TensorFlow",
+    )
     run.set_defaults(handler=_run)
 
     compile_ = commands.add_parser(
@@ -164,12 +170,13 @@ def _parser() -> argparse.ArgumentParser:
         help="print the model's prediction for each input, from the latest pushed model or a model server",
         description="Calls the latest version pushed under <workdir>/serving/<model>/ on each input, or with "
         "--server the latest version a model server serves (tfpipe serve or TensorFlow Serving, over gRPC), "
-        "and prints one line per input: the predicted class and its probability, or the forecast price.",
+        "and prints one line per input: the predicted class and its probability, or the forecast price and "
+        "the trading day it is for.",
         epilog="inputs: digits: image files (PNG or JPEG, any size); "
         "iris: sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2 or 5.1,3.5,1.4,0.2 (cm); "
         "letters: the first letters of words (hel tensorflo); "
         "stock: daily price CSV files, one series each, of which the last window_days days are used "
-        "(pass the --set window_days=N the model was trained with)",
+        "(pass the --set window_days=N and horizon_days=N the model was trained with)",
     )
     predict.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="one input to predict for (see below)")
@@ -322,9 +329,21 @@ def _run(args: argparse.Namespace) -> int:
 def _run_holding_lock(
     args: argparse.Namespace, config: PipelineConfig, beam_args: list[str], workdir: Workdir, left: dict | None
 ) -> int:
+    started = time.monotonic()
+    run_fingerprint = _fingerprint(config, args.runner, beam_args, workdir)
+    unchanged = (
+        None if args.rerun or run_fingerprint is None else up_to_date.unchanged_since(config, workdir, run_fingerprint)
+    )
+    if unchanged is not None:
+        last_dir, last = unchanged
+        print(
+            f"tfpipe run {config.name}: up to date, nothing run ({time.monotonic() - started:.1f} s). Data, code, "
+            f"schema, config and settings are those of the last run, {last_dir} ({_outcome_words(last)}). "
+            "`--rerun` runs it anyway (every component cached)."
+        )
+        return 0
     run_dir = workdir.new_run_dir()
     log_path = run_dir / "run.log"
-    started = time.monotonic()
     with output_to_log(log_path) as terminal:
         console = Console(terminal)
         console.say(
@@ -342,9 +361,12 @@ def _run_holding_lock(
             outcome = pipeline_run.run(
                 config,
                 workdir,
+                run_dir,
                 runner,
                 beam_args,
-                lambda name, component: console.component(name, component.status, component.seconds),
+                lambda name, component: console.component(
+                    name, component.status, component.seconds, component.detail, component.milestone
+                ),
                 on_notice=console.say,
             )
         except KeyboardInterrupt as error:  # before the pipeline started (pipeline_run.run reports its own)
@@ -357,6 +379,7 @@ def _run_holding_lock(
                 "exit_status": interruption.exit_status,
             }
         outcome["seconds"] = round(time.monotonic() - started, 1)
+        outcome["fingerprint"] = run_fingerprint
         outcome["log"] = str(log_path)
         outcome["ui_hint"] = f"tfpipe ui{_workdir_option(args)}"
         _print_summary(console, outcome)
@@ -364,6 +387,21 @@ def _run_holding_lock(
     if outcome["status"] == "interrupted":
         return outcome["exit_status"]
     return 0 if outcome["status"] == "succeeded" else EXIT_RUN_FAILED
+
+
+def _fingerprint(config: PipelineConfig, runner: str, beam_args: list[str], workdir: Workdir) -> str | None:
+    """up_to_date.fingerprint of this run; None (the run goes ahead) when an input cannot be read:
+    the pipeline then reports the problem in its own words."""
+    try:
+        return up_to_date.fingerprint(config, runner, beam_args, workdir.tracking()[0])
+    except OSError:
+        return None
+
+
+def _outcome_words(summary: dict) -> str:
+    blessed = "blessed" if summary.get("blessed") else "not blessed"
+    pushed = summary.get("pushed_model")
+    return f"{blessed}, model {pushed} in place" if pushed else f"{blessed}, nothing pushed"
 
 
 def _print_summary(console: Console, outcome: dict) -> None:
@@ -382,6 +420,7 @@ def _print_summary(console: Console, outcome: dict) -> None:
             for problem in outcome["anomalies"]:
                 console.say(f"  - {problem}")
             console.say("Nothing was trained or pushed.")
+            _print_statistics_page(console, outcome)
         else:
             console.say(outcome["error"])
         console.say(f"Full log: {outcome['log']}")
@@ -397,11 +436,17 @@ def _print_summary(console: Console, outcome: dict) -> None:
     else:
         console.say("Blessed: no (" + "; ".join(outcome.get("blessing_failures", [])) + ")")
     console.say(f"Pushed model: {outcome.get('pushed_model', 'none')}")
+    _print_statistics_page(console, outcome)
     if "mlflow_run_id" in outcome:
         console.say(
             f"MLflow run: {outcome['mlflow_run_id']} in {outcome['tracking_uri']}  (browse: {outcome['ui_hint']})"
         )
     console.say(f"Log: {outcome['log']}")
+
+
+def _print_statistics_page(console: Console, outcome: dict) -> None:
+    if "statistics_page" in outcome:
+        console.say(f"Data statistics and anomalies: {outcome['statistics_page']}  (open in a browser)")
 
 
 def _print_rejected_inputs(console: Console, outcome: dict) -> None:
@@ -494,6 +539,13 @@ def _predict(args: argparse.Namespace) -> int:
         else:
             outputs = predict(examples)
             lines = [prediction_inputs.describe(outputs, index) for index in range(len(args.inputs))]
+            # A request module whose inputs decide what a prediction is for (stock: the day after
+            # the file's last) has predicted_for(input, config).
+            if hasattr(prediction_inputs, "predicted_for"):
+                lines = [
+                    f"{line} for {prediction_inputs.predicted_for(name, config)}"
+                    for name, line in zip(args.inputs, lines)
+                ]
         for name, line in zip(args.inputs, lines):
             terminal.write(f"{name}: {line}\n")
     return 0

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
+
+from rich.console import Console as RichConsole
+from rich.live import Live
+from rich.text import Text
 
 _NAME_WIDTH = 32
 
@@ -40,33 +45,71 @@ def output_to_log(log_path: Path) -> Iterator[TextIO]:
         terminal.close()
 
 
-class Console:
-    """Prints component lines: on a terminal a live line that ticks while the component runs;
-    elsewhere (CI, pipes) one final line per component."""
+# On a stream that is no terminal, a running component's finished stages (the Trainer's epochs) are
+# printed at most this often, in seconds: a line per epoch would flood a CI log.
+_MILESTONE_INTERVAL_S = 10.0
+_STATUS_STYLES = {"done": "green", "cached": "cyan", "failed": "bold red", "interrupted": "yellow"}
 
-    def __init__(self, stream: TextIO):
-        self.stream = stream
-        self.live = stream.isatty()
-        self._ticker: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+
+@dataclasses.dataclass
+class _Running:
+    """The component under way and what has been shown of it."""
+
+    name: str
+    started: float
+    detail: str | None = None
+    milestone_shown: str | None = None
+    milestone_shown_at: float = -math.inf
+
+    def line(self) -> Text:
+        line = Text(
+            f"  {self.name:<{_NAME_WIDTH}} running {time.monotonic() - self.started:7.0f} s",
+            no_wrap=True,
+            overflow="ellipsis",
+        )
+        if self.detail:
+            line.append(f"  {self.detail}", style="bold")
+        return line
+
+
+class Console:
+    """Prints a line per component once it has finished. On a terminal the running component has a
+    live line (rich) with its seconds so far and its progress (the Trainer's epoch, step and loss);
+    elsewhere (CI, pipes) the lines are plain text, with the running component's finished stages
+    (the Trainer's epochs) at most every 10 s."""
+
+    def __init__(self, stream: TextIO, live: bool | None = None):
+        """`live`: whether to show a live line and colours; by default when `stream` is a terminal
+        (what `stream` is, not what FORCE_COLOR or TTY_COMPATIBLE say: a CI log gets plain lines)."""
+        self._rich = RichConsole(
+            file=stream,
+            force_terminal=stream.isatty() if live is None else live,
+            force_interactive=live,
+            highlight=False,
+            soft_wrap=True,
+        )
+        # Rich's own test: a terminal that is not dumb (TERM=dumb gets plain lines).
+        self.live = self._rich.is_interactive
+        self._running: _Running | None = None
+        self._live: Live | None = None
 
     def say(self, text: str = "") -> None:
-        with self._lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
+        self._rich.print(Text(text))
 
-    def component(self, name: str, status: str, seconds: float | None) -> None:
-        """Reports a component's state: running, then cached / done / failed with its seconds."""
-        self._stop_ticker()
+    def component(
+        self, name: str, status: str, seconds: float | None, detail: str | None = None, milestone: str | None = None
+    ) -> None:
+        """Reports a component's state: running (and again each time its progress changes: `detail`,
+        the latest, and `milestone`, the last stage it finished), then cached / done / failed with its seconds."""
         if status == "running":
-            if self.live:
-                self._start_ticker(name)
+            self._show_running(name, detail, milestone)
             return
-        line = f"  {name:<{_NAME_WIDTH}} {status:<7} {seconds:7.1f} s"
-        with self._lock:
-            self.stream.write(("\r\033[K" if self.live else "") + line + "\n")
-            self.stream.flush()
+        self._end_running()
+        self._rich.print(
+            Text.assemble(
+                f"  {name:<{_NAME_WIDTH}} ", (f"{status:<7}", _STATUS_STYLES.get(status, "")), f" {seconds:7.1f} s"
+            )
+        )
 
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -81,25 +124,40 @@ class Console:
             raise
         self.component(name, "done", time.monotonic() - started)
 
-    def _start_ticker(self, name: str) -> None:
-        started = time.monotonic()
-        self._stop.clear()
+    def _show_running(self, name: str, detail: str | None, milestone: str | None) -> None:
+        if self._running is None or self._running.name != name:
+            self._end_running()
+            self._running = running = _Running(name, time.monotonic())
+            if self.live:
+                # Not redirecting stdout and stderr: they go to the run's log (output_to_log).
+                self._live = Live(
+                    console=self._rich,
+                    get_renderable=running.line,
+                    refresh_per_second=2,
+                    transient=True,
+                    redirect_stdout=False,
+                    redirect_stderr=False,
+                )
+                self._live.start()
+        running = self._running
+        running.detail = detail
+        now = time.monotonic()
+        if self._live is not None:
+            self._live.refresh()
+        elif (
+            milestone
+            and milestone != running.milestone_shown
+            and now - running.milestone_shown_at >= _MILESTONE_INTERVAL_S
+        ):
+            running.milestone_shown, running.milestone_shown_at = milestone, now
+            # "Trainer:", not "Trainer": a component's own line is the one that starts with its name.
+            self._rich.print(Text(f"  {name + ':':<{_NAME_WIDTH}} {milestone}"))
 
-        def tick() -> None:
-            while not self._stop.is_set():
-                with self._lock:
-                    self.stream.write(f"\r\033[K  {name:<{_NAME_WIDTH}} running {time.monotonic() - started:7.0f} s")
-                    self.stream.flush()
-                self._stop.wait(1.0)
-
-        self._ticker = threading.Thread(target=tick, daemon=True)
-        self._ticker.start()
-
-    def _stop_ticker(self) -> None:
-        if self._ticker is not None:
-            self._stop.set()
-            self._ticker.join()
-            self._ticker = None
+    def _end_running(self) -> None:
+        if self._live is not None:
+            self._live.stop()  # transient: the live line is cleared
+            self._live = None
+        self._running = None
 
 
 def metrics_table(metrics: dict[str, dict[str, float]]) -> list[str]:

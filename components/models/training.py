@@ -7,7 +7,10 @@ MlflowTracker component picks it up, whatever orchestrator ran the Trainer
 """
 
 import json
+import logging
+import math
 import os
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -18,6 +21,7 @@ from tfx_bsl.public import tfxio
 
 from components import training_record
 from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
+from pipelines.progress import PROGRESS_LOGGER, TrainingProgress
 
 
 def transformed_dataset(
@@ -87,7 +91,8 @@ def fit_and_record(
 ) -> keras.callbacks.History:
     """Fits `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
     evaluation data (`eval_steps` batches) after each, and writes the record above.
-    `callbacks` (Keras callbacks, such as early stopping) run during the fit.
+    `callbacks` (Keras callbacks, such as early stopping) run during the fit; ProgressReport
+    tells the console how far it is.
 
     TensorBoard's event files (scalars per epoch, the model's graph) go where the TFX templates put them,
     `<model_run>/logs`: `tensorboard --logdir <pipeline_root>/Trainer/model_run`."""
@@ -101,7 +106,7 @@ def fit_and_record(
         steps_per_epoch=fn_args.train_steps // epochs,
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps,
-        callbacks=[*callbacks, tensorboard],
+        callbacks=[*callbacks, tensorboard, ProgressReport()],
         verbose=2,
     )
     gfile.makedirs(fn_args.model_run_dir)
@@ -110,6 +115,52 @@ def fit_and_record(
     with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(model_summary(model), f, indent=2)
     return history
+
+
+_progress_logger = logging.getLogger(PROGRESS_LOGGER)
+
+
+class ProgressReport(keras.callbacks.Callback):
+    """Logs where the fit stands, a TrainingProgress on the progress logger (pipelines/progress.py): the
+    epoch, the step within it and the latest loss at most once every `interval_s` seconds, and an epoch's
+    end with its validation metrics at most as often (the last one always). The console shows it while
+    the Trainer runs."""
+
+    def __init__(self, interval_s: float = 0.5, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        # Keras turns every batch's logs into Python numbers, a wait for the step to finish, unless
+        # every callback takes tensors; this one turns only the batches it reports.
+        self._supports_tf_logs = True
+        self.interval_s = interval_s
+        self._clock = clock
+        self._reported_at = -math.inf
+        self._epoch_reported_at = -math.inf
+        self._epoch = 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._clock() - self._reported_at >= self.interval_s:
+            self._report(batch + 1, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Not held back by the steps' reports, which would leave nearly every epoch's end out; the last
+        # one whatever the interval, as the console shows it while the model is saved.
+        if self._clock() - self._epoch_reported_at >= self.interval_s or epoch + 1 == self.params["epochs"]:
+            self._epoch_reported_at = self._clock()
+            self._report(None, logs)
+
+    def _report(self, step: int | None, logs) -> None:
+        self._reported_at = self._clock()
+        progress = TrainingProgress(
+            epoch=self._epoch,
+            epochs=self.params["epochs"],
+            step=step,
+            steps=self.params.get("steps"),
+            metrics={name: float(value) for name, value in (logs or {}).items()},
+        )
+        _progress_logger.info("Training: %s", progress, extra={"progress": progress})
 
 
 def model_summary(model: keras.Model) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from components.models.iris import features
 from pipelines.config import PipelineConfig
 
 
@@ -33,6 +34,7 @@ class IrisConfig(PipelineConfig):
     model_module: ClassVar[str] = "components/models/iris/model.py"
     request_module: ClassVar[str] = "components.models.iris.prediction_inputs"
     label_key: ClassVar[str] = "species"
+    json_signature: ClassVar[str] = "predict_measurements"
     prediction_key: ClassVar[str] = "probabilities"
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
     slice_features: ClassVar[tuple[str, ...]] = ("species",)
@@ -43,3 +45,6 @@ class IrisConfig(PipelineConfig):
     eval_steps: int = 10
     blessing_threshold: float = 0.9
     model: IrisModelConfig = dataclasses.field(default_factory=IrisModelConfig)
+
+    def label_class_names(self) -> tuple[str, ...]:
+        return features.SPECIES_NAMES

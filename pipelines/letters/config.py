@@ -45,6 +45,7 @@ class LettersConfig(PipelineConfig):
     # The label is the next character's class in the vocabulary Transform analyzed: TFMA gets it
     # from the model's `transform_features` signature (evaluation_preprocessing).
     label_key: ClassVar[str] = features.LABEL_KEY
+    json_signature: ClassVar[str] = "prefixes"
     prediction_key: ClassVar[str] = "probabilities"
     evaluation_signature: ClassVar[str] = "evaluation"
     evaluation_preprocessing: ClassVar[tuple[str, ...]] = ("transform_features",)

@@ -75,6 +75,7 @@ class SpokenDigitsConfig(PipelineConfig):
     # FileExampleGen's reader for WAV files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.spoken_digits.ingest"
     label_key: ClassVar[str] = features.LABEL_KEY
+    json_signature: ClassVar[str] = "wav_files"
     prediction_key: ClassVar[str] = "probabilities"
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
     slice_features: ClassVar[tuple[str, ...]] = (features.LABEL_KEY, features.SPEAKER_KEY)
@@ -195,6 +196,9 @@ class SpokenDigitsConfig(PipelineConfig):
             split_rule=self.split_rule(),
             component_id="AudioExampleGen",
         )
+
+    def label_class_names(self) -> tuple[str, ...]:
+        return self.class_names
 
     def transform_params(self) -> dict:
         return {

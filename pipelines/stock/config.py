@@ -43,6 +43,7 @@ class StockConfig(PipelineConfig):
     model_module: ClassVar[str] = "components/models/stock/model.py"
     request_module: ClassVar[str] = "components.models.stock.prediction_inputs"
     label_key: ClassVar[str] = "target"
+    json_signature: ClassVar[str] = "predict_prices"
     prediction_key: ClassVar[str] = "forecast"
     evaluation_signature: ClassVar[str] = "evaluation"
     baseline_outputs: ClassVar[tuple[str, ...]] = ("persistence", "last_close")

@@ -4,7 +4,7 @@ The exported SavedModel has two signatures, both returning `probabilities` (one 
 `class_id` and `class_name`:
   serving_default  serialized tf.Examples with the encoded image in `image` (what TFMA, the
                    embedded server and `tfpipe predict` send)
-  encoded_images   the encoded images themselves, a string tensor `images`
+  encoded_images   the encoded images themselves, a string tensor `image`
 Both run the Transform graph first, so an image of any size or channel count is decoded,
 converted and resized as the training images were.
 """
@@ -19,8 +19,6 @@ from components.models import training
 from components.models.images import features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
 from pipelines.registry import config_from_custom_config
-
-ENCODED_IMAGES_SIGNATURE = "encoded_images"
 
 
 def augmentation_layers(augmentation: AugmentationConfig, seed: int) -> list[keras.layers.Layer]:
@@ -82,11 +80,11 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
         parsed = tf.io.parse_example(serialized_examples, {features.IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})
         return classify(parsed[features.IMAGE_KEY])
 
-    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="images")])
-    def serve_encoded_images(images):
-        return classify(images)
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name=features.IMAGE_KEY)])
+    def serve_encoded_images(image):
+        return classify(image)
 
-    return {"serving_default": serve_examples, ENCODED_IMAGES_SIGNATURE: serve_encoded_images}
+    return {"serving_default": serve_examples, ImageConfig.json_signature: serve_encoded_images}
 
 
 def run_fn(fn_args: FnArgs) -> None:

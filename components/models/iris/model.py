@@ -60,9 +60,6 @@ def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
     return serve
 
 
-MEASUREMENTS_SIGNATURE = "predict_measurements"
-
-
 def _measurements_signature(model: keras.Model, transform_output: TFTransformOutput):
     """The measurements as named float tensors `[batch]` (what `serving_default` parses from its
     tf.Examples), through the same Transform layer (set by `_serving_signature`) and model."""
@@ -111,6 +108,6 @@ def run_fn(fn_args: FnArgs) -> None:
         save_format="tf",
         signatures={
             "serving_default": _serving_signature(model, transform_output),
-            MEASUREMENTS_SIGNATURE: _measurements_signature(model, transform_output),
+            IrisConfig.json_signature: _measurements_signature(model, transform_output),
         },
     )

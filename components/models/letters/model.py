@@ -10,7 +10,7 @@ its signatures take raw strings:
   serving_default      serialized tf.Examples with `prefix` -> probabilities, class_id, letter (the
                        class's character, END_OF_WORD or UNKNOWN), probability (the letter's), and
                        unseen_characters (how many of the letters read were never seen in training)
-  prefixes             the same from a string tensor `prefixes`
+  prefixes             the same from a string tensor `prefix`
   transform_features   serialized tf.Examples with `prefix` and `next` -> the label (the next
                        character's class): where TFMA finds the label (evaluation_preprocessing)
   evaluation           the same examples -> the model's probabilities, the bigram baseline's
@@ -208,9 +208,9 @@ class _LettersModel(tf.Module):
         def serve_examples(serialized):
             return self.predict(tf.io.parse_example(serialized, prefix_spec)[features.PREFIX_KEY])
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="prefixes")])
-        def serve_prefixes(prefixes):
-            return self.predict(prefixes)
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.PREFIX_KEY)])
+        def serve_prefixes(prefix):
+            return self.predict(prefix)
 
         @tf.function(input_signature=[examples])
         def transform_features(serialized):
@@ -235,7 +235,7 @@ class _LettersModel(tf.Module):
 
         return {
             "serving_default": serve_examples.get_concrete_function(),
-            "prefixes": serve_prefixes.get_concrete_function(),
+            LettersConfig.json_signature: serve_prefixes.get_concrete_function(),
             "transform_features": transform_features.get_concrete_function(),
             "evaluation": evaluate.get_concrete_function(),
         }

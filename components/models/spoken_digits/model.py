@@ -29,7 +29,6 @@ from components.models.spoken_digits import audionet, features
 from pipelines.registry import config_from_custom_config
 from pipelines.spoken_digits.config import AudioAugmentationConfig, AudioModelConfig, SpokenDigitsConfig
 
-WAV_SIGNATURE = "wav_files"
 AUDIONET = "audionet"
 SPECTROGRAM_FILE = "spectrogram_{}.png"
 # How many eval batches are searched for a recording of each class to draw.
@@ -95,7 +94,7 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
     def serve_wav_files(wav_files):
         return classify(wav_files)
 
-    return {"serving_default": serve_examples, WAV_SIGNATURE: serve_wav_files}
+    return {"serving_default": serve_examples, SpokenDigitsConfig.json_signature: serve_wav_files}
 
 
 def write_spectrogram_pngs(dataset, class_names: list[str], model_run_dir: str) -> list[str]:

@@ -168,7 +168,7 @@ class _PriceModel(tf.Module):
 
         return {
             "serving_default": serve_examples.get_concrete_function(),
-            "predict_prices": serve_prices.get_concrete_function(),
+            StockConfig.json_signature: serve_prices.get_concrete_function(),
             "evaluation": evaluate.get_concrete_function(),
         }
 

@@ -1,5 +1,8 @@
 """`tfpipe predict stock`: each input is a daily price CSV file of one series (the layout the
-pipeline reads); its last `window_days` days are the window. One forecast per file out."""
+pipeline reads); its last `window_days` days are the window. One forecast per file out, with the
+day it is for."""
+
+import datetime
 
 import numpy as np
 
@@ -12,7 +15,8 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
     return [example(_last_window(path, config.window_days)) for path in inputs]
 
 
-def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
+def _days(path: str) -> list[windowing.Day]:
+    """The file's days in date order; ValueError (one sentence) for a file that is no single series."""
     try:
         layout = windowing.read_layout(path)
     except OSError:
@@ -29,7 +33,11 @@ def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
         raise ValueError(
             f"{path} holds {len(tickers)} series ({', '.join(tickers) or 'no rows'}); expected one per file."
         )
-    days = sorted((day for _, day in series), key=lambda day: day.date)
+    return sorted((day for _, day in series), key=lambda day: day.date)
+
+
+def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
+    days = _days(path)
     if len(days) < window_days:
         raise ValueError(
             f"{path} has {len(days)} days; expected at least window_days ({window_days}), the window the "
@@ -42,3 +50,19 @@ def _last_window(path: str, window_days: int) -> dict[str, list[float]]:
 def describe(outputs: dict[str, np.ndarray], index: int) -> str:
     """The forecast price."""
     return f"forecast {float(outputs['forecast'][index]):.4f}"
+
+
+def predicted_for(path: str, config) -> str:
+    """The day the file's forecast is for (see forecast_day)."""
+    return forecast_day(_days(path)[-1].date, config.horizon_days)
+
+
+def forecast_day(last_date: datetime.date, horizon_days: int) -> str:
+    """`the next trading day after 2017-11-10`, `the 5th trading day after 2017-11-10`.
+
+    Counted in trading days, the rows of a series, as the model was trained: no calendar date is
+    named, since the data says nothing of weekends and holidays to come."""
+    if horizon_days == 1:
+        return f"the next trading day after {last_date.isoformat()}"
+    suffix = "th" if 10 <= horizon_days % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(horizon_days % 10, "th")
+    return f"the {horizon_days}{suffix} trading day after {last_date.isoformat()}"

@@ -1,0 +1,91 @@
+"""The check that lets an unchanged `tfpipe run` answer before loading TensorFlow: what changes the
+fingerprint, and when the last run's outputs count as still in place."""
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from pipelines import up_to_date
+from pipelines.registry import config_for
+from pipelines.workdir import Workdir
+
+IRIS = config_for("iris")
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(REPO_ROOT / "data" / "iris", data)
+    return data
+
+
+def _fingerprint(data_dir: Path, tracking_uri: str = "sqlite:///m.db", **values) -> str:
+    config = dataclasses.replace(config_for("iris"), data_dir=str(data_dir), **values)
+    return up_to_date.fingerprint(config, "local", [], tracking_uri)
+
+
+def test_the_fingerprint_follows_data_content_config_and_tracking(data_dir):
+    first = _fingerprint(data_dir)
+    assert _fingerprint(data_dir) == first
+    assert _fingerprint(data_dir, train_steps=7) != first
+    assert _fingerprint(data_dir, tracking_uri="http://elsewhere:5000") != first
+    csv = next(data_dir.glob("*.csv"))
+    stat = csv.stat()
+    content = csv.read_bytes()
+    csv.write_bytes(content.replace(b"5.1", b"5.2", 1))  # same length: only the content tells
+    os.utime(csv, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _fingerprint(data_dir) != first
+    csv.write_bytes(content)
+    assert _fingerprint(data_dir) == first
+    (data_dir / "more.csv").write_bytes(content)
+    assert _fingerprint(data_dir) != first
+
+
+def _workdir_after_run(tmp_path: Path, summary: dict) -> Workdir:
+    workdir = Workdir(tmp_path / "workdir", "iris")
+    workdir.pipeline_root.mkdir(parents=True)
+    workdir.metadata_path.write_bytes(b"")
+    for stamp, content in (
+        ("20261124-010000", {"status": "succeeded", "fingerprint": "old"}),
+        ("20261124-020000", summary),
+    ):
+        (workdir.pipeline_dir / "runs" / stamp).mkdir(parents=True)
+        (workdir.pipeline_dir / "runs" / stamp / "summary.json").write_text(json.dumps(content))
+    return workdir
+
+
+def test_only_the_last_successful_run_with_the_same_fingerprint_and_its_push_in_place_counts(tmp_path):
+    version = tmp_path / "workdir" / "serving" / "iris" / "1795000000"
+    version.mkdir(parents=True)
+    (version / "saved_model.pb").write_bytes(b"model")
+    pushed = {"status": "succeeded", "fingerprint": "abc", "blessed": True, "pushed_model": str(version)}
+    workdir = _workdir_after_run(tmp_path, pushed)
+    last_dir, last = up_to_date.unchanged_since(IRIS, workdir, "abc")
+    assert last_dir.name == "20261124-020000" and last == pushed
+    assert up_to_date.unchanged_since(IRIS, workdir, "old") is None  # not the last run
+    assert up_to_date.unchanged_since(IRIS, workdir, "other") is None
+    (version / "saved_model.pb").unlink()  # the pushed model is gone: run again
+    assert up_to_date.unchanged_since(IRIS, workdir, "abc") is None
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted"])
+def test_a_run_that_did_not_succeed_is_never_unchanged(tmp_path, status):
+    workdir = _workdir_after_run(tmp_path, {"status": status, "fingerprint": "abc"})
+    assert up_to_date.unchanged_since(IRIS, workdir, "abc") is None
+
+
+def test_missing_metadata_means_a_run(tmp_path):
+    workdir = _workdir_after_run(tmp_path, {"status": "succeeded", "fingerprint": "abc"})
+    assert up_to_date.unchanged_since(IRIS, workdir, "abc") is not None
+    workdir.metadata_path.unlink()
+    assert up_to_date.unchanged_since(IRIS, workdir, "abc") is None
+
+
+def test_a_warm_started_run_always_runs(tmp_path):
+    workdir = _workdir_after_run(tmp_path, {"status": "succeeded", "fingerprint": "abc"})
+    assert up_to_date.unchanged_since(dataclasses.replace(IRIS, warm_start=True), workdir, "abc") is None
