@@ -62,15 +62,18 @@ def _past_run(pipeline: str, folder: Path) -> PastRun:
 
 def _blessing_metric(pipeline: str, summary: dict) -> str:
     overall = summary.get("metrics", {}).get("overall", {})
-    if pipeline not in PIPELINES or not overall:
+    name = blessing_metric_key(pipeline, overall)
+    return f"{_snake(PIPELINES[pipeline].blessing_metric)} {overall[name]:.4g}" if name else ""
+
+
+def blessing_metric_key(pipeline: str, metrics: dict) -> str:
+    """The name under which a slice's `metrics` (summary.json) hold the pipeline's blessing metric; "" if none."""
+    if pipeline not in PIPELINES:
         return ""
     config = PIPELINES[pipeline]
     # TFMA names metrics in snake case, with the prediction output first for several outputs.
     wanted = _snake(config.blessing_metric)
-    for name, value in overall.items():
-        if name in (wanted, f"{config.prediction_key}/{wanted}"):
-            return f"{wanted} {value:.4g}"
-    return ""
+    return next((name for name in metrics if name in (wanted, f"{config.prediction_key}/{wanted}")), "")
 
 
 def _snake(class_name: str) -> str:

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import math
 import re
 import types
 
@@ -13,7 +14,7 @@ from components.models.training import ProgressReport
 from pipelines.in_process import ComponentProgress
 from pipelines.progress import PROGRESS_LOGGER, ComponentRun, TrainingProgress
 from tfpipe import console as console_module
-from tfpipe.console import Console
+from tfpipe.console import Console, metrics_table
 
 ESCAPE = "\x1b"
 # A finished component's line, as tests of whole runs parse it: name, status, seconds.
@@ -166,3 +167,33 @@ def test_a_terminal_shows_the_running_component_with_its_detail(monkeypatch):
 def _visible(text: str) -> str:
     """`text` without terminal control sequences (colours, cursor moves, line erases)."""
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+
+
+def test_many_slices_are_cut_to_the_best_and_worst_by_the_blessing_metric():
+    tickers = {
+        f"ticker=T{i:03d}": {"forecast/root_mean_squared_error": float(i), "forecast/example_count": 9.0}
+        for i in range(500)
+    }
+    tickers["ticker=NAN"] = {"forecast/root_mean_squared_error": math.nan}
+    metrics = {"overall": {"forecast/root_mean_squared_error": 250.0}, **tickers}
+    table = metrics_table(metrics, "forecast/root_mean_squared_error", higher_is_better=False)
+    header = table[0].split()
+    assert header == [
+        "overall",
+        "ticker=T000",
+        "ticker=T001",
+        "ticker=T002",
+        "ticker=T497",
+        "ticker=T498",
+        "ticker=T499",
+    ]
+    assert table[-1] == (
+        "  (6 of 501 slices shown: the 3 best and 3 worst by forecast/root_mean_squared_error; "
+        "every slice is in summary.json and in MLflow's evaluation/slices.csv)"
+    )
+    # Higher is better (accuracy): the best come first.
+    accuracy = {"overall": {"acc": 0.5}, **{f"label={i}": {"acc": i / 10} for i in range(10)}}
+    assert metrics_table(accuracy, "acc")[0].split()[1:4] == ["label=9", "label=8", "label=7"]
+    # Few slices, or nothing to rank by: every slice.
+    assert len(metrics_table(accuracy)[0].split()) == 11
+    assert len(metrics_table(dict(list(accuracy.items())[:7]), "acc")[0].split()) == 7

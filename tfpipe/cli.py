@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from components import tf_setup
-from pipelines import interrupts, up_to_date
+from pipelines import history, interrupts, up_to_date
 from pipelines import run as pipeline_run
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, BeamProfileError, beam_pipeline_args
 from pipelines.config import ConfigError, PipelineConfig, apply_overrides, describe_fields
@@ -429,7 +429,9 @@ def _print_summary(console: Console, outcome: dict) -> None:
     _print_rejected_inputs(console, outcome)
     if "metrics" in outcome:
         console.say("Evaluation (TFMA, eval split):")
-        for line in metrics_table(outcome["metrics"]):
+        rank_by = history.blessing_metric_key(outcome["pipeline"], outcome["metrics"].get("overall", {}))
+        higher_is_better = PIPELINES[outcome["pipeline"]].blessing_higher_is_better
+        for line in metrics_table(outcome["metrics"], rank_by, higher_is_better):
             console.say(line)
     if outcome.get("blessed"):
         console.say("Blessed: yes")
@@ -596,8 +598,6 @@ def _completion(parser: argparse.ArgumentParser) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from pipelines import history
-
     if args.pipeline is not None:
         config_for(args.pipeline)  # an unknown name is one sentence
     if not Path(args.workdir).is_dir():

@@ -160,20 +160,50 @@ class Console:
         self._running = None
 
 
-def metrics_table(metrics: dict[str, dict[str, float]]) -> list[str]:
+# The most slices the console table shows as columns; more (stock's tickers) are cut to the best
+# and worst by the blessing metric, with every slice still in summary.json and MLflow.
+MOST_SLICES = 7
+
+
+def metrics_table(metrics: dict[str, dict[str, float]], rank_by: str = "", higher_is_better: bool = True) -> list[str]:
     """Rows of metrics, one column per slice. A metric of several outputs (`<output>/<metric>`: the
-    model's and its baselines') has its rows together, so the figures to compare stand side by side."""
-    slices = list(metrics)
-    names = sorted(
-        {name for values in metrics.values() for name in values}, key=lambda name: (name.rpartition("/")[2], name)
-    )
+    model's and its baselines') has its rows together, so the figures to compare stand side by side.
+    Over MOST_SLICES slices, the first (overall) and the best and worst by `rank_by` are shown."""
+    slices, note = _shown_slices(metrics, rank_by, higher_is_better)
+    names = sorted({name for s in slices for name in metrics[s]}, key=lambda name: (name.rpartition("/")[2], name))
     width = max(len(name) for name in names)
     column = max(9, *(len(s) for s in slices))
     lines = ["  " + " " * width + "".join(f"  {s:>{column}}" for s in slices)]
     for name in names:
         cells = "".join(f"  {_cell(metrics[s].get(name, '-')):>{column}}" for s in slices)
         lines.append(f"  {name:<{width}}{cells}")
-    return lines
+    return lines + ([note] if note else [])
+
+
+def _shown_slices(metrics: dict[str, dict[str, float]], rank_by: str, higher_is_better: bool) -> tuple[list, str]:
+    slices = list(metrics)
+    if len(slices) <= MOST_SLICES or not rank_by:
+        return slices, ""
+    first, others = slices[0], slices[1:]
+    values = {s: _number(metrics[s].get(rank_by)) for s in others}
+    ranked = sorted(
+        (s for s in others if values[s] is not None), key=lambda s: values[s] or 0.0, reverse=higher_is_better
+    )
+    each = (MOST_SLICES - 1) // 2
+    shown = [first, *ranked[:each], *ranked[each:][-each:]]
+    note = (
+        f"  ({len(shown) - 1} of {len(others)} slices shown: the {each} best and {each} worst by {rank_by}; "
+        "every slice is in summary.json and in MLflow's evaluation/slices.csv)"
+    )
+    return shown, note
+
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number  # NaN ranks nowhere
 
 
 def _cell(value) -> str:
