@@ -12,7 +12,7 @@ Runs, one after another on a quiet machine (each is timed, so nothing else shoul
   scale_run.py         the stock pipeline's data steps on 100 simulated tickers of 2,000 days
                        (200,000 rows; --quick: 25 tickers), in memory and with 2 Beam worker
                        processes: time per 100,000 rows and peak memory (the 1,000,000-row run
-                       is `scale_run.py` with its defaults, about N min: RESULTS.md)
+                       is `scale_run.py --profiles in-memory`, 17 min: RESULTS.md)
 The section between the `make bench` markers in RESULTS.md is replaced by this run's date,
 machine, commands and their output, verbatim; the rest of RESULTS.md (curated figures, each
 with its own date and command) is left as it is.

@@ -55,7 +55,7 @@ def fingerprint(config: PipelineConfig, runner: str, beam_args: list[str], track
     add("settings", json.dumps(settings, sort_keys=True, default=str).encode())
     add("python", platform.python_version().encode())
     for package in STACK:
-        add(package, importlib.metadata.version(package).encode())
+        add(package, _installed_version(package).encode())
     add("constraints", (REPO_ROOT / "requirements" / "constraints.txt").read_bytes())
     for folder in CODE_FOLDERS:
         for path in _files(REPO_ROOT / folder):
@@ -88,6 +88,13 @@ def unchanged_since(config: PipelineConfig, workdir: Workdir, run_fingerprint: s
     if pushed and not (Path(pushed) / "saved_model.pb").is_file():
         return None
     return summaries[-1].parent, last
+
+
+def _installed_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _files(folder: Path) -> list[Path]:
