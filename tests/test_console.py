@@ -178,22 +178,15 @@ def test_many_slices_are_cut_to_the_best_and_worst_by_the_blessing_metric():
     metrics = {"overall": {"forecast/root_mean_squared_error": 250.0}, **tickers}
     table = metrics_table(metrics, "forecast/root_mean_squared_error", higher_is_better=False)
     header = table[0].split()
-    assert header == [
-        "overall",
-        "ticker=T000",
-        "ticker=T001",
-        "ticker=T002",
-        "ticker=T497",
-        "ticker=T498",
-        "ticker=T499",
-    ]
+    best, worst = [f"ticker=T{i:03d}" for i in range(5)], [f"ticker=T{i:03d}" for i in range(495, 500)]
+    assert header == ["overall", *best, *worst]
     assert table[-1] == (
-        "  (6 of 501 slices shown: the 3 best and 3 worst by forecast/root_mean_squared_error; "
+        "  (10 of 501 slices shown: the 5 best and 5 worst by forecast/root_mean_squared_error; "
         "every slice is in summary.json and in MLflow's evaluation/slices.csv)"
     )
     # Higher is better (accuracy): the best come first.
-    accuracy = {"overall": {"acc": 0.5}, **{f"label={i}": {"acc": i / 10} for i in range(10)}}
-    assert metrics_table(accuracy, "acc")[0].split()[1:4] == ["label=9", "label=8", "label=7"]
-    # Few slices, or nothing to rank by: every slice.
-    assert len(metrics_table(accuracy)[0].split()) == 11
-    assert len(metrics_table(dict(list(accuracy.items())[:7]), "acc")[0].split()) == 7
+    accuracy = {"overall": {"acc": 0.5}, **{f"label={i}": {"acc": i / 20} for i in range(20)}}
+    assert metrics_table(accuracy, "acc")[0].split()[1:4] == ["label=19", "label=18", "label=17"]
+    # Few slices (overall and ten classes), or nothing to rank by: every slice.
+    assert len(metrics_table(accuracy)[0].split()) == 21
+    assert len(metrics_table(dict(list(accuracy.items())[:11]), "acc")[0].split()) == 11

@@ -160,9 +160,10 @@ class Console:
         self._running = None
 
 
-# The most slices the console table shows as columns; more (stock's tickers) are cut to the best
-# and worst by the blessing metric, with every slice still in summary.json and MLflow.
-MOST_SLICES = 7
+# The most slices the console table shows as columns: enough for overall, ten classes and a speaker;
+# more (stock's tickers) are cut to the best and worst by the blessing metric, with every slice
+# still in summary.json and MLflow.
+MOST_SLICES = 12
 
 
 def metrics_table(metrics: dict[str, dict[str, float]], rank_by: str = "", higher_is_better: bool = True) -> list[str]:
