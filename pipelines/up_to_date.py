@@ -63,7 +63,7 @@ def fingerprint(config: PipelineConfig, runner: str, beam_args: list[str], track
                 add(f"code:{path.relative_to(REPO_ROOT)}", path.read_bytes())
     data_dir = config.resolved_data_dir()
     for path in _files(data_dir):
-        add(f"data:{path.relative_to(data_dir)}", path.read_bytes())
+        add(f"data:{path.relative_to(data_dir)}", _file_digest(path))
     return digest.hexdigest()
 
 
@@ -88,6 +88,15 @@ def unchanged_since(config: PipelineConfig, workdir: Workdir, run_fingerprint: s
     if pushed and not (Path(pushed) / "saved_model.pb").is_file():
         return None
     return summaries[-1].parent, last
+
+
+def _file_digest(path: Path) -> bytes:
+    """SHA-256 of a data file, read in blocks: data files can be larger than memory allows."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
 
 
 def _installed_version(package: str) -> str:
