@@ -4,13 +4,16 @@
 
 Writes the data with make_scale_data.py into a temporary folder, then runs `tfpipe run stock` on it
 once per Beam profile with training capped (a few steps: the data steps are what is measured),
-sampling the resident memory of the run's whole process tree (Beam workers included) every 0.2 s.
+sampling the resident memory of the run's whole process tree (Beam workers included) every 0.2 s,
+and reading the run's console lines as they come, so each component's peak is known: the most the
+tree held between the line of the component before it and its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,8 @@ import psutil
 BENCHMARKS = Path(__file__).resolve().parent
 TFPIPE = str(Path(sys.executable).parent / "tfpipe")
 CAPPED_TRAINING = ["train_steps=20", "epochs=1", "eval_steps=2", "model.units=8,8"]
+# The console's line for a finished component (tfpipe/console.py): name, status, seconds.
+COMPONENT_LINE = re.compile(r"^\s+(\S.*?)\s+(done|cached|failed|interrupted)\s+[\d.]+ s$")
 
 
 def main() -> None:
@@ -63,7 +68,16 @@ def main() -> None:
         started = time.monotonic()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         peak = _PeakMemory(process.pid)
-        output, _ = process.communicate()
+        component_peaks = {}
+        output_lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            output_lines.append(line)
+            finished = COMPONENT_LINE.match(line.rstrip())
+            if finished:
+                component_peaks[finished.group(1)] = round(peak.since_last_read() / 2**30, 2)
+        output = "".join(output_lines)
+        process.wait()
         peak.stop()
         seconds = time.monotonic() - started
         summary_files = sorted((workdir / "stock" / "runs").glob("*/summary.json"))
@@ -80,6 +94,7 @@ def main() -> None:
             flush=True,
         )
         print(f"  components: {components}", flush=True)
+        print(f"  peak resident GiB by component: {component_peaks}", flush=True)
         if process.returncode:
             print(output[-3000:])
 
@@ -89,6 +104,8 @@ class _PeakMemory:
 
     def __init__(self, pid: int):
         self.bytes = 0
+        self._latest = 0
+        self._since_read = 0
         self._process = psutil.Process(pid)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -105,8 +122,16 @@ class _PeakMemory:
                     except psutil.Error:
                         continue
                 self.bytes = max(self.bytes, total)
+                self._since_read = max(self._since_read, total)
+                self._latest = total
             except psutil.Error:
                 return
+
+    def since_last_read(self) -> int:
+        """The largest total since the last call (or the start); the latest sample when none was taken
+        since (a component shorter than the sampling interval)."""
+        largest, self._since_read = self._since_read, 0
+        return largest or self._latest
 
     def stop(self) -> None:
         self._done.set()

@@ -18,6 +18,10 @@ import pandas as pd
 import tensorflow as tf
 from google.protobuf import text_format
 from mlflow.entities import Metric, RunStatus
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import Schema, TensorSpec
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputDict, Parameter
 from tfx.dsl.component.experimental.decorators import component
@@ -218,14 +222,20 @@ def _logged_model_uri(client, run_id: str, tfx_model_uri: str) -> str | None:
 
 def _log_model(run_id: str, saved_model_dir: str, json_signature: str, examples) -> str:
     """Logs the SavedModel as an MLflow pyfunc model that calls its `json_signature` (serving/mlflow_model.py),
-    with the eval split's first examples as its input example, so `mlflow models serve` answers it."""
-    example = _input_example(examples, tf.saved_model.load(saved_model_dir).signatures[json_signature])
+    with the eval split's first examples as its input example, so `mlflow models serve` answers it.
+
+    The signature is read from `saved_model.pb`, not by loading the model (3 s for stock's Transform
+    graph and LSTM), and handed to MLflow, which would otherwise load the model to infer it: MLflow
+    loads it once, to check that it answers the input example as `mlflow models serve` would send it."""
+    signature = _signature_def(saved_model_dir, json_signature)
+    example = _input_example(examples, signature)
     with mlflow.start_run(run_id=run_id, log_system_metrics=False):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(MLFLOW_MODEL_CODE),
             artifacts={"saved_model": saved_model_dir},
             model_config={"signature_name": json_signature},
+            signature=_mlflow_signature(example, signature),
             input_example=example,
             # Given, not inferred: MLflow infers them by loading the model in a new Python process.
             pip_requirements=[f"{package.__name__}=={package.__version__}" for package in (mlflow, tf, np, pd)],
@@ -233,7 +243,28 @@ def _log_model(run_id: str, saved_model_dir: str, json_signature: str, examples)
     return info.model_uri
 
 
-def _input_example(examples, signature, count: int = 3) -> pd.DataFrame:
+def _signature_def(saved_model_dir: str, name: str) -> meta_graph_pb2.SignatureDef:
+    saved_model = saved_model_pb2.SavedModel()
+    with fileio.open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        saved_model.ParseFromString(f.read())
+    return saved_model.meta_graphs[0].signature_def[name]
+
+
+def _mlflow_signature(example: pd.DataFrame, signature: meta_graph_pb2.SignatureDef) -> ModelSignature:
+    """The input example's columns in, the signature's outputs out: what MLflow infers when it runs the
+    model on the example (text outputs are Python str, dtype object, in serving/mlflow_model.py)."""
+    outputs = [
+        TensorSpec(
+            np.dtype(object) if info.dtype == types_pb2.DT_STRING else np.dtype(tf.as_dtype(info.dtype).as_numpy_dtype),
+            tuple(dim.size for dim in info.tensor_shape.dim),
+            name,
+        )
+        for name, info in signature.outputs.items()
+    ]
+    return ModelSignature(inputs=infer_signature(example).inputs, outputs=Schema(outputs))
+
+
+def _input_example(examples, signature: meta_graph_pb2.SignatureDef, count: int = 3) -> pd.DataFrame:
     """The first `count` examples of the eval split, one column per input of `signature`: the raw
     feature of that name (a window of values where the input takes one). Numbers stay Python's
     (MLflow's `double`, which JSON numbers meet; serving/mlflow_model.py casts them to the inputs' types)."""
@@ -242,9 +273,10 @@ def _input_example(examples, signature, count: int = 3) -> pd.DataFrame:
     for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count):
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         row = {}
-        for name, spec in signature.structured_input_signature[1].items():
+        for name, info in signature.inputs.items():
             values = list(getattr(feature[name], feature[name].WhichOneof("kind")).value)
-            row[name] = values[0] if spec.shape.rank == 1 else np.asarray(values)
+            # [batch] takes one value per example, [batch, window] a window of them.
+            row[name] = values[0] if len(info.tensor_shape.dim) == 1 else np.asarray(values)
         rows.append(row)
     return pd.DataFrame(rows)
 

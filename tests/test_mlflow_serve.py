@@ -106,8 +106,14 @@ def test_mlflow_models_serve_answers_the_logged_input_example(pipeline, tracked,
     records = [dict(zip(split["columns"], row)) for row in split["data"]]
     assert len(records) == 3
 
+    wanted = saved_model_answer(run, pipeline, records, binary)
+    # The signature MlflowTracker declares (read from the SavedModel, not inferred by running it)
+    # describes what the model answers.
+    declared = {spec.name: (spec.type, spec.shape[1:]) for spec in model.get_output_schema().inputs}
+    assert declared == {name: (value.dtype, value.shape[1:]) for name, value in wanted.items()}
+
     with mlflow_models_serve(model_uri, tracking_uri, tmp_path / "serve.log") as url:
-        assert_same(invocations(url, example), saved_model_answer(run, pipeline, records, binary))
+        assert_same(invocations(url, example), wanted)
         if pipeline == "iris":
             # Written from MLflow's docs of /invocations: one row of plain measurements.
             setosa = {"sepal_length": 5.0, "sepal_width": 3.4, "petal_length": 1.5, "petal_width": 0.2}

@@ -129,3 +129,29 @@ def test_missing_columns_are_named(tmp_path):
     path = _csv(tmp_path, ["date,open,close", "2020-01-01,1,2"])
     with pytest.raises(ValueError, match=r"has no column 'high', 'low', 'volume'; expected columns"):
         windowing.read_layout(path)
+
+
+def test_the_shuffle_buffer_mixes_series_and_holds_no_more_than_its_size():
+    """TimeSeriesExampleGen writes windows through ShuffleBuffer instead of a GroupByKey: every
+    window comes out once, series that come in one after another leave mixed, and the buffer never
+    grows past its size (what keeps the ExampleGen's memory flat as the rows grow)."""
+    from components.example_gen.time_series_example_gen import ShuffleBuffer
+
+    # 20 series of 100 windows, one series after another, as the windowing step makes them.
+    windows = [(series, day) for series in range(20) for day in range(100)]
+    buffer = ShuffleBuffer(size=300, seed=0)
+    buffer.start_bundle()
+    passed, largest = [], 0
+    for window in windows:
+        passed.extend(buffer.process(window))
+        largest = max(largest, len(buffer._buffer))
+    passed.extend(value.value for value in buffer.finish_bundle())
+
+    assert sorted(passed) == windows
+    assert largest == 300
+    # The first 300 windows out come from at least 3 series, and no series keeps its days in order.
+    assert len({series for series, _ in passed[:300]}) >= 3
+    assert all(
+        [day for s, day in passed if s == series] != sorted(day for s, day in passed if s == series)
+        for series in range(20)
+    )

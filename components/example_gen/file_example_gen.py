@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 import tensorflow as tf
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
@@ -43,6 +43,13 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
+from components.example_gen.beam_executor import (
+    REJECTED_PARTS_KEY,
+    NoInputError,
+    custom_settings,
+    read_lines,
+    split_is_empty,
+)
 from components.example_gen.layouts import (
     LABEL_KEY,
     LABELS_SUFFIX,
@@ -51,13 +58,6 @@ from components.example_gen.layouts import (
     TFRECORD_SUFFIXES,
     Layout,
 )
-
-# Where each split's Beam stage writes its rejected lines, until Do gathers them into one list.
-_REJECTED_PARTS_KEY = "_rejected_parts_dir"
-
-
-class NoInputError(ValueError):
-    """A split has no readable input."""
 
 
 def FileExampleGen(
@@ -126,20 +126,12 @@ class _Candidate(NamedTuple):
     """The name fields' values (FileExampleGen's name_fields)."""
 
 
-def _settings(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    custom_config = example_gen_pb2.CustomConfig()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom_config)
-    settings = struct_pb2.Struct()
-    custom_config.custom_config.Unpack(settings)
-    return json_format.MessageToDict(settings)
-
-
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
     """The inputs a split pattern names -> tf.Examples; the rejected ones are written aside."""
-    settings = _settings(exec_properties)
+    settings = custom_settings(exec_properties)
     class_names = settings["class_names"]
     name_fields = settings.get("name_fields", [])
     content_key = importlib.import_module(settings["reader"]).CONTENT_KEY
@@ -178,7 +170,7 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         _ReadInput(settings["reader"], settings["reader_options"])
     ).with_outputs(_ReadInput.REJECTED, main="examples")
     part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[_REJECTED_PARTS_KEY], part))
+    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
     return examples
 
 
@@ -366,7 +358,7 @@ class Executor(BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline, exec_properties: dict[str, Any]):
         """With a split rule, the one input is read once and split by it; otherwise as TFX splits."""
-        rule = _settings(exec_properties).get("split_rule")
+        rule = custom_settings(exec_properties).get("split_rule")
         if rule is None:
             return super().GenerateExamplesByBeam(pipeline, exec_properties)
         input_config = example_gen_pb2.Input()
@@ -382,14 +374,14 @@ class Executor(BaseExampleGenExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         parts_dir = os.path.join(examples.uri, "rejected_parts")
-        super().Do(input_dict, output_dict, {**exec_properties, _REJECTED_PARTS_KEY: parts_dir})
-        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in _read_lines(part))
+        super().Do(input_dict, output_dict, {**exec_properties, REJECTED_PARTS_KEY: parts_dir})
+        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in read_lines(part))
         fileio.rmtree(parts_dir)
         rejected_inputs.record(examples, rejected)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        rule = _settings(exec_properties).get("split_rule")
+        rule = custom_settings(exec_properties).get("split_rule")
         for split in artifact_utils.decode_split_names(examples.split_names):
-            if _is_empty(artifact_utils.get_split_uri([examples], split)):
+            if split_is_empty(artifact_utils.get_split_uri([examples], split)):
                 which = (
                     f" (eval: every example whose {rule['feature']} is one of {', '.join(rule['eval_values'])}; "
                     "train: every other)"
@@ -410,13 +402,3 @@ def _split_by_rule(example: tf.train.Example, partitions: int, feature: str, eva
     values = [item.decode("utf-8", "replace") for item in value.bytes_list.value]
     values += [str(item) for item in value.int64_list.value]
     return int(any(item in eval_values for item in values))
-
-
-def _read_lines(path: str) -> list[str]:
-    with fileio.open(path, "r") as f:
-        return f.read().splitlines()
-
-
-def _is_empty(split_uri: str) -> bool:
-    files = fileio.glob(os.path.join(split_uri, "*"))
-    return not files or not any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1))

@@ -29,23 +29,22 @@ from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
-
-# Where the Beam stage writes its rejected lines, until Do gathers them into one list.
-_REJECTED_PARTS_KEY = "_rejected_parts_dir"
-
-
-class NoInputError(ValueError):
-    """A split has no example."""
+from components.example_gen.beam_executor import (
+    REJECTED_PARTS_KEY,
+    NoInputError,
+    custom_settings,
+    read_lines,
+    split_is_empty,
+)
 
 
 def TextExampleGen(
@@ -100,20 +99,12 @@ def _digest(module_name: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
-def _settings(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    custom_config = example_gen_pb2.CustomConfig()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom_config)
-    settings = struct_pb2.Struct()
-    custom_config.custom_config.Unpack(settings)
-    return json_format.MessageToDict(settings)
-
-
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
 def _LinesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str) -> beam.PCollection:
     """The lines of the files a split pattern names -> tf.Examples; the refused lines are written aside."""
-    settings = _settings(exec_properties)
+    settings = custom_settings(exec_properties)
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     paths = sorted(path for path in fileio.glob(os.path.join(input_base, split_pattern)) if not fileio.isdir(path))
     examples, rejected = (
@@ -126,7 +117,7 @@ def _LinesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         )
     )
     part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[_REJECTED_PARTS_KEY], part))
+    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
     return examples
 
 
@@ -191,24 +182,14 @@ class Executor(BaseExampleGenExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         parts_dir = os.path.join(examples.uri, "rejected_parts")
-        super().Do(input_dict, output_dict, {**exec_properties, _REJECTED_PARTS_KEY: parts_dir})
-        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in _read_lines(part))
+        super().Do(input_dict, output_dict, {**exec_properties, REJECTED_PARTS_KEY: parts_dir})
+        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in read_lines(part))
         fileio.rmtree(parts_dir)
         rejected_inputs.record(examples, rejected)
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         for split in artifact_utils.decode_split_names(examples.split_names):
-            if _is_empty(artifact_utils.get_split_uri([examples], split)):
+            if split_is_empty(artifact_utils.get_split_uri([examples], split)):
                 raise NoInputError(
                     f"No example in {input_base} for the {split} split; {len(rejected)} line(s) refused"
                     + (f", the first: {rejected[0]}." if rejected else ".")
                 )
-
-
-def _read_lines(path: str) -> list[str]:
-    with fileio.open(path, "r") as f:
-        return f.read().splitlines()
-
-
-def _is_empty(split_uri: str) -> bool:
-    files = fileio.glob(os.path.join(split_uri, "*"))
-    return not files or not any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1))

@@ -1,5 +1,5 @@
-"""Training shared by every pipeline's run_fn: read the transformed data, warm start, fit by
-epochs and keep a record of it.
+"""Training shared by every pipeline's run_fn: set up and read the transformed data, warm start,
+fit by epochs and keep a record of it.
 
 The record lands in the Trainer's ModelRun artifact (`fn_args.model_run_dir`), where the
 MlflowTracker component picks it up, whatever orchestrator ran the Trainer
@@ -12,16 +12,76 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow.io import gfile
+from tensorflow_transform import TFTransformOutput
 from tfx_bsl.public import tfxio
 
-from components import training_record
+from components import tf_setup, training_record
 from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
 from pipelines.progress import PROGRESS_LOGGER, TrainingProgress
+from pipelines.registry import config_from_custom_config
+
+
+class _ModelSettings(Protocol):
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def batch_size(self) -> int: ...
+
+
+class _TrainerConfig(Protocol):
+    """What prepare_training reads of a pipeline's config."""
+
+    @property
+    def model(self) -> _ModelSettings: ...
+
+    @property
+    def cache_in_memory(self) -> bool: ...
+
+
+_ConfigT = TypeVar("_ConfigT", bound=_TrainerConfig)
+
+
+def prepare_training(
+    fn_args, config_type: type[_ConfigT], label_key: str
+) -> tuple[_ConfigT, TFTransformOutput, tf.data.Dataset, tf.data.Dataset]:
+    """What a classifier's run_fn starts from: TensorFlow set up (components/tf_setup.py), the
+    pipeline's config rebuilt from the Trainer's custom_config, every random seed set from
+    `config.model.seed`, the Transform output, and the train and eval batches of
+    `transformed_dataset` as (features, label) pairs.
+
+    Args:
+      fn_args: the Trainer's FnArgs.
+      config_type: the pipeline's config class; the config given to the Trainer must be one.
+      label_key: the transformed feature that is the label.
+
+    Returns:
+      (config, transform_output, train, evaluation).
+    """
+    tf_setup.configure()
+    config = config_from_custom_config(fn_args.custom_config)
+    assert isinstance(config, config_type)
+    keras.utils.set_random_seed(config.model.seed)
+    transform_output = TFTransformOutput(fn_args.transform_output)
+    train, evaluation = (
+        transformed_dataset(
+            files,
+            fn_args.data_accessor,
+            transform_output,
+            config.model.batch_size,
+            label_key,
+            seed=config.model.seed,
+            in_memory=config.cache_in_memory,
+        )
+        for files in (fn_args.train_files, fn_args.eval_files)
+    )
+    return config, transform_output, train, evaluation
 
 
 def transformed_dataset(

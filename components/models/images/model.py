@@ -14,11 +14,9 @@ import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import tf_setup
 from components.models import training
 from components.models.images import features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
-from pipelines.registry import config_from_custom_config
 
 
 def augmentation_layers(augmentation: AugmentationConfig, seed: int) -> list[keras.layers.Layer]:
@@ -89,23 +87,7 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the SavedModel with both signatures."""
-    tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
-    assert isinstance(config, ImageConfig)
-    keras.utils.set_random_seed(config.model.seed)
-    transform_output = TFTransformOutput(fn_args.transform_output)
-    train, evaluation = (
-        training.transformed_dataset(
-            files,
-            fn_args.data_accessor,
-            transform_output,
-            config.model.batch_size,
-            features.LABEL_KEY,
-            seed=config.model.seed,
-            in_memory=config.cache_in_memory,
-        )
-        for files in (fn_args.train_files, fn_args.eval_files)
-    )
+    config, transform_output, train, evaluation = training.prepare_training(fn_args, ImageConfig, features.LABEL_KEY)
     input_shape = (config.image_height, config.image_width, config.channels)
     model = build_classifier(config.model, config.augmentation, input_shape, len(config.class_names))
     if fn_args.base_model:

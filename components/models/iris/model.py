@@ -12,11 +12,9 @@ import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import tf_setup
 from components.models import training
 from components.models.iris import features
 from pipelines.iris.config import IrisConfig, IrisModelConfig
-from pipelines.registry import config_from_custom_config
 
 
 def build_classifier(model: IrisModelConfig) -> keras.Model:
@@ -82,23 +80,7 @@ def _measurements_signature(model: keras.Model, transform_output: TFTransformOut
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the serving SavedModel."""
-    tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
-    assert isinstance(config, IrisConfig)
-    keras.utils.set_random_seed(config.model.seed)
-    transform_output = TFTransformOutput(fn_args.transform_output)
-    train, evaluation = (
-        training.transformed_dataset(
-            files,
-            fn_args.data_accessor,
-            transform_output,
-            config.model.batch_size,
-            features.LABEL_KEY,
-            seed=config.model.seed,
-            in_memory=config.cache_in_memory,
-        )
-        for files in (fn_args.train_files, fn_args.eval_files)
-    )
+    config, transform_output, train, evaluation = training.prepare_training(fn_args, IrisConfig, features.LABEL_KEY)
     model = build_classifier(config.model)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)

@@ -26,11 +26,9 @@ from tensorflow.io import gfile
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import tf_setup
 from components.models import training
 from components.models.letters import features
 from pipelines.letters.config import LettersConfig, LettersModelConfig
-from pipelines.registry import config_from_custom_config
 
 # The `letter` of the class for characters the train split never had.
 UNKNOWN = "<unknown>"
@@ -243,24 +241,8 @@ class _LettersModel(tf.Module):
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the letters SavedModel."""
-    tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
-    assert isinstance(config, LettersConfig)
-    keras.utils.set_random_seed(config.model.seed)
-    transform_output = TFTransformOutput(fn_args.transform_output)
+    config, transform_output, train, evaluation = training.prepare_training(fn_args, LettersConfig, features.LABEL_KEY)
     vocabulary = [token.decode() for token in transform_output.vocabulary_by_name(features.CHARACTERS_VOCABULARY)]
-    train, evaluation = (
-        training.transformed_dataset(
-            files,
-            fn_args.data_accessor,
-            transform_output,
-            config.model.batch_size,
-            features.LABEL_KEY,
-            seed=config.model.seed,
-            in_memory=config.cache_in_memory,
-        )
-        for files in (fn_args.train_files, fn_args.eval_files)
-    )
     model = build_model(config.model, len(vocabulary))
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")

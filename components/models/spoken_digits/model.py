@@ -22,11 +22,10 @@ from tensorflow.io import gfile
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import tf_setup, training_record
+from components import training_record
 from components.models import training
 from components.models.images import zoo
 from components.models.spoken_digits import audionet, features
-from pipelines.registry import config_from_custom_config
 from pipelines.spoken_digits.config import AudioAugmentationConfig, AudioModelConfig, SpokenDigitsConfig
 
 AUDIONET = "audionet"
@@ -127,22 +126,8 @@ def write_spectrogram_pngs(dataset, class_names: list[str], model_run_dir: str) 
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split, draws a few spectrograms, exports the SavedModel with both signatures."""
-    tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
-    assert isinstance(config, SpokenDigitsConfig)
-    keras.utils.set_random_seed(config.model.seed)
-    transform_output = TFTransformOutput(fn_args.transform_output)
-    train, evaluation = (
-        training.transformed_dataset(
-            files,
-            fn_args.data_accessor,
-            transform_output,
-            config.model.batch_size,
-            features.LABEL_KEY,
-            seed=config.model.seed,
-            in_memory=config.cache_in_memory,
-        )
-        for files in (fn_args.train_files, fn_args.eval_files)
+    config, transform_output, train, evaluation = training.prepare_training(
+        fn_args, SpokenDigitsConfig, features.LABEL_KEY
     )
     model = build_classifier(
         config.model, config.augmentation, config.spectrogram_shape, len(config.class_names), config.train_steps

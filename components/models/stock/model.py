@@ -32,6 +32,8 @@ from pipelines.stock.config import StockConfig, StockModelConfig
 
 FORECAST_CHART = "forecast_vs_real.png"
 FORECAST_TABLE = "forecast_vs_real.csv"
+# Tickers the chart draws (the first by name): more lines than this are unreadable, and the table has all.
+CHART_TICKERS = 5
 
 
 def _recurrent_model(layer, window_days: int, channels: int, units: tuple, dropout: float) -> keras.Model:
@@ -228,14 +230,17 @@ def _chart_eval_split(
         writer.writerows(rows)
     plt = training_record.pyplot()
     figure, axis = plt.subplots(figsize=(10, 4))
-    for ticker in sorted({row[0] for row in rows}):
+    tickers = sorted({row[0] for row in rows})
+    for ticker in tickers[:CHART_TICKERS]:
         days = [row for row in rows if row[0] == ticker]
         axis.plot([row[2] for row in days], label=f"{ticker} real {config.target_column}")
         axis.plot([row[3] for row in days], label=f"{ticker} forecast")
     axis.set_xlabel(f"trading day of the evaluation period ({rows[0][1]} to {rows[-1][1]})" if rows else "trading day")
     axis.set_ylabel("price")
+    shown = f" ({CHART_TICKERS} of {len(tickers)} tickers, all in the table)" if len(tickers) > CHART_TICKERS else ""
     axis.set_title(
         f"{config.model.architecture}: forecast vs real {config.target_column}, {config.horizon_days} day(s) ahead"
+        + shown
     )
     axis.legend()
     figure.tight_layout()
