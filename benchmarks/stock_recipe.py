@@ -76,7 +76,9 @@ def run_plain(epochs: int, workdir: Path) -> dict:
     return {**result, "seconds": time.monotonic() - started}
 
 
-def run_pipeline(epochs: int, workdir: Path) -> dict:
+def recipe_overrides(epochs: int) -> list[str]:
+    """`tfpipe run stock` arguments for the notes' recipe: open price only, MinMax, LSTM 80/100,
+    batch 64, as many steps as the script's `epochs` passes over the training windows."""
     train_windows = 7983 - EVAL_DAYS - WINDOW_DAYS  # the shipped series' training windows
     steps = epochs * math.ceil(train_windows / BATCH_SIZE)
     settings = {
@@ -96,7 +98,11 @@ def run_pipeline(epochs: int, workdir: Path) -> dict:
         "model.learning_rate": 0.001,
         "model.batch_size": BATCH_SIZE,
     }
-    overrides = [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+    return [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
+
+
+def run_pipeline(epochs: int, workdir: Path) -> dict:
+    overrides = recipe_overrides(epochs)
     started = time.monotonic()
     subprocess.run(
         [str(Path(sys.executable).parent / "tfpipe"), "run", "stock", "--workdir", str(workdir), *overrides],
