@@ -206,6 +206,22 @@ def create_pipeline(
     )
 
 
+# Metrics TFMA has its own Python classes for, which it computes one example, slice and output at a
+# time: Keras's functions of the same names, averaged by Keras's MeanMetricWrapper, give the same
+# values under the same names, computed by TensorFlow in batches. On stock's eval split at 200,000
+# rows (30,000 windows in 3 slices each, 3 outputs) TFMA took 51.7 s instead of 89.3
+# (benchmarks/RESULTS.md). TFMA picks its own class for a registered name whatever module is named.
+_BATCHED_IN_KERAS = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error"}
+
+
+def metric_config(name: str) -> tfma.MetricConfig:
+    """TFMA's config for the metric class `name` (a tf.keras.metrics or TFMA class name)."""
+    if name in _BATCHED_IN_KERAS:
+        function = _BATCHED_IN_KERAS[name]
+        return tfma.MetricConfig(class_name="MeanMetricWrapper", config=json.dumps({"fn": function, "name": function}))
+    return tfma.MetricConfig(class_name=name)
+
+
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     """TFMA: the pipeline's metrics overall and per slice, for the model and any baseline outputs;
     blessing needs a value and a no-regression threshold, and no loss to the required baselines."""
@@ -234,11 +250,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     # Blessing looks at the whole eval split; slices are reported, not gated
     # (a 20-example slice is too noisy to stop a push).
     overall_only = [tfma.SlicingSpec()]
-    scored = [
-        tfma.MetricConfig(class_name=name)
-        for name in (*config.metrics, "ExampleCount")
-        if name != config.blessing_metric
-    ]
+    scored = [metric_config(name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
     blessing = tfma.MetricConfig(
         class_name=config.blessing_metric,
         per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=blessing_threshold)],
@@ -273,7 +285,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     metrics_specs = [
         tfma.MetricsSpec(metrics=[blessing], output_names=[config.prediction_key]),
         tfma.MetricsSpec(
-            metrics=[*scored, tfma.MetricConfig(class_name=config.blessing_metric)],
+            metrics=[*scored, metric_config(config.blessing_metric)],
             output_names=list(config.baseline_outputs),
         ),
         tfma.MetricsSpec(metrics=scored, output_names=[config.prediction_key]),
