@@ -251,9 +251,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     # (a 20-example slice is too noisy to stop a push).
     overall_only = [tfma.SlicingSpec()]
     scored = [metric_config(name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
-    blessing = tfma.MetricConfig(
-        class_name=config.blessing_metric,
-        per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=blessing_threshold)],
+    blessing = metric_config(config.blessing_metric)
+    blessing.per_slice_thresholds.append(
+        tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=blessing_threshold)
     )
     slicing_specs = [tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[key]) for key in config.slice_features]
     if not config.baseline_outputs:
