@@ -16,7 +16,7 @@ import fnmatch
 import math
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pipelines import csv_input
 
@@ -109,8 +109,11 @@ class PipelineConfig:
     preprocessing_module: ClassVar[str]
     model_module: ClassVar[str]
     # The module `tfpipe predict` uses to turn its command-line inputs into serialized
-    # tf.Examples and the model's outputs into lines (see tfpipe/cli.py).
+    # tf.Examples and the model's outputs into lines: a components.models.contracts.RequestModule.
     request_module: ClassVar[str]
+    # What a prediction is: a label (RequestModule), a forecast for a day the input decides
+    # (ForecastRequestModule) or the next step of a sequence it can continue (SequenceRequestModule).
+    prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "label"
     label_key: ClassVar[str]
     # The output of `evaluation_signature` that TFMA scores.
     prediction_key: ClassVar[str]

@@ -7,7 +7,6 @@ PIPELINE_RUNS among its fixtures, or marked `e2e` itself because it runs `tfpipe
 `unit` otherwise. `make test-fast` runs the unit tests, `make test` all of them."""
 
 import hashlib
-import json
 import os
 import shutil
 import socket
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from components import tf_setup
+from pipelines.outcome import RunOutcome
 
 # The test session is an entry point: tests import TensorFlow directly.
 tf_setup.configure()
@@ -72,9 +72,10 @@ def run_tfpipe(*args: str, tracking_uri: str | None = None) -> subprocess.Comple
     )
 
 
-def last_summary(workdir: Path, pipeline: str) -> dict:
+def last_outcome(workdir: Path, pipeline: str) -> RunOutcome:
+    """The record of the pipeline's newest run in the workdir."""
     runs = sorted((workdir / pipeline / "runs").iterdir())
-    return json.loads((runs[-1] / "summary.json").read_text())
+    return RunOutcome.read(runs[-1])
 
 
 def free_port() -> int:
@@ -100,7 +101,7 @@ class PipelineRun:
     def __init__(self, workdir: Path, pipeline: str, process: subprocess.CompletedProcess):
         self.workdir = workdir
         self.process = process
-        self.summary = last_summary(workdir, pipeline)
+        self.outcome = last_outcome(workdir, pipeline)
 
 
 @pytest.fixture(scope="session")
@@ -152,7 +153,7 @@ def iris_rerun(iris_run: PipelineRun, mlflow_server) -> dict:
         "run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, "--rerun", tracking_uri=mlflow_server
     )
     assert process.returncode == 0, process.stdout
-    return last_summary(iris_run.workdir, "iris")
+    return last_outcome(iris_run.workdir, "iris")
 
 
 def _bad_copy(tmp_path, edit) -> tuple:

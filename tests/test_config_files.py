@@ -1,12 +1,11 @@
 """Config files for `tfpipe run --config`, the descriptions `run --help` shows, and `tfpipe runs`' listing."""
 
-import json
-
 import pytest
 
 from pipelines import history
 from pipelines.config import ConfigError, apply_overrides
 from pipelines.config_files import assignments_from_file, field_descriptions
+from pipelines.outcome import RunOutcome, RunResults
 from pipelines.registry import PIPELINES, config_for
 
 
@@ -55,12 +54,12 @@ def test_every_settable_key_has_a_description(pipeline):
     assert [key for key in keys if not described.get(key)] == []
 
 
-def _write_run(workdir, pipeline, stamp, summary):
+def _write_run(workdir, pipeline, stamp, outcome: RunOutcome | None):
     folder = workdir / pipeline / "runs" / stamp
     folder.mkdir(parents=True)
     (folder / "run.log").write_text("")
-    if summary is not None:
-        (folder / "summary.json").write_text(json.dumps(summary))
+    if outcome is not None:
+        outcome.write(folder)
 
 
 def test_runs_are_listed_newest_first_with_their_outcome(tmp_path):
@@ -68,26 +67,32 @@ def test_runs_are_listed_newest_first_with_their_outcome(tmp_path):
         tmp_path,
         "iris",
         "20261123-101500",
-        {
-            "status": "succeeded",
-            "blessed": True,
-            "pushed_version": "17",
-            "seconds": 71.2,
-            "metrics": {"overall": {"sparse_categorical_accuracy": 0.9667, "loss": 0.1}},
-        },
+        RunOutcome(
+            "iris",
+            "succeeded",
+            seconds=71.2,
+            results=RunResults(
+                blessed=True,
+                pushed_version="17",
+                metrics={"overall": {"sparse_categorical_accuracy": 0.9667, "loss": 0.1}},
+            ),
+        ),
     )
     _write_run(
         tmp_path,
         "stock",
         "20261123-111500",
-        {
-            "status": "succeeded",
-            "blessed": False,
-            "seconds": 300,
-            "metrics": {
-                "overall": {"forecast/root_mean_squared_error": 1.234, "persistence/root_mean_squared_error": 1.5}
-            },
-        },
+        RunOutcome(
+            "stock",
+            "succeeded",
+            seconds=300,
+            results=RunResults(
+                blessed=False,
+                metrics={
+                    "overall": {"forecast/root_mean_squared_error": 1.234, "persistence/root_mean_squared_error": 1.5}
+                },
+            ),
+        ),
     )
     _write_run(tmp_path, "iris", "20261123-121500", None)  # killed before its summary
     runs = history.recent_runs(tmp_path)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console as RichConsole
@@ -17,32 +14,6 @@ from rich.live import Live
 from rich.text import Text
 
 _NAME_WIDTH = 32
-
-
-@contextlib.contextmanager
-def output_to_log(log_path: Path) -> Iterator[TextIO]:
-    """Sends file descriptors 1 and 2 (Python, TensorFlow's C++ logs, Beam workers) to `log_path`.
-
-    Yields a stream that still reaches the terminal.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved_stdout, saved_stderr = os.dup(1), os.dup(2)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    os.close(log_fd)
-    terminal = os.fdopen(os.dup(saved_stdout), "w", buffering=1)
-    try:
-        yield terminal
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved_stdout, 1)
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stdout)
-        os.close(saved_stderr)
-        terminal.close()
 
 
 # On a stream that is no terminal, a running component's finished stages (the Trainer's epochs) are
@@ -129,7 +100,7 @@ class Console:
             self._end_running()
             self._running = running = _Running(name, time.monotonic())
             if self.live:
-                # Not redirecting stdout and stderr: they go to the run's log (output_to_log).
+                # Not redirecting stdout and stderr: they go to the run's log (pipelines/run_log.py).
                 self._live = Live(
                     console=self._rich,
                     get_renderable=running.line,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from components.models.letters import features
 from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig
@@ -42,6 +42,7 @@ class LettersConfig(PipelineConfig):
     preprocessing_module: ClassVar[str] = "components/models/letters/preprocessing.py"
     model_module: ClassVar[str] = "components/models/letters/model.py"
     request_module: ClassVar[str] = "components.models.letters.prediction_inputs"
+    prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "sequence"
     # The label is the next character's class in the vocabulary Transform analyzed: TFMA gets it
     # from the model's `transform_features` signature (evaluation_preprocessing).
     label_key: ClassVar[str] = features.LABEL_KEY

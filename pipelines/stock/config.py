@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
 from pipelines.config import ConfigError, PipelineConfig
@@ -42,6 +42,7 @@ class StockConfig(PipelineConfig):
     preprocessing_module: ClassVar[str] = "components/models/stock/preprocessing.py"
     model_module: ClassVar[str] = "components/models/stock/model.py"
     request_module: ClassVar[str] = "components.models.stock.prediction_inputs"
+    prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "forecast"
     label_key: ClassVar[str] = "target"
     json_signature: ClassVar[str] = "predict_prices"
     prediction_key: ClassVar[str] = "forecast"
