@@ -18,7 +18,8 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pipelines import csv_input
+from pipelines import csv_input, tuning
+from pipelines.tuning import SearchSpace, TuningConfig
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -77,6 +78,8 @@ RANGE_RULES: tuple[tuple[str, Range], ...] = (
     ("*patience", AT_LEAST_0),
     ("seed", AT_LEAST_0),
     ("*_degrees", Range(low=0, high=180)),
+    ("trials", AT_LEAST_0),
+    ("max_minutes", ABOVE_0),
 )
 
 
@@ -141,6 +144,10 @@ class PipelineConfig:
     # The metric (one of `metrics`) that decides blessing, and whether larger values are better.
     blessing_metric: ClassVar[str]
     blessing_higher_is_better: ClassVar[bool] = True
+    # What a model search (tuning.trials > 0) ranks trials by: a metric of the Keras history on the
+    # eval split after a trial's last epoch, and whether larger values are better.
+    tuning_objective: ClassVar[str] = "val_loss"
+    tuning_higher_is_better: ClassVar[bool] = False
 
     # --- Tunable values. ---
     data_dir: str = ""
@@ -166,6 +173,9 @@ class PipelineConfig:
     warm_start: bool = False
     """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
     instead of from scratch; the model must have the same architecture."""
+    tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
+    search_space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
+    """The candidate values a search tries (pipelines/tuning.py); each pipeline declares its own."""
 
     @property
     def schema_path(self) -> Path:
@@ -189,16 +199,54 @@ class PipelineConfig:
 
     def check(self) -> None:
         """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
+        self.check_values()
+        self.check_search()
+        data_dir = self.resolved_data_dir()
+        if not data_dir.is_dir():
+            raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
+        self.check_data(data_dir)
+
+    def check_values(self) -> None:
+        """The checks that need no data: ranges, and what a pipeline adds (names its model code knows)."""
         check_ranges(self)
         if self.epochs > self.train_steps:
             raise ConfigError(
                 f"epochs={self.epochs} with train_steps={self.train_steps}: each epoch needs at least one "
                 "training step; expected epochs no more than train_steps."
             )
-        data_dir = self.resolved_data_dir()
-        if not data_dir.is_dir():
-            raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
-        self.check_data(data_dir)
+
+    def check_search(self) -> None:
+        """With a search to run: its algorithm, and every candidate applied to this config passes check_values."""
+        if not self.tuning.trials:
+            return
+        if self.tuning.algorithm not in tuning.ALGORITHMS:
+            raise ConfigError(
+                f"--set tuning.algorithm={self.tuning.algorithm}: expected one of {', '.join(tuning.ALGORITHMS)}."
+            )
+        if self.tuning.steps_per_trial < self.epochs:
+            raise ConfigError(
+                f"--set tuning.steps_per_trial={self.tuning.steps_per_trial}: expected at least one step for each "
+                f"of the {self.epochs} epochs."
+            )
+        for field in dataclasses.fields(self.search_space):
+            key, values = field.metadata["varies"], getattr(self.search_space, field.name)
+            if not values:
+                raise ConfigError(f"--set search_space.{field.name}: expected at least one candidate for {key}.")
+            for value in values:
+                try:
+                    trial = self.with_trial({key: value})
+                    trial.check_values()
+                except ConfigError as error:
+                    raise ConfigError(f"--set search_space.{field.name}={value}: refused, {error}") from None
+                if trial.transform_params() != self.transform_params():
+                    raise ConfigError(
+                        f"--set search_space.{field.name}: {key} is a Transform setting, and every trial of a "
+                        "search trains on the same Transform output; search it with separate runs."
+                    )
+
+    def with_trial(self, values: dict[str, typing.Any]) -> PipelineConfig:
+        """This config with a trial's values (config key -> value) applied as --set values are."""
+        return apply_overrides(self, [tuning.assignment(key, value) for key, value in values.items()])
 
     def check_data(self, data_dir: Path) -> None:
         """The default suits ExampleGens that read every file in the folder as CSV (CsvExampleGen,

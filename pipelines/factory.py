@@ -32,8 +32,10 @@ from tfx.proto import pusher_pb2, trainer_pb2
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
 from components.mlflow_tracker import MlflowTracker
+from components.tuner import Tuner
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
+from pipelines.tuning import TRIALS_DIR_KEY
 from serving.push import PushExecutor
 
 
@@ -129,7 +131,24 @@ def create_pipeline(
     # With warm_start, finds the latest blessed model, whose weights the Trainer starts from.
     warm_start_resolver = latest_blessed_model_resolver() if config.warm_start else None
 
-    # Trains the Keras model and exports a SavedModel with the serving signature.
+    # With tuning.trials > 0, searches the config's search space, a model trained per trial: its best
+    # values go to the Trainer. Its trials are kept under the pipeline root, where a killed search resumes.
+    tuner = (
+        Tuner(
+            **_module_code(config, config.model_module, "tuner_fn", orchestrator.image_root),
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=trainer_pb2.TrainArgs(num_steps=config.tuning.steps_per_trial),
+            eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
+            custom_config={**config.trainer_custom_config(), TRIALS_DIR_KEY: f"{pipeline_root}/Tuner/trials"},
+        )
+        if config.tuning.trials
+        else None
+    )
+
+    # Trains the Keras model (with the search's best values, if it searched) and exports a SavedModel
+    # with the serving signature.
     trainer = Trainer(
         **_module_code(config, config.model_module, "run_fn", orchestrator.image_root),
         examples=transform.outputs["transformed_examples"],
@@ -139,6 +158,7 @@ def create_pipeline(
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
         custom_config=config.trainer_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
 
     # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
@@ -179,6 +199,7 @@ def create_pipeline(
         model_name=config.model_name,
         serving_model_dir=f"{serving_dir}/{config.model_name}",
         json_signature=config.json_signature,
+        tuner_results=tuner.outputs["tuner_results"] if tuner else None,
     )
 
     return Pipeline(
@@ -192,6 +213,7 @@ def create_pipeline(
             validation_gate,
             transform,
             *([warm_start_resolver] if warm_start_resolver else []),
+            *([tuner] if tuner else []),
             trainer,
             model_resolver,
             evaluator,

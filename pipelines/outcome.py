@@ -34,6 +34,43 @@ class RejectedInputs:
 
 
 @dataclasses.dataclass
+class TrialResult:
+    """One trial of a model search (the Tuner's leaderboard, components/tuner.py writes it)."""
+
+    trial: int
+    """Counted from 1, in the order the trials ran."""
+    values: dict[str, Any]
+    """The candidate values it trained with, by config key."""
+    status: str
+    """COMPLETED or FAILED."""
+    score: float | None = None
+    """Its objective (`tuning_objective`) on the eval split after its steps."""
+    seconds: float | None = None
+    error: str | None = None
+    """The last line of a failed trial's error."""
+
+
+@dataclasses.dataclass
+class Search:
+    """A model search: what it optimised, and every trial (best first)."""
+
+    objective: str
+    """A Keras history metric on the eval split, e.g. val_sparse_categorical_accuracy."""
+    higher_is_better: bool
+    leaderboard: builtins.list[TrialResult]
+
+    @property
+    def best(self) -> TrialResult | None:
+        return next((trial for trial in self.leaderboard if trial.status == "COMPLETED"), None)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Search:
+        """The search in `data`, as to_json and the Tuner's leaderboard file (components/tuner.py) hold it."""
+        trials = [TrialResult(**trial) for trial in data["leaderboard"]]
+        return cls(objective=data["objective"], higher_is_better=data["higher_is_better"], leaderboard=trials)
+
+
+@dataclasses.dataclass
 class RunResults:
     """What the run's finished components produced (pipelines/summary.py reads it from ML Metadata)."""
 
@@ -48,6 +85,8 @@ class RunResults:
     pushed_model: str | None = None
     """The pushed version's folder, when the Pusher pushed."""
     pushed_version: str | None = None
+    search: Search | None = None
+    """The Tuner's search, in a run with `tuning.trials` above 0."""
 
 
 @dataclasses.dataclass
@@ -88,8 +127,9 @@ class RunOutcome:
         results = fields.pop("results")
         flat = {**fields, **{field.name: getattr(results, field.name) for field in dataclasses.fields(results)}}
         flat["components"] = {name: dataclasses.asdict(run) for name, run in self.components.items()}
-        if results.rejected_inputs is not None:
-            flat["rejected_inputs"] = dataclasses.asdict(results.rejected_inputs)
+        for name in ("rejected_inputs", "search"):
+            if getattr(results, name) is not None:
+                flat[name] = dataclasses.asdict(getattr(results, name))
         return {key: value for key, value in flat.items() if value is not None and value != []}
 
     @classmethod
@@ -100,6 +140,8 @@ class RunOutcome:
         results = RunResults(**{key: value for key, value in data.items() if key in result_fields})
         if isinstance(results.rejected_inputs, dict):
             results.rejected_inputs = RejectedInputs(**results.rejected_inputs)
+        if isinstance(results.search, dict):
+            results.search = Search.from_json(results.search)
         components = {name: ComponentRun(**run) for name, run in data.get("components", {}).items()}
         outcome = cls(**{key: value for key, value in data.items() if key in run_fields})
         outcome.components, outcome.results = components, results

@@ -24,6 +24,8 @@ class ComponentRun:
     detail: str | None = None
     # The last stage it finished, for a log with no live line: "epoch 3/10 loss 0.412 val_accuracy 0.93".
     milestone: str | None = None
+    # Whether every milestone is worth a line (a search's trials), not only one every few seconds (epochs).
+    every_milestone: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,30 @@ class TrainingProgress:
             f"{name} {value:.3g}" for name, value in self.metrics.items() if name == "loss" or name.startswith("val_")
         ]
         return parts
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialProgress:
+    """Where a model search stands (components/models/tuning.py reports it at each trial's start and end)."""
+
+    trial: int  # counted from 1
+    trials: int | None  # the most the search may try; None when the algorithm decides (hyperband)
+    values: dict[str, object]  # the trial's candidate values, by config key
+    score: float | None = None  # the trial's score, once it has ended
+    best: float | None = None  # the best score so far
+    failed: str | None = None  # why the trial failed, if it did
+
+    def detail(self) -> str:
+        of = f"/{self.trials}" if self.trials else ""
+        parts = [f"trial {self.trial}{of}", " ".join(f"{key}={value}" for key, value in self.values.items())]
+        if self.best is not None:
+            parts.append(f"best {self.best:.4g}")
+        return " · ".join(parts)
+
+    def __str__(self) -> str:
+        if self.failed:
+            return f"{self.detail()}: failed ({self.failed})"
+        return self.detail() if self.score is None else f"{self.detail()}: score {self.score:.4g}"
 
 
 ProgressCallback = Callable[[str, ComponentRun], None]

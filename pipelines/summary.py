@@ -12,6 +12,7 @@ from tfx.types import standard_artifacts
 from components import statistics_html
 from components.evaluation import blessing_failures, slice_metrics
 from components.example_gen import rejected_inputs
+from components.tuner import read_search
 from pipelines.config import PipelineConfig
 from pipelines.outcome import RejectedInputs, RunResults
 from pipelines.progress import ComponentRun
@@ -78,6 +79,9 @@ def summarize(
         results.blessed = evaluator_outputs["blessing"][0].custom_properties["blessed"].int_value == 1
         if not results.blessed:
             results.blessing_failures = blessing_failures(evaluation_uri)
+    tuner_outputs = _outputs_if_finished(metadata_path, components.get("Tuner"))
+    if tuner_outputs:
+        results.search = read_search(tuner_outputs["tuner_results"][0].uri)
     tracker_outputs = _outputs_if_finished(metadata_path, components.get("MlflowTracker"))
     if tracker_outputs:
         with open(tracker_outputs["mlflow_run_id"][0].uri) as f:

@@ -50,6 +50,7 @@ PIPELINE_RUNS = {
     "mnist_run",
     "letters_run",
     "spoken_digits_run",
+    "iris_search",
 }
 
 
@@ -147,7 +148,7 @@ def iris_run(tmp_path_factory, mlflow_server) -> PipelineRun:
 
 
 @pytest.fixture(scope="session")
-def iris_rerun(iris_run: PipelineRun, mlflow_server) -> dict:
+def iris_rerun(iris_run: PipelineRun, mlflow_server) -> RunOutcome:
     """The same run again with --rerun: every component cached but those that run every time."""
     process = run_tfpipe(
         "run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, "--rerun", tracking_uri=mlflow_server

@@ -68,12 +68,19 @@ class Console:
         self._rich.print(Text(text))
 
     def component(
-        self, name: str, status: str, seconds: float | None, detail: str | None = None, milestone: str | None = None
+        self,
+        name: str,
+        status: str,
+        seconds: float | None,
+        detail: str | None = None,
+        milestone: str | None = None,
+        every_milestone: bool = False,
     ) -> None:
         """Reports a component's state: running (and again each time its progress changes: `detail`,
-        the latest, and `milestone`, the last stage it finished), then cached / done / failed with its seconds."""
+        the latest, and `milestone`, the last stage it finished, each one shown with `every_milestone`),
+        then cached / done / failed with its seconds."""
         if status == "running":
-            self._show_running(name, detail, milestone)
+            self._show_running(name, detail, milestone, every_milestone)
             return
         self._end_running()
         self._rich.print(
@@ -95,7 +102,7 @@ class Console:
             raise
         self.component(name, "done", time.monotonic() - started)
 
-    def _show_running(self, name: str, detail: str | None, milestone: str | None) -> None:
+    def _show_running(self, name: str, detail: str | None, milestone: str | None, every_milestone: bool) -> None:
         if self._running is None or self._running.name != name:
             self._end_running()
             self._running = running = _Running(name, time.monotonic())
@@ -113,12 +120,12 @@ class Console:
         running = self._running
         running.detail = detail
         now = time.monotonic()
-        if self._live is not None:
+        if self._live is not None and not every_milestone:
             self._live.refresh()
         elif (
             milestone
             and milestone != running.milestone_shown
-            and now - running.milestone_shown_at >= _MILESTONE_INTERVAL_S
+            and (every_milestone or now - running.milestone_shown_at >= _MILESTONE_INTERVAL_S)
         ):
             running.milestone_shown, running.milestone_shown_at = milestone, now
             # "Trainer:", not "Trainer": a component's own line is the one that starts with its name.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.history import blessing_metric_key
-from pipelines.outcome import RunOutcome
+from pipelines.outcome import RunOutcome, Search
 from pipelines.registry import PIPELINES
 from tfpipe.console import metrics_table
 
@@ -28,6 +28,8 @@ def summary_lines(outcome: RunOutcome, ui_hint: str) -> list[str]:
         return ["", f"Run failed at {outcome.failed_component} after {seconds:.1f} s.", *_failure_lines(outcome)]
     results = outcome.results
     lines = ["", f"Run succeeded in {seconds:.1f} s.", *_rejected_inputs_lines(outcome)]
+    if results.search is not None:
+        lines += search_lines(results.search)
     if results.metrics is not None:
         lines.append("Evaluation (TFMA, eval split):")
         rank_by = blessing_metric_key(outcome.pipeline, results.metrics.get("overall", {}))
@@ -39,6 +41,24 @@ def summary_lines(outcome: RunOutcome, ui_hint: str) -> list[str]:
     if results.mlflow_run_id:
         lines.append(f"MLflow run: {results.mlflow_run_id} in {outcome.tracking_uri}  (browse: {ui_hint})")
     return [*lines, f"Log: {outcome.log}"]
+
+
+def search_lines(search: Search) -> list[str]:
+    """The model search's leaderboard: a row per trial, best first, failed trials last with their error."""
+    best = search.best
+    order = "higher" if search.higher_is_better else "lower"
+    lines = [
+        f"Model search (Tuner): {len(search.leaderboard)} trial(s) by {search.objective} ({order} is better)"
+        + (f"; the Trainer trained trial {best.trial}'s values:" if best else ":")
+    ]
+    keys = list(dict.fromkeys(key for trial in search.leaderboard for key in trial.values))
+    rows = [["trial", *keys, search.objective, "seconds"]]
+    for trial in search.leaderboard:
+        score = f"{trial.score:.4g}" if trial.score is not None else f"failed: {(trial.error or '')[:60]}"
+        seconds = f"{trial.seconds:.0f}" if trial.seconds is not None else ""
+        rows.append([str(trial.trial), *(str(trial.values.get(key, "")) for key in keys), score, seconds])
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return lines + ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
 def _failure_lines(outcome: RunOutcome) -> list[str]:

@@ -22,6 +22,7 @@ from tensorflow_transform import TFTransformOutput
 from tfx_bsl.public import tfxio
 
 from components import tf_setup, training_record
+from components.models import tuning
 from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
 from pipelines.progress import PROGRESS_LOGGER, TrainingProgress
 from pipelines.registry import config_from_custom_config
@@ -52,8 +53,8 @@ def prepare_training(
     fn_args, config_type: type[_ConfigT], label_key: str
 ) -> tuple[_ConfigT, TFTransformOutput, tf.data.Dataset, tf.data.Dataset]:
     """What a classifier's run_fn starts from: TensorFlow set up (components/tf_setup.py), the
-    pipeline's config rebuilt from the Trainer's custom_config, every random seed set from
-    `config.model.seed`, the Transform output, and the train and eval batches of
+    pipeline's config rebuilt from the Trainer's custom_config (with the values a model search chose),
+    every random seed set from `config.model.seed`, the Transform output, and the train and eval batches of
     `transformed_dataset` as (features, label) pairs.
 
     Args:
@@ -65,7 +66,7 @@ def prepare_training(
       (config, transform_output, train, evaluation).
     """
     tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
+    config = tuning.with_hyperparameters(config_from_custom_config(fn_args.custom_config), fn_args)
     assert isinstance(config, config_type)
     keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)

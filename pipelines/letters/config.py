@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from components.models.letters import features
 from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig
+from pipelines.tuning import SearchSpace, varies
 
 # components/models/letters/model.py MODEL_BUILDERS, by name (checked before anything runs).
 MODEL_NAMES = ("one_hot_rnn", "embedding_rnn", "lstm", "gru", "bidirectional_lstm")
@@ -31,6 +32,16 @@ class LettersModelConfig:
     """Examples (prefixes) per training step."""
     seed: int = 0
     """Seeds weight initialization and shuffling."""
+
+
+@dataclasses.dataclass
+class LettersSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
+
+    model: tuple[str, ...] = varies("model.name", ("one_hot_rnn", "embedding_rnn", "lstm", "gru"))
+    """The notes' letter models: one-hot or Embedding input, SimpleRNN, LSTM or GRU."""
+    units: tuple[str, ...] = varies("model.units", ("64", "128"))
+    """Units of the recurrent layers, each candidate's sizes separated by spaces."""
 
 
 @dataclasses.dataclass
@@ -60,6 +71,8 @@ class LettersConfig(PipelineConfig):
     )
     slice_features: ClassVar[tuple[str, ...]] = (features.CONTEXT_LENGTH_KEY,)
     blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
+    tuning_objective: ClassVar[str] = "val_sparse_categorical_accuracy"
+    tuning_higher_is_better: ClassVar[bool] = True
 
     data_dir: str = "data/letters"
     """Folder of word lists, one word per line (the files matching file_pattern); defaults are relative
@@ -83,6 +96,7 @@ class LettersConfig(PipelineConfig):
     max_regression: float = 0.01
     """How far the accuracy may fall below the latest blessed model's."""
     model: LettersModelConfig = dataclasses.field(default_factory=LettersModelConfig)
+    search_space: LettersSearchSpace = dataclasses.field(default_factory=LettersSearchSpace)
 
     def example_gen(self):
         """TextExampleGen with the letters reader: one example per prefix, split 4:1 by word."""
@@ -104,8 +118,8 @@ class LettersConfig(PipelineConfig):
     def required_wins(self) -> tuple[str, ...]:
         return ("bigram",) if self.must_beat_bigram else ()
 
-    def check(self) -> None:
-        super().check()
+    def check_values(self) -> None:
+        super().check_values()
         if self.min_context > self.max_context:
             raise ConfigError(
                 f"min_context={self.min_context}, max_context={self.max_context}: expected "

@@ -7,7 +7,10 @@ from typing import ClassVar, Literal
 
 from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
 from pipelines.config import ConfigError, PipelineConfig
+from pipelines.tuning import SearchSpace, varies
 
+# components/models/stock/model.py MODEL_BUILDERS, by name (checked before anything runs).
+ARCHITECTURES = ("simple_rnn", "lstm", "gru", "bidirectional_lstm")
 # How each window is scaled for the model (components/models/stock/preprocessing.py).
 SCALING_MODES = ("window_relative", "min_max")
 
@@ -33,6 +36,20 @@ class StockModelConfig:
     0 trains every epoch. The evaluation loss is on the eval split (the notes' validation_data)."""
     seed: int = 0
     """Seeds weight initialization and shuffling."""
+
+
+@dataclasses.dataclass
+class StockSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set. The
+    window (window_days) is not among them: it shapes the ExampleGen's windows, and a search trains
+    every trial on the same ones."""
+
+    architecture: tuple[str, ...] = varies("model.architecture", ("simple_rnn", "lstm", "gru"))
+    """Recurrent cells: the notes' SimpleRNN, LSTM and GRU."""
+    units: tuple[str, ...] = varies("model.units", ("80 100", "50 50"))
+    """Units of the recurrent layers, each candidate's sizes separated by spaces."""
+    learning_rate: tuple[float, ...] = varies("model.learning_rate", (0.001, 0.003))
+    """The optimizer's step sizes."""
 
 
 @dataclasses.dataclass
@@ -82,6 +99,7 @@ class StockConfig(PipelineConfig):
     (regression_relative, the default), or price units with regression_relative=false."""
     regression_relative: bool = True
     model: StockModelConfig = dataclasses.field(default_factory=StockModelConfig)
+    search_space: StockSearchSpace = dataclasses.field(default_factory=StockSearchSpace)
 
     def example_gen(self):
         """Windows of each series, split by time (components/example_gen/time_series_example_gen.py)."""
@@ -108,9 +126,15 @@ class StockConfig(PipelineConfig):
     def required_wins(self) -> tuple[str, ...]:
         return ("persistence",) if self.must_beat_persistence else ()
 
-    def check(self) -> None:
-        super().check()
+    def check_values(self) -> None:
+        super().check_values()
         _require(self.scaling in SCALING_MODES, "scaling", self.scaling, " or ".join(SCALING_MODES))
+        _require(
+            self.model.architecture in ARCHITECTURES,
+            "model.architecture",
+            self.model.architecture,
+            "one of " + ", ".join(ARCHITECTURES),
+        )
         _require(
             self.target_column in PRICE_COLUMNS,
             "target_column",

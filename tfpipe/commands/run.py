@@ -112,7 +112,7 @@ class _ConsoleObserver:
         return self._console().step(name)
 
     def component(self, name: str, run: ComponentRun) -> None:
-        self._console().component(name, run.status, run.seconds, run.detail, run.milestone)
+        self._console().component(name, run.status, run.seconds, run.detail, run.milestone, run.every_milestone)
 
     def notice(self, text: str) -> None:
         self._console().say(text)

@@ -14,7 +14,7 @@ import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.models import training
+from components.models import training, tuning
 from components.models.images import features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
 
@@ -98,3 +98,7 @@ def run_fn(fn_args: FnArgs) -> None:
         save_format="tf",
         signatures=_serving_signatures(model, transform_output, list(config.class_names)),
     )
+
+
+# The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
+tuner_fn = tuning.tuner_fn_for(run_fn)

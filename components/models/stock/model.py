@@ -24,7 +24,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from components import tf_setup, training_record
-from components.models import training
+from components.models import training, tuning
 from components.models.stock import features
 from components.models.stock.preprocessing import dense_window, required_columns
 from pipelines.registry import config_from_custom_config
@@ -178,7 +178,7 @@ class _PriceModel(tf.Module):
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split, charts the eval split, exports the price SavedModel."""
     tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
+    config = tuning.with_hyperparameters(config_from_custom_config(fn_args.custom_config), fn_args)
     assert isinstance(config, StockConfig)
     keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
@@ -247,3 +247,7 @@ def _chart_eval_split(
     with gfile.GFile(os.path.join(fn_args.model_run_dir, FORECAST_CHART), "wb") as f:
         figure.savefig(f, format="png", dpi=100)
     plt.close(figure)
+
+
+# The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
+tuner_fn = tuning.tuner_fn_for(run_fn)
