@@ -232,7 +232,7 @@ def create_pipeline(
 # time: Keras's functions of the same names, averaged by Keras's MeanMetricWrapper, give the same
 # values under the same names, computed by TensorFlow in batches. On stock's eval split at 200,000
 # rows (30,000 windows in 3 slices each, 3 outputs) TFMA took 51.7 s instead of 89.3
-# (benchmarks/RESULTS.md). TFMA picks its own class for a registered name whatever module is named.
+# (docs/design.md, Measured decisions). TFMA picks its own class for a registered name whatever module is named.
 _BATCHED_IN_KERAS = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error"}
 
 

@@ -1,7 +1,7 @@
 """Whether a `tfpipe run` would change nothing: answered before TensorFlow is loaded.
 
 An unchanged re-run under TFX is all cached components, but it still pays for loading TensorFlow
-and TFX and for the components that run every time (about 16 s for iris; benchmarks/RESULTS.md).
+and TFX and for the components that run every time (benchmarks/RESULTS.md#iris_rerun).
 `tfpipe run` first fingerprints everything the run's outcome depends on; when the last successful
 run on the workdir had the same fingerprint and what it produced is still in place, it says so and
 runs nothing (`--rerun` runs it anyway, every component cached).

@@ -281,8 +281,7 @@ def digits_run(tmp_path_factory) -> DigitsRun:
 
 
 # Few steps keep the run short: LeNet5 reaches about 0.94 on the eval split in them (about four
-# passes), so the run is blessed with this threshold (the default, 0.97, needs the default steps:
-# benchmarks/RESULTS.md).
+# passes), so the run is blessed with this threshold (the default, 0.97, needs the default steps).
 FAST_MNIST = [
     "--set",
     "train_steps=640",
@@ -355,7 +354,7 @@ def letters_run(tmp_path_factory) -> LettersRun:
 # A sample of the shipped recordings: george (the default eval speaker) and two voices trained on,
 # eight recordings of each digit each (160 train, 80 eval), plus one cut short that must be listed
 # and left out. Few steps keep the run near a minute; they do not reach the default threshold, so any
-# accuracy is blessed and the serving tests get a pushed model (benchmarks/RESULTS.md: the default run).
+# accuracy is blessed and the serving tests get a pushed model.
 SPOKEN_SPEAKERS = ("george", "jackson", "theo")
 CUT_SHORT_RECORDING = "5_jackson_99.wav"
 FAST_SPOKEN_DIGITS = [

@@ -8,7 +8,7 @@ artifact (Split-train, Split-eval, gzipped TFRecords), as CsvExampleGen's is.
 
 Its windows are written as they are made, in a bounded random order (`ShuffleBuffer`), not through
 TFX's WriteSplit, whose full shuffle (Beam's Reshuffle, a GroupByKey over every example) Beam's
-local runners hold in memory whole: 5 GiB more at 1,000,000 rows (benchmarks/RESULTS.md).
+local runners hold in memory whole: 5 GiB more at 1,000,000 rows (docs/design.md, Measured decisions).
 """
 
 import os
