@@ -111,10 +111,11 @@ class TrialSearch(kt.engine.base_tuner.BaseTuner):
     def on_trial_begin(self, trial):
         super().on_trial_begin(trial)
         self._trial_started = time.monotonic()
-        faults.point(f"trial:{self._number(trial)}")
         self._report(trial)
 
     def run_trial(self, trial, *fit_args, **fit_kwargs):
+        # Inside the trial, where a model that fails to build or train fails it.
+        faults.point(f"trial:{self._number(trial)}")
         trial_dir = self.get_trial_dir(trial.trial_id)
         model_run_dir = os.path.join(trial_dir, "model_run")
         serving_model_dir = os.path.join(trial_dir, "model")
