@@ -27,6 +27,8 @@ class PastRun:
     pushed_version: str
     seconds: float | None
     folder: Path
+    trials: int | None = None
+    """Trials of the run's model search, if it searched."""
 
 
 def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> list[PastRun]:
@@ -59,6 +61,7 @@ def _past_run(pipeline: str, folder: Path) -> PastRun:
         pushed_version=outcome.results.pushed_version or "",
         seconds=outcome.seconds,
         folder=folder,
+        trials=len(outcome.results.search.leaderboard) if outcome.results.search else None,
     )
 
 
@@ -84,7 +87,7 @@ def _snake(class_name: str) -> str:
 
 def table(runs: list[PastRun]) -> list[str]:
     """The runs as aligned text lines, a header first."""
-    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds")]
+    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds", "search")]
     for run in runs:
         blessed = "" if run.blessed is None else ("yes" if run.blessed else "no")
         seconds = "" if run.seconds is None else f"{run.seconds:.0f}"
@@ -97,6 +100,7 @@ def table(runs: list[PastRun]) -> list[str]:
                 blessed,
                 run.pushed_version,
                 seconds,
+                "" if run.trials is None else f"{run.trials} trials",
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -5,7 +5,7 @@ import pytest
 from pipelines import history
 from pipelines.config import ConfigError, apply_overrides
 from pipelines.config_files import assignments_from_file, field_descriptions
-from pipelines.outcome import RunOutcome, RunResults
+from pipelines.outcome import RunOutcome, RunResults, Search, TrialResult
 from pipelines.registry import PIPELINES, config_for
 
 
@@ -104,5 +104,24 @@ def test_runs_are_listed_newest_first_with_their_outcome(tmp_path):
     assert runs[1].metric == "root_mean_squared_error 1.234"
     assert runs[2].metric == "sparse_categorical_accuracy 0.9667" and runs[2].pushed_version == "17"
     lines = history.table(history.recent_runs(tmp_path, "iris", limit=1))
-    assert lines[0].split() == ["started", "pipeline", "status", "eval", "metric", "blessed", "pushed", "seconds"]
+    assert lines[0].split() == [
+        "started",
+        "pipeline",
+        "status",
+        "eval",
+        "metric",
+        "blessed",
+        "pushed",
+        "seconds",
+        "search",
+    ]
     assert lines[1].startswith("2026-11-23 12:15:00  iris      running or killed")
+
+
+def test_a_run_that_searched_shows_its_trials_in_the_runs_table(tmp_path):
+    trials = [TrialResult(number, {"model.l2": 0.01}, "COMPLETED", score=0.9) for number in (1, 2, 3)]
+    search = Search("val_sparse_categorical_accuracy", True, trials)
+    _write_run(tmp_path, "iris", "20261123-101500", RunOutcome("iris", "succeeded", results=RunResults(search=search)))
+    _write_run(tmp_path, "iris", "20261123-111500", RunOutcome("iris", "succeeded"))
+    lines = history.table(history.recent_runs(tmp_path, "iris"))
+    assert lines[1].split()[-1] != "trials" and lines[2].endswith("3 trials")
