@@ -7,7 +7,7 @@ wherever a timer happens to fire.
 run's own process when it reaches <point>. Points: `before:<component>` and `after:<component>`
 (the moment the runner logs the component as running or finished: pipelines/in_process.py),
 `push:copied` (the Pusher's copy is complete and still hidden) and `push:published` (the version is
-renamed into place, the Pusher not yet recorded in ML Metadata: serving/push.py). Unset, nothing
+renamed into place, the Pusher not yet recorded in ML Metadata: components/push_executor.py). Unset, nothing
 happens; nothing else reads the variable.
 """
 

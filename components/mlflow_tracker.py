@@ -34,8 +34,6 @@ from components import mlflow_tracking as tracking
 from components import statistics_html, training_record
 from components.example_gen import rejected_inputs
 from components.validation_gate import read_anomalies
-from pipelines.config import PipelineConfig, from_dict
-from pipelines.registry import PIPELINES
 from serving.push import pushed_model_uri
 from serving.servables import is_complete_version
 
@@ -66,12 +64,15 @@ def MlflowTracker(
     model_name: Parameter[str],
     serving_model_dir: Parameter[str],
     json_signature: Parameter[str],
+    label_key: Parameter[str],
+    label_class_names: Parameter[list[str]],
 ) -> OutputDict(mlflow_run_id=str):  # type: ignore[valid-type]  # TFX's decorator API: outputs are a call
     """Logs config, curves, data checks, TFMA results and the model; registers a pushed model, and
     any version in `serving_model_dir` (the Pusher's `<serving dir>/<model>`) that a run killed after
     its push left unregistered.
 
-    `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.
+    `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id;
+    `label_key` and `label_class_names` the pipeline config's, which name the label's slices.
     """
     context = tracking.load_context(run_context)
     tracking_uri = context["tracking_uri"]
@@ -92,8 +93,7 @@ def MlflowTracker(
             _log_data_checks(client, run_id, schema, statistics, anomalies)
             _log_rejected_inputs(client, run_id, examples)
             _log_training(client, run_id, model_run)
-            config = from_dict(PIPELINES[context["pipeline_name"]], context["config"])
-            blessed = _log_evaluation(client, run_id, evaluation, blessing, config)
+            blessed = _log_evaluation(client, run_id, evaluation, blessing, label_key, tuple(label_class_names))
             model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
                 run_id, path_utils.serving_model_path(model.uri), json_signature, examples
             )
@@ -172,8 +172,8 @@ def _log_training(client, run_id, model_run) -> None:
         client.log_artifacts(run_id, tensorboard_dir, "training/tensorboard")
 
 
-def _log_evaluation(client, run_id, evaluation, blessing, config: PipelineConfig) -> bool:
-    metrics = tfma_results.slice_metrics(evaluation.uri, config.label_key, config.label_class_names())
+def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_class_names: tuple[str, ...]) -> bool:
+    metrics = tfma_results.slice_metrics(evaluation.uri, label_key, label_class_names)
     now = int(time.time() * 1000)
     client.log_batch(
         run_id,

@@ -16,7 +16,7 @@ import fnmatch
 import math
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from pipelines import csv_input
 
@@ -95,6 +95,27 @@ def check_ranges(config: DataclassInstance, prefix: str = "") -> None:
             check_ranges(value, f"{prefix}{field.name}.")
         else:
             _check_value(field, value, f"{prefix}{field.name}")
+
+
+_TransformT = TypeVar("_TransformT", bound="TransformConfig")
+_ConfigT = TypeVar("_ConfigT", bound="PipelineConfig")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformConfig:
+    """What a pipeline's preprocessing_fn reads of its config, typed: each family subclasses it with
+    those fields only. It is Transform's custom_config, on which TFX keys Transform's cache, so it
+    holds nothing else: a value the preprocessing does not read would analyze the data again for
+    nothing when it changed. This base has no field (a preprocessing_fn that takes no config)."""
+
+    def to_custom_config(self) -> dict:
+        """Transform's custom_config: the fields, JSON-ready, in their declared order."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_custom_config(cls: type[_TransformT], custom_config: dict) -> _TransformT:
+        """The typed sub-config a preprocessing_fn was given as custom_config."""
+        return from_dict(cls, custom_config)
 
 
 @dataclasses.dataclass
@@ -233,15 +254,22 @@ class PipelineConfig:
         (`species=setosa`, not `species=0`); empty where the label is no class index."""
         return ()
 
-    def transform_params(self) -> dict:
-        """The Transform's custom_config, for a preprocessing_fn that takes one."""
-        return {}
+    def transform_config(self) -> TransformConfig:
+        """What the pipeline's preprocessing_fn reads of this config (Transform's custom_config)."""
+        return TransformConfig()
 
-    def trainer_custom_config(self) -> dict:
-        """The Trainer's custom_config: the whole config, which run_fn turns back into this typed
-        config (pipelines.registry.config_from_custom_config). TFX keys the Trainer's cache on it,
-        so any changed value trains anew."""
+    def to_custom_config(self) -> dict:
+        """The Trainer's custom_config: the pipeline's name and every tunable value, which run_fn turns
+        back into this typed config (from_custom_config). TFX keys the Trainer's cache on it, so any
+        changed value trains anew."""
         return {"pipeline": self.name, "config": self.to_dict()}
+
+    @classmethod
+    def from_custom_config(cls: type[_ConfigT], custom_config: dict) -> _ConfigT:
+        """The config `to_custom_config` gave, rebuilt as `cls`: the pipeline's own class, or a family
+        base whose fields it has (the image pipelines' shared Trainer rebuilds an ImageConfig).
+        ConfigError naming any key `cls` does not have."""
+        return from_dict(cls, custom_config["config"])
 
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)

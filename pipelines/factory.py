@@ -32,9 +32,9 @@ from tfx.proto import pusher_pb2, trainer_pb2
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
 from components.mlflow_tracker import MlflowTracker
+from components.push_executor import PushExecutor
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
-from serving.push import PushExecutor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +119,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         **_module_code(config, config.preprocessing_module, "preprocessing_fn", orchestrator.image_root),
-        custom_config=config.transform_params(),
+        custom_config=config.transform_config().to_custom_config(),
         # No TFDV statistics of Transform's input and output: StatisticsGen's are the ones validated
         # and tracked, and two more passes over the data cost as much as the analysis itself.
         disable_statistics=True,
@@ -137,7 +137,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=config.trainer_custom_config(),
+        custom_config=config.to_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
     )
 
@@ -179,6 +179,8 @@ def create_pipeline(
         model_name=config.model_name,
         serving_model_dir=f"{serving_dir}/{config.model_name}",
         json_signature=config.json_signature,
+        label_key=config.label_key,
+        label_class_names=list(config.label_class_names()),
     )
 
     return Pipeline(

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from components.example_gen import layouts
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 
 
 @dataclasses.dataclass
@@ -46,6 +46,18 @@ class AugmentationConfig:
     """Mirror left-right at random (wrong for digits and text, right for most photos)."""
     flip_vertical: bool = False
     """Mirror top-bottom at random."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageTransformConfig(TransformConfig):
+    """What the image preprocessing_fn reads (components/models/images/preprocessing.py)."""
+
+    image_height: int
+    """Pixels."""
+    image_width: int
+    """Pixels."""
+    channels: int
+    """1 (grayscale) or 3 (RGB)."""
 
 
 @dataclasses.dataclass
@@ -105,5 +117,7 @@ class ImageConfig(PipelineConfig):
     def label_class_names(self) -> tuple[str, ...]:
         return self.class_names
 
-    def transform_params(self) -> dict:
-        return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}
+    def transform_config(self) -> ImageTransformConfig:
+        return ImageTransformConfig(
+            image_height=self.image_height, image_width=self.image_width, channels=self.channels
+        )

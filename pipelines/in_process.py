@@ -13,11 +13,12 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.orchestration.portable.tfx_runner import IrBasedRunner
 
 from components import faults, mlflow_tracking
+from components.training_progress import PROGRESS_LOGGER, TrainingProgress
 from components.validation_gate import DataAnomaliesError
 from pipelines import interrupts
 from pipelines.config import PipelineConfig
 from pipelines.factory import run_context_for
-from pipelines.progress import PROGRESS_LOGGER, ComponentRun, ProgressCallback, TrainingProgress
+from pipelines.progress import ComponentRun, ProgressCallback
 from pipelines.summary import latest_pipeline_run_id
 from pipelines.workdir import Workdir
 

@@ -21,9 +21,10 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import mlflow_tracking
+from components.push_executor import PushExecutor
 from pipelines import recovery
 from pipelines.workdir import RUN_LOCK, Workdir, WorkdirBusyError
-from serving.push import PUSH_RECORD, PushExecutor, push_model, pushed_model_uri
+from serving.push import PUSH_RECORD, push_model, pushed_model_uri
 
 # Holds a workdir's run lock until killed, as a `tfpipe run` does.
 HOLD_LOCK = """
@@ -113,8 +114,12 @@ def test_pushing_the_same_model_again_finds_its_version(tmp_path):
 PUSH_AND_DIE = """
 import sys
 from pathlib import Path
+from components import faults
 from serving.push import push_model
-push_model(Path(sys.argv[1]), Path(sys.argv[2]), model_uri="/root/Trainer/model/7")
+push_model(
+    Path(sys.argv[1]), Path(sys.argv[2]), model_uri="/root/Trainer/model/7",
+    passed=lambda stage: faults.point(f"push:{stage}"),
+)
 """
 
 

@@ -58,6 +58,7 @@ from components.example_gen.layouts import (
     TFRECORD_SUFFIXES,
     Layout,
 )
+from components.tf_example import tf_example
 
 
 def FileExampleGen(
@@ -337,17 +338,7 @@ class _ReadInput(beam.DoFn):
             return
         names = {field: value.encode() for field, value in (candidate.names or {}).items()}
         values = {self._reader.CONTENT_KEY: encoded, LABEL_KEY: candidate.label, **names, **added}
-        yield tf.train.Example(
-            features=tf.train.Features(feature={name: _feature(value) for name, value in values.items()})
-        )
-
-
-def _feature(value) -> tf.train.Feature:
-    if isinstance(value, bytes):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-    if isinstance(value, float):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+        yield tf_example(values)
 
 
 class Executor(BaseExampleGenExecutor):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from components.models.letters import features
-from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig
+from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, TransformConfig
 
 # components/models/letters/model.py MODEL_BUILDERS, by name (checked before anything runs).
 MODEL_NAMES = ("one_hot_rnn", "embedding_rnn", "lstm", "gru", "bidirectional_lstm")
@@ -31,6 +31,14 @@ class LettersModelConfig:
     """Examples (prefixes) per training step."""
     seed: int = 0
     """Seeds weight initialization and shuffling."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LettersTransformConfig(TransformConfig):
+    """What letters' preprocessing_fn reads (components/models/letters/preprocessing.py)."""
+
+    max_context: int
+    """Letters of context each example keeps, the latest ones."""
 
 
 @dataclasses.dataclass
@@ -97,8 +105,8 @@ class LettersConfig(PipelineConfig):
             component_id="WordExampleGen",
         )
 
-    def transform_params(self) -> dict:
-        return {"max_context": self.max_context}
+    def transform_config(self) -> LettersTransformConfig:
+        return LettersTransformConfig(max_context=self.max_context)
 
     def required_wins(self) -> tuple[str, ...]:
         return ("bigram",) if self.must_beat_bigram else ()

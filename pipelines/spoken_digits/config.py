@@ -13,7 +13,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.models.spoken_digits import features
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 
 SPLITS = ("speaker", "fsdd", "given")
 # FSDD's own test set: each speaker's recordings 0-4 of every digit.
@@ -59,6 +59,19 @@ class AudioAugmentationConfig:
     """How many bands of consecutive mel bins are blanked (SpecAugment's frequency masking)."""
     frequency_mask_bins: int = 5
     """Widest frequency mask, in mel bins."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectrogramConfig(TransformConfig):
+    """What the spoken digits preprocessing_fn reads (components/models/spoken_digits/preprocessing.py):
+    the log-mel spectrogram's settings, in samples, as SpokenDigitsConfig works them out."""
+
+    sample_rate: int
+    samples: int
+    frame_length: int
+    frame_step: int
+    fft_length: int
+    mel_bins: int
 
 
 @dataclasses.dataclass
@@ -200,12 +213,12 @@ class SpokenDigitsConfig(PipelineConfig):
     def label_class_names(self) -> tuple[str, ...]:
         return self.class_names
 
-    def transform_params(self) -> dict:
-        return {
-            "sample_rate": self.sample_rate,
-            "samples": self.samples,
-            "frame_length": self.frame_length,
-            "frame_step": self.frame_step,
-            "fft_length": self.fft_length,
-            "mel_bins": self.mel_bins,
-        }
+    def transform_config(self) -> SpectrogramConfig:
+        return SpectrogramConfig(
+            sample_rate=self.sample_rate,
+            samples=self.samples,
+            frame_length=self.frame_length,
+            frame_step=self.frame_step,
+            fft_length=self.fft_length,
+            mel_bins=self.mel_bins,
+        )

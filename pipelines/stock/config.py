@@ -6,7 +6,7 @@ import dataclasses
 from typing import ClassVar
 
 from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 
 # How each window is scaled for the model (components/models/stock/preprocessing.py).
 SCALING_MODES = ("window_relative", "min_max")
@@ -33,6 +33,16 @@ class StockModelConfig:
     0 trains every epoch. The evaluation loss is on the eval split (the notes' validation_data)."""
     seed: int = 0
     """Seeds weight initialization and shuffling."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StockTransformConfig(TransformConfig):
+    """What stock's preprocessing_fn reads (components/models/stock/preprocessing.py); see StockConfig."""
+
+    window_days: int
+    target_column: str
+    feature_columns: tuple[str, ...]
+    scaling: str
 
 
 @dataclasses.dataclass
@@ -90,19 +100,20 @@ class StockConfig(PipelineConfig):
         return TimeSeriesExampleGen(
             input_base=input_base,
             input_fingerprint=input_fingerprint(input_base),
+            windowing_module="components.models.stock.windowing",
             window_days=self.window_days,
             horizon_days=self.horizon_days,
             eval_days=self.eval_days,
             target_column=self.target_column,
         )
 
-    def transform_params(self) -> dict:
-        return {
-            "window_days": self.window_days,
-            "target_column": self.target_column,
-            "feature_columns": list(self.feature_columns),
-            "scaling": self.scaling,
-        }
+    def transform_config(self) -> StockTransformConfig:
+        return StockTransformConfig(
+            window_days=self.window_days,
+            target_column=self.target_column,
+            feature_columns=self.feature_columns,
+            scaling=self.scaling,
+        )
 
     def required_wins(self) -> tuple[str, ...]:
         return ("persistence",) if self.must_beat_persistence else ()
