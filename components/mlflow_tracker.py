@@ -71,11 +71,11 @@ def MlflowTracker(
     any version in `serving_model_dir` (the Pusher's `<serving dir>/<model>`) that a run killed after
     its push left unregistered.
 
-    `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id;
+    `run_context` is a mlflow_tracking.RunContext's JSON; `pipeline_run_id` the TFX run id;
     `label_key` and `label_class_names` the pipeline config's, which name the label's slices.
     """
-    context = tracking.load_context(run_context)
-    tracking_uri = context["tracking_uri"]
+    context = tracking.RunContext.from_json(run_context).resolved()
+    tracking_uri = context.tracking_uri
     inputs = [examples, statistics, schema, anomalies, model, model_run, evaluation, blessing, pushed_model]
     run_id = tracking.start_run(
         context,

@@ -15,6 +15,7 @@ import dataclasses
 import fnmatch
 import math
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
@@ -307,6 +308,10 @@ def _jsonable(value):
     return value
 
 
+Setting = bool | int | float | str | list
+"""A value a config file gives a key (YAML's types), or the text of a `--set` assignment."""
+
+
 def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineConfig:
     """Returns a copy of `config` with each `key=value` assignment applied.
 
@@ -314,11 +319,24 @@ def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineC
     (true/false/1/0/yes/no), str, or a tuple of ints/floats/strs written with
     commas (`model.hidden_units=16,8`; an empty value is an empty tuple).
     """
-    config = _deep_copy(config)
+    settings = []
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {assignment!r}: expected key=value, for example train_steps=100.")
+        settings.append((key, raw))
+    return apply_settings(config, settings)
+
+
+def apply_settings(config: PipelineConfig, settings: Sequence[tuple[str, Setting]]) -> PipelineConfig:
+    """Returns a copy of `config` with each (dotted key, value) setting applied, in order.
+
+    A text value is read as `--set` reads it (apply_overrides); a typed one (from a config file) is
+    kept where it has the field's type (an int for a float field too, a list for a tuple field),
+    else read from its text as `--set` would, so both give the same values and the same errors.
+    """
+    config = _deep_copy(config)
+    for key, setting in settings:
         *parents, leaf = key.split(".")
         target = config
         for part in parents:
@@ -326,10 +344,35 @@ def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineC
             if not dataclasses.is_dataclass(target):
                 raise ConfigError(f"--set {key}: {part!r} has no sub-fields.")
         field = _find_field(target, leaf, key)
-        value = _parse(raw, _resolved_type(target, field), key)
-        _check_value(field, value, key, raw)
+        value = _typed(setting, _resolved_type(target, field), key)
+        _check_value(field, value, key, setting_text(setting))
         setattr(target, leaf, value)
     return config
+
+
+def setting_text(setting: Setting) -> str:
+    """A setting as `--set` writes it: true/false, numbers as Python prints them, lists with commas."""
+    if isinstance(setting, bool):
+        return "true" if setting else "false"
+    if isinstance(setting, list):
+        return ",".join(setting_text(item) for item in setting)
+    return str(setting)
+
+
+def _typed(setting: Setting, kind, key: str):
+    """`setting` as a value of the field type `kind` (see apply_settings)."""
+    if isinstance(setting, str):
+        return _parse(setting, kind, key)
+    if typing.get_origin(kind) is tuple:
+        items = setting if isinstance(setting, list) else [setting]
+        return tuple(_typed(item, typing.get_args(kind)[0], key) for item in items)
+    if isinstance(setting, bool):
+        return setting if kind is bool else _parse(setting_text(setting), kind, key)
+    if kind is float and isinstance(setting, (int, float)):
+        return float(setting)
+    if kind is int and isinstance(setting, int):
+        return setting
+    return _parse(setting_text(setting), kind, key)
 
 
 def _check_value(field: dataclasses.Field, value, key: str, raw: str | None = None) -> None:

@@ -83,7 +83,7 @@ def create_pipeline(
       beam_pipeline_args: options for the Beam pipelines inside the data components (pipelines/beam_profiles.py).
       orchestrator: the orchestrator that runs it (local, beam, airflow, kubeflow).
     """
-    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name)
+    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name).to_json()
     # The run id, filled in when the run starts. A component given it differs every
     # run and is never cached: right for the two that record runs in MLflow.
     pipeline_run_id = orchestrator.pipeline_run_id or runtime_placeholders.execution_invocation().pipeline_run_id
@@ -312,10 +312,18 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     )
 
 
-def run_context_for(config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str) -> str:
-    """The JSON the MLflow-recording components take (see components/mlflow_tracking.py)."""
-    return mlflow_tracking.run_context(
-        tracking_uri, tracking_artifact_root, config.name, config.to_dict(), config.data_dir, _code_version(), runner
+def run_context_for(
+    config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str
+) -> mlflow_tracking.RunContext:
+    """What the MLflow-recording components know of the run (see components/mlflow_tracking.py)."""
+    return mlflow_tracking.RunContext(
+        tracking_uri=tracking_uri,
+        artifact_root=tracking_artifact_root,
+        pipeline_name=config.name,
+        config=config.to_dict(),
+        data_dir=config.data_dir,
+        code_version=_code_version(),
+        runner=runner,
     )
 
 

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from pipelines import history
-from pipelines.config import ConfigError, apply_overrides
-from pipelines.config_files import assignments_from_file, field_descriptions
+from pipelines.config import ConfigError, apply_overrides, apply_settings
+from pipelines.config_files import assignments_from_file, field_descriptions, settings_from_file
 from pipelines.registry import PIPELINES, config_for
 
 
@@ -21,6 +21,35 @@ def test_a_yaml_file_is_the_same_keys_as_set_nested_or_dotted(tmp_path):
     assert config.model.name == "lenet5" and config.model.learning_rate == 0.001
     assert config.augmentation.flip_horizontal is True
     assert config.class_names == ("cat", "dog")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "train_steps: 2000\nmodel:\n  learning_rate: 1\n  name: 5\naugmentation.flip_horizontal: 1\n",
+        "class_names: a,b\nimage_height: [7]\n",
+        "train_steps: 2.5\n",
+        "train_steps: true\n",
+        "model.learning_rate: [1, 2]\n",
+        "class_names: [1, x]\n",
+        "augmentation.flip_vertical: maybe\n",
+        "model.learning_rate: -1\n",
+    ],
+)
+def test_typed_settings_give_what_their_text_gives_through_set(tmp_path, text):
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    outcomes = []
+    for apply in (
+        lambda: apply_settings(config_for("digits"), settings_from_file(path)),
+        lambda: apply_overrides(config_for("digits"), assignments_from_file(path)),
+    ):
+        try:
+            outcomes.append(apply())
+        except ConfigError as error:
+            outcomes.append(str(error))
+    typed, text_read = outcomes
+    assert typed == text_read
 
 
 @pytest.mark.parametrize(
