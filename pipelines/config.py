@@ -126,8 +126,9 @@ class PipelineConfig:
     # --- Structure, fixed per pipeline (not settable with --set). ---
     name: ClassVar[str]
     description: ClassVar[str]
-    # Module code, as paths relative to the repository root. TFX packages these
-    # files, so a change to them invalidates the cache of Transform / Trainer.
+    # Every module of a pipeline's module code is named by its import name, as
+    # `components.models.iris.model`. Run from this checkout, TFX packages the Transform's and
+    # Trainer's module files (module_file), so a change to them invalidates their cache.
     preprocessing_module: ClassVar[str]
     model_module: ClassVar[str]
     # The module `tfpipe predict` uses to turn its command-line inputs into serialized
@@ -235,8 +236,9 @@ class PipelineConfig:
             train = (batch_size, f"one training batch (model.batch_size={batch_size}); add data or lower it")
         return {"train": train, "eval": (1, "one example to evaluate the model on; add data")}
 
-    def module_path(self, relative: str) -> str:
-        return str(REPO_ROOT / relative)
+    def module_file(self, module: str) -> str:
+        """The file of this checkout that holds the module of import name `module`."""
+        return str(REPO_ROOT.joinpath(*module.split(".")).with_suffix(".py"))
 
     def required_wins(self) -> tuple[str, ...]:
         """Baseline outputs the model must score no worse than (by `win_measure`) to be blessed.

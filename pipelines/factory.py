@@ -344,8 +344,8 @@ def _module_code(config: PipelineConfig, module: str, function: str, image_root:
     package it into the pipeline root at compile time): the function by its import name.
     """
     if image_root is None:
-        return {"module_file": config.module_path(module)}
-    return {function: ".".join(Path(module).with_suffix("").parts) + "." + function}
+        return {"module_file": config.module_file(module)}
+    return {function: f"{module}.{function}"}
 
 
 def _schema_file(config: PipelineConfig, pipeline_root: str, image_root: str | None) -> str:

@@ -64,8 +64,8 @@ class ImageTransformConfig(TransformConfig):
 class ImageConfig(PipelineConfig):
     """Images -> one of `class_names`, with the notes' image classifier zoo."""
 
-    preprocessing_module: ClassVar[str] = "components/models/images/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/images/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.images.preprocessing"
+    model_module: ClassVar[str] = "components.models.images.model"
     request_module: ClassVar[str] = "components.models.images.prediction_inputs"
     # FileExampleGen's reader for image files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.images.ingest"

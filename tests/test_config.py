@@ -1,6 +1,7 @@
 """Config overrides (`--set`), without TensorFlow."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,12 @@ def test_a_custom_config_with_an_unknown_key_names_it():
     custom_config["config"]["model"]["hiden_units"] = [4]
     with pytest.raises(ConfigError, match="IrisModelConfig has no field\\(s\\) hiden_units"):
         type(config).from_custom_config(custom_config)
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_every_module_reference_is_the_import_name_of_a_module_here(pipeline):
+    config = config_for(pipeline)
+    optional = [getattr(config, name) for name in ("example_reader", "windowing_module") if hasattr(config, name)]
+    for module in (config.preprocessing_module, config.model_module, config.request_module, *optional):
+        assert module.startswith("components.models.") and "/" not in module
+        assert Path(config.module_file(module)).is_file(), module

@@ -18,7 +18,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from test_digits_ingestion import ingest
 
 from components.example_gen import layouts
-from components.example_gen.file_example_gen import NoInputError
+from components.example_gen.beam_executor import NoInputError
 from components.models.spoken_digits import audionet, features, preprocessing
 from components.models.spoken_digits import ingest as reader
 from components.models.spoken_digits.model import build_classifier

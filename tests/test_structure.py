@@ -135,40 +135,34 @@ def _layer(module: str, pipelines: set[str]) -> tuple[str, str]:
     return "pipelines", ""
 
 
+# What each layer may import (one line of docs/design.md's "Layering" each), as the reason a test failure gives.
+LAYERING_RULES = {
+    "tfpipe": "the CLI may import everything",
+    "pipelines": "the DAG and the runners import configs, components and serving/, never module code or the CLI",
+    "config": "a config imports the config bases, its own pipeline's features and generic components only",
+    "module code": "module code imports its own pipeline's config and module code, the config bases, shared module "
+    "code and generic components only (a request is built with components/tf_example.py, not serving's client)",
+    "features": "a features module imports nothing of the project",
+    "components": "a generic component imports only generic components and serving/, never a pipeline's code or config",
+    "serving": "serving/ is the bottom layer: it imports nothing of components/, pipelines/ or tfpipe/",
+}
+
+
 def layering_violation(importer: str, imported: str, pipelines: set[str]) -> str | None:
     """Why `importer` may not import `imported` under the layering, or None where it may."""
     layer, owner = _layer(importer, pipelines)
     target, target_owner = _layer(imported, pipelines)
-    if target == "tfpipe" and layer != "tfpipe":
-        return "only the CLI's own modules import the CLI"
-    if layer == "serving" and target != "serving":
-        return "serving/ is the bottom layer: it imports nothing of components/, pipelines/ or tfpipe/"
-    if layer == "components" and target not in ("components", "serving"):
-        return "a generic component imports only generic components and serving/, never a pipeline's code or config"
-    if layer == "features":
-        return "a features module imports nothing of the project"
-    if layer == "config":
-        if target == "config" and target_owner in ("", owner):
-            return None
-        if target == "features" and target_owner == owner:
-            return None
-        if target in ("components", "serving"):
-            return None
-        return "a config imports the config bases, its own pipeline's features and generic components only"
-    if layer == "module code":
-        if target == "components":
-            return None
-        if target in ("module code", "features") and target_owner in ("", owner):
-            return None
-        if target == "config" and (target_owner == "" or target_owner == owner):
-            return None
-        return (
-            "module code imports its own pipeline's config, the config bases, shared module code and generic "
-            "components only (a request is built with components/tf_example.py, not serving's client)"
-        )
-    if layer == "pipelines" and target in ("module code", "features"):
-        return "the DAG and the runners name module code by its import name; they never import it"
-    return None
+    own = target_owner in ("", owner)  # the importer's own pipeline's, or shared
+    allowed = {
+        "tfpipe": True,
+        "pipelines": target not in ("tfpipe", "module code", "features"),
+        "config": target == "components" or (target in ("config", "features") and own),
+        "module code": target == "components" or (target in ("config", "module code", "features") and own),
+        "features": False,
+        "components": target in ("components", "serving"),
+        "serving": target == "serving",
+    }[layer]
+    return None if allowed else LAYERING_RULES[layer]
 
 
 def _named_imports(path: Path, modules: dict[str, Path]) -> set[str]:

@@ -47,9 +47,11 @@ class LettersConfig(PipelineConfig):
     description: ClassVar[str] = (
         "The next letter of a word from the letters so far (one-hot/Embedding RNN, LSTM, GRU, BiLSTM)."
     )
-    preprocessing_module: ClassVar[str] = "components/models/letters/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/letters/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.letters.preprocessing"
+    model_module: ClassVar[str] = "components.models.letters.model"
     request_module: ClassVar[str] = "components.models.letters.prediction_inputs"
+    # TextExampleGen's line reader (components/example_gen/text_example_gen.py).
+    example_reader: ClassVar[str] = "components.models.letters.ingest"
     # The label is the next character's class in the vocabulary Transform analyzed: TFMA gets it
     # from the model's `transform_features` signature (evaluation_preprocessing).
     label_key: ClassVar[str] = features.LABEL_KEY
@@ -98,7 +100,7 @@ class LettersConfig(PipelineConfig):
         return TextExampleGen(
             data_dir=str(self.resolved_data_dir()),
             file_pattern=self.file_pattern,
-            reader="components.models.letters.ingest",
+            reader=self.example_reader,
             reader_options={"min_context": self.min_context, "max_context": self.max_context},
             partition_feature=features.WORD_KEY,
             split_buckets={"train": 4, "eval": 1},

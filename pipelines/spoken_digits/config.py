@@ -82,8 +82,8 @@ class SpokenDigitsConfig(PipelineConfig):
     description: ClassVar[str] = (
         "Spoken digits 0-9 from WAV recordings (FSDD): log-mel spectrogram, AudioNet CNN, eval on an unseen speaker."
     )
-    preprocessing_module: ClassVar[str] = "components/models/spoken_digits/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/spoken_digits/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.spoken_digits.preprocessing"
+    model_module: ClassVar[str] = "components.models.spoken_digits.model"
     request_module: ClassVar[str] = "components.models.spoken_digits.prediction_inputs"
     # FileExampleGen's reader for WAV files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.spoken_digits.ingest"

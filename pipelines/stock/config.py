@@ -49,9 +49,11 @@ class StockTransformConfig(TransformConfig):
 class StockConfig(PipelineConfig):
     name: ClassVar[str] = "stock"
     description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
-    preprocessing_module: ClassVar[str] = "components/models/stock/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/stock/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.stock.preprocessing"
+    model_module: ClassVar[str] = "components.models.stock.model"
     request_module: ClassVar[str] = "components.models.stock.prediction_inputs"
+    # TimeSeriesExampleGen's windowing module (components/example_gen/time_series_example_gen.py).
+    windowing_module: ClassVar[str] = "components.models.stock.windowing"
     label_key: ClassVar[str] = "target"
     json_signature: ClassVar[str] = "predict_prices"
     prediction_key: ClassVar[str] = "forecast"
@@ -100,7 +102,7 @@ class StockConfig(PipelineConfig):
         return TimeSeriesExampleGen(
             input_base=input_base,
             input_fingerprint=input_fingerprint(input_base),
-            windowing_module="components.models.stock.windowing",
+            windowing_module=self.windowing_module,
             window_days=self.window_days,
             horizon_days=self.horizon_days,
             eval_days=self.eval_days,
