@@ -8,8 +8,8 @@ run's own process when it reaches <point>; `RAISE` in place of a signal raises I
 instead, an error the code at that point must survive. Points: `before:<component>` and `after:<component>`
 (the moment the runner logs the component as running or finished: pipelines/in_process.py),
 `push:copied` (the Pusher's copy is complete and still hidden) and `push:published` (the version is
-renamed into place, the Pusher not yet recorded in ML Metadata: serving/push.py), `trial:<n>` (the
-start of a model search's n-th trial: components/models/tuning.py). Unset, nothing
+renamed into place, the Pusher not yet recorded in ML Metadata: components/push_executor.py), `trial:<n>`
+(inside a model search's n-th trial: components/models/tuning.py). Unset, nothing
 happens; nothing else reads the variable.
 """
 

@@ -33,11 +33,9 @@ from components import evaluation as tfma_results
 from components import mlflow_tracking as tracking
 from components import statistics_html, training_record
 from components.example_gen import rejected_inputs
+from components.leaderboard import Search
 from components.tuner import read_search
 from components.validation_gate import read_anomalies
-from pipelines.config import PipelineConfig, from_dict
-from pipelines.outcome import Search
-from pipelines.registry import PIPELINES
 from serving.push import pushed_model_uri
 from serving.servables import is_complete_version
 
@@ -68,6 +66,8 @@ def MlflowTracker(
     model_name: Parameter[str],
     serving_model_dir: Parameter[str],
     json_signature: Parameter[str],
+    label_key: Parameter[str],
+    label_class_names: Parameter[list[str]],
     # An optional input: TFX's decorator takes the default None as saying so.
     tuner_results: InputArtifact[standard_artifacts.TunerResults] = None,
 ) -> OutputDict(mlflow_run_id=str):  # type: ignore[valid-type]  # TFX's decorator API: outputs are a call
@@ -75,10 +75,11 @@ def MlflowTracker(
     any version in `serving_model_dir` (the Pusher's `<serving dir>/<model>`) that a run killed after
     its push left unregistered.
 
-    `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.
+    `run_context` is a mlflow_tracking.RunContext's JSON; `pipeline_run_id` the TFX run id;
+    `label_key` and `label_class_names` the pipeline config's, which name the label's slices.
     """
-    context = tracking.load_context(run_context)
-    tracking_uri = context["tracking_uri"]
+    context = tracking.RunContext.from_json(run_context).resolved()
+    tracking_uri = context.tracking_uri
     inputs = [examples, statistics, schema, anomalies, model, model_run, evaluation, blessing, pushed_model]
     run_id = tracking.start_run(
         context,
@@ -98,8 +99,7 @@ def MlflowTracker(
             _log_training(client, run_id, model_run)
             if tuner_results is not None:
                 _log_search(client, run_id, read_search(tuner_results.uri))
-            config = from_dict(PIPELINES[context["pipeline_name"]], context["config"])
-            blessed = _log_evaluation(client, run_id, evaluation, blessing, config)
+            blessed = _log_evaluation(client, run_id, evaluation, blessing, label_key, tuple(label_class_names))
             model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
                 run_id, path_utils.serving_model_path(model.uri), json_signature, examples
             )
@@ -206,8 +206,8 @@ def _log_training(client, run_id, model_run) -> None:
         client.log_artifacts(run_id, tensorboard_dir, "training/tensorboard")
 
 
-def _log_evaluation(client, run_id, evaluation, blessing, config: PipelineConfig) -> bool:
-    metrics = tfma_results.slice_metrics(evaluation.uri, config.label_key, config.label_class_names())
+def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_class_names: tuple[str, ...]) -> bool:
+    metrics = tfma_results.slice_metrics(evaluation.uri, label_key, label_class_names)
     now = int(time.time() * 1000)
     client.log_batch(
         run_id,

@@ -16,10 +16,7 @@ from tfx.components.tuner import executor as tuner_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils
 
-from components.models.tuning import last_line, search_values
-from pipelines.outcome import Search
-
-LEADERBOARD_FILE = "leaderboard.json"
+from components.leaderboard import LEADERBOARD_FILE, Search, last_line, search_values
 
 
 class NoTrialSucceededError(RuntimeError):

@@ -32,11 +32,11 @@ from tfx.proto import pusher_pb2, trainer_pb2
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
 from components.mlflow_tracker import MlflowTracker
+from components.push_executor import PushExecutor
 from components.tuner import Tuner
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
 from pipelines.tuning import TRIALS_DIR_KEY
-from serving.push import PushExecutor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +85,7 @@ def create_pipeline(
       beam_pipeline_args: options for the Beam pipelines inside the data components (pipelines/beam_profiles.py).
       orchestrator: the orchestrator that runs it (local, beam, airflow, kubeflow).
     """
-    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name)
+    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name).to_json()
     # The run id, filled in when the run starts. A component given it differs every
     # run and is never cached: right for the two that record runs in MLflow.
     pipeline_run_id = orchestrator.pipeline_run_id or runtime_placeholders.execution_invocation().pipeline_run_id
@@ -121,7 +121,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         **_module_code(config, config.preprocessing_module, "preprocessing_fn", orchestrator.image_root),
-        custom_config=config.transform_params(),
+        custom_config=config.transform_config().to_custom_config(),
         # No TFDV statistics of Transform's input and output: StatisticsGen's are the ones validated
         # and tracked, and two more passes over the data cost as much as the analysis itself.
         disable_statistics=True,
@@ -141,7 +141,7 @@ def create_pipeline(
             schema=schema_gen.outputs["schema"],
             train_args=trainer_pb2.TrainArgs(num_steps=config.tuning.steps_per_trial),
             eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-            custom_config={**config.trainer_custom_config(), TRIALS_DIR_KEY: f"{pipeline_root}/Tuner/trials"},
+            custom_config={**config.to_custom_config(), TRIALS_DIR_KEY: f"{pipeline_root}/Tuner/trials"},
         )
         if config.tuning.trials
         else None
@@ -156,7 +156,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=config.trainer_custom_config(),
+        custom_config=config.to_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
@@ -199,6 +199,8 @@ def create_pipeline(
         model_name=config.model_name,
         serving_model_dir=f"{serving_dir}/{config.model_name}",
         json_signature=config.json_signature,
+        label_key=config.label_key,
+        label_class_names=list(config.label_class_names()),
         tuner_results=tuner.outputs["tuner_results"] if tuner else None,
     )
 
@@ -332,10 +334,18 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     )
 
 
-def run_context_for(config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str) -> str:
-    """The JSON the MLflow-recording components take (see components/mlflow_tracking.py)."""
-    return mlflow_tracking.run_context(
-        tracking_uri, tracking_artifact_root, config.name, config.to_dict(), config.data_dir, _code_version(), runner
+def run_context_for(
+    config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str
+) -> mlflow_tracking.RunContext:
+    """What the MLflow-recording components know of the run (see components/mlflow_tracking.py)."""
+    return mlflow_tracking.RunContext(
+        tracking_uri=tracking_uri,
+        artifact_root=tracking_artifact_root,
+        pipeline_name=config.name,
+        config=config.to_dict(),
+        data_dir=config.data_dir,
+        code_version=_code_version(),
+        runner=runner,
     )
 
 
@@ -356,8 +366,8 @@ def _module_code(config: PipelineConfig, module: str, function: str, image_root:
     package it into the pipeline root at compile time): the function by its import name.
     """
     if image_root is None:
-        return {"module_file": config.module_path(module)}
-    return {function: ".".join(Path(module).with_suffix("").parts) + "." + function}
+        return {"module_file": config.module_file(module)}
+    return {function: f"{module}.{function}"}
 
 
 def _schema_file(config: PipelineConfig, pipeline_root: str, image_root: str | None) -> str:

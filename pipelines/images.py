@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from components.example_gen import layouts
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
@@ -66,6 +66,18 @@ class AugmentationConfig:
     """Mirror top-bottom at random."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageTransformConfig(TransformConfig):
+    """What the image preprocessing_fn reads (components/models/images/preprocessing.py)."""
+
+    image_height: int
+    """Pixels."""
+    image_width: int
+    """Pixels."""
+    channels: int
+    """1 (grayscale) or 3 (RGB)."""
+
+
 @dataclasses.dataclass
 class ImageSearchSpace(SearchSpace):
     """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
@@ -82,8 +94,8 @@ class ImageSearchSpace(SearchSpace):
 class ImageConfig(PipelineConfig):
     """Images -> one of `class_names`, with the notes' image classifier zoo."""
 
-    preprocessing_module: ClassVar[str] = "components/models/images/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/images/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.images.preprocessing"
+    model_module: ClassVar[str] = "components.models.images.model"
     request_module: ClassVar[str] = "components.models.images.prediction_inputs"
     # FileExampleGen's reader for image files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.images.ingest"
@@ -140,5 +152,7 @@ class ImageConfig(PipelineConfig):
     def label_class_names(self) -> tuple[str, ...]:
         return self.class_names
 
-    def transform_params(self) -> dict:
-        return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}
+    def transform_config(self) -> ImageTransformConfig:
+        return ImageTransformConfig(
+            image_height=self.image_height, image_width=self.image_width, channels=self.channels
+        )

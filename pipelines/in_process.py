@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -13,11 +12,12 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.orchestration.portable.tfx_runner import IrBasedRunner
 
 from components import faults, mlflow_tracking
+from components.training_progress import PROGRESS_LOGGER, TrainingProgress, TrialProgress
 from components.validation_gate import DataAnomaliesError
 from pipelines import interrupts
 from pipelines.config import PipelineConfig
 from pipelines.factory import run_context_for
-from pipelines.progress import PROGRESS_LOGGER, ComponentRun, ProgressCallback, TrainingProgress, TrialProgress
+from pipelines.progress import ComponentRun, ProgressCallback
 from pipelines.summary import latest_pipeline_run_id
 from pipelines.workdir import Workdir
 
@@ -140,7 +140,7 @@ def record_failure(
     if component == "MlflowTracker" or isinstance(error, DataAnomaliesError):
         return
     tracking_uri, tracking_artifact_root = workdir.tracking()
-    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, runner))
+    context = run_context_for(config, tracking_uri, tracking_artifact_root, runner)
     pipeline_run_id = latest_pipeline_run_id(str(workdir.metadata_path.resolve())) or "unknown"
     run_id = mlflow_tracking.start_run(context, pipeline_run_id, tags={})
     reason = f"{component or 'The pipeline'} failed: {type(error).__name__}: {error}"
@@ -161,6 +161,6 @@ def record_interruption(
                 mlflow_tracking.fail_run(tracking_uri, run.info.run_id, reason, status=mlflow_tracking.KILLED)
         if runs:  # recorded: killed now, or ended by the component that started it
             return
-    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, runner))
+    context = run_context_for(config, tracking_uri, tracking_artifact_root, runner)
     run_id = mlflow_tracking.start_run(context, pipeline_run_id or "unknown", tags={})
     mlflow_tracking.fail_run(tracking_uri, run_id, reason, status=mlflow_tracking.KILLED)

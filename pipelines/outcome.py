@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from components.leaderboard import Search
 from pipelines.progress import ComponentRun
 
 RECORD_FILE = "summary.json"
@@ -31,43 +32,6 @@ class RejectedInputs:
     # `builtins.`: the field above is called `list`.
     first: builtins.list[str]
     """The first few lines of that list, for the console."""
-
-
-@dataclasses.dataclass
-class TrialResult:
-    """One trial of a model search (the Tuner's leaderboard, components/tuner.py writes it)."""
-
-    trial: int
-    """Counted from 1, in the order the trials ran."""
-    values: dict[str, Any]
-    """The candidate values it trained with, by config key."""
-    status: str
-    """COMPLETED or FAILED."""
-    score: float | None = None
-    """Its objective (`tuning_objective`) on the eval split after its steps."""
-    seconds: float | None = None
-    error: str | None = None
-    """The last line of a failed trial's error."""
-
-
-@dataclasses.dataclass
-class Search:
-    """A model search: what it optimised, and every trial (best first)."""
-
-    objective: str
-    """A Keras history metric on the eval split, e.g. val_sparse_categorical_accuracy."""
-    higher_is_better: bool
-    leaderboard: builtins.list[TrialResult]
-
-    @property
-    def best(self) -> TrialResult | None:
-        return next((trial for trial in self.leaderboard if trial.status == "COMPLETED"), None)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Search:
-        """The search in `data`, as to_json and the Tuner's leaderboard file (components/tuner.py) hold it."""
-        trials = [TrialResult(**trial) for trial in data["leaderboard"]]
-        return cls(objective=data["objective"], higher_is_better=data["higher_is_better"], leaderboard=trials)
 
 
 @dataclasses.dataclass

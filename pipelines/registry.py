@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.config import PipelineConfig, from_dict
+from pipelines.config import PipelineConfig
 from pipelines.digits.config import DigitsConfig
 from pipelines.iris.config import IrisConfig
 from pipelines.letters.config import LettersConfig
@@ -26,8 +26,3 @@ def config_for(name: str) -> PipelineConfig:
     if name not in PIPELINES:
         raise UnknownPipelineError(name)
     return PIPELINES[name]()
-
-
-def config_from_custom_config(custom_config: dict) -> PipelineConfig:
-    """The typed config a component was given as custom_config (PipelineConfig.trainer_custom_config)."""
-    return from_dict(PIPELINES[custom_config["pipeline"]], custom_config["config"])

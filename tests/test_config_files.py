@@ -2,10 +2,11 @@
 
 import pytest
 
+from components.leaderboard import Search, TrialResult
 from pipelines import history
-from pipelines.config import ConfigError, apply_overrides
-from pipelines.config_files import assignments_from_file, field_descriptions
-from pipelines.outcome import RunOutcome, RunResults, Search, TrialResult
+from pipelines.config import ConfigError, apply_overrides, apply_settings, setting_text
+from pipelines.config_files import field_descriptions, settings_from_file
+from pipelines.outcome import RunOutcome, RunResults
 from pipelines.registry import PIPELINES, config_for
 
 
@@ -15,11 +16,42 @@ def test_a_yaml_file_is_the_same_keys_as_set_nested_or_dotted(tmp_path):
         "train_steps: 2000\nmodel:\n  name: lenet5\n  learning_rate: 0.001\n"
         "augmentation.flip_horizontal: true\nclass_names: [cat, dog]\n"
     )
-    config = apply_overrides(config_for("digits"), assignments_from_file(path))
+    config = apply_settings(config_for("digits"), settings_from_file(path))
     assert config.train_steps == 2000
     assert config.model.name == "lenet5" and config.model.learning_rate == 0.001
     assert config.augmentation.flip_horizontal is True
     assert config.class_names == ("cat", "dog")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "train_steps: 2000\nmodel:\n  learning_rate: 1\n  name: 5\naugmentation.flip_horizontal: 1\n",
+        "class_names: a,b\nimage_height: [7]\n",
+        "train_steps: 2.5\n",
+        "train_steps: true\n",
+        "model.learning_rate: [1, 2]\n",
+        "class_names: [1, x]\n",
+        "augmentation.flip_vertical: maybe\n",
+        "model.learning_rate: -1\n",
+    ],
+)
+def test_typed_settings_give_what_their_text_gives_through_set(tmp_path, text):
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    outcomes = []
+    for apply in (
+        lambda: apply_settings(config_for("digits"), settings_from_file(path)),
+        lambda: apply_overrides(
+            config_for("digits"), [f"{key}={setting_text(value)}" for key, value in settings_from_file(path)]
+        ),
+    ):
+        try:
+            outcomes.append(apply())
+        except ConfigError as error:
+            outcomes.append(str(error))
+    typed, text_read = outcomes
+    assert typed == text_read
 
 
 @pytest.mark.parametrize(
@@ -34,14 +66,14 @@ def test_a_bad_file_is_one_sentence_naming_it(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=f"--config {path}: .*{expected}"):
-        assignments_from_file(path)
+        settings_from_file(path)
 
 
 def test_an_unknown_key_in_a_file_is_named(tmp_path):
     path = tmp_path / "typo.yaml"
     path.write_text("trian_steps: 5\n")
     with pytest.raises(ConfigError, match="unknown field 'trian_steps'"):
-        apply_overrides(config_for("iris"), assignments_from_file(path))
+        apply_settings(config_for("iris"), settings_from_file(path))
 
 
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))

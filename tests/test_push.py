@@ -13,8 +13,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
+from components.push_executor import PushExecutor
 from serving.model_manager import ModelManager, folder_models
-from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR, MODELS_CONFIG, PushExecutor, push_model
+from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR, MODELS_CONFIG, push_model
 
 
 def read_config(path: Path) -> model_server_config_pb2.ModelServerConfig:

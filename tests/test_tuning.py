@@ -11,10 +11,11 @@ import mlflow
 import pytest
 from conftest import BIN, FAST_IRIS, REPO_ROOT, last_outcome, run_tfpipe
 
+from components.leaderboard import Search, TrialResult
+from components.training_progress import TrialProgress
 from pipelines import tuning
 from pipelines.config import ConfigError, apply_overrides, describe_fields
-from pipelines.outcome import RunOutcome, RunResults, Search, TrialResult
-from pipelines.progress import TrialProgress
+from pipelines.outcome import RunOutcome, RunResults
 from pipelines.registry import PIPELINES, config_for
 from pipelines.tuning import SearchSpace, varies
 from tfpipe.run_view import search_lines

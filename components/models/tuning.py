@@ -29,8 +29,9 @@ from tensorflow.io import gfile
 from tfx.components.tuner.component import TunerFnResult
 
 from components import faults, training_record
-from pipelines.progress import PROGRESS_LOGGER, TrialProgress
-from pipelines.registry import config_from_custom_config
+from components.leaderboard import last_line, search_values
+from components.training_progress import PROGRESS_LOGGER, TrialProgress
+from pipelines.config import PipelineConfig
 from pipelines.tuning import TRIALS_DIR_KEY, candidates
 
 # Beside each trial's files: its seconds, which KerasTuner does not keep.
@@ -38,11 +39,11 @@ _TRIAL_RECORD = "tfpipe_trial.json"
 _progress_logger = logging.getLogger(PROGRESS_LOGGER)
 
 
-def tuner_fn_for(run_fn: Callable[[Any], None]) -> Callable[[Any], TunerFnResult]:
-    """The TFX tuner_fn of a model module whose Trainer function is `run_fn`."""
+def tuner_fn_for(run_fn: Callable[[Any], None], config_type: type[PipelineConfig]) -> Callable[[Any], TunerFnResult]:
+    """The TFX tuner_fn of a model module whose Trainer function is `run_fn`, for configs of `config_type`."""
 
     def tuner_fn(fn_args) -> TunerFnResult:
-        config = config_from_custom_config(fn_args.custom_config)
+        config = config_type.from_custom_config(fn_args.custom_config)
         search = TrialSearch(
             run_fn,
             fn_args,
@@ -188,14 +189,3 @@ def with_hyperparameters(config, fn_args):
     if not fn_args.hyperparameters:
         return config
     return config.with_trial(search_values(kt.HyperParameters.from_config(fn_args.hyperparameters).values))
-
-
-def search_values(values: dict[str, Any]) -> dict[str, Any]:
-    """A trial's values by config key, without KerasTuner's own bookkeeping (hyperband's `tuner/...`)."""
-    return {key: value for key, value in values.items() if not key.startswith("tuner/")}
-
-
-def last_line(message: str | None) -> str:
-    """The last line of an error's traceback: what went wrong, in one line."""
-    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "unknown error"

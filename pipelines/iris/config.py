@@ -51,8 +51,8 @@ class IrisSearchSpace(SearchSpace):
 class IrisConfig(PipelineConfig):
     name: ClassVar[str] = "iris"
     description: ClassVar[str] = "Iris species from four flower measurements (MLP, softmax with L2)."
-    preprocessing_module: ClassVar[str] = "components/models/iris/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/iris/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.iris.preprocessing"
+    model_module: ClassVar[str] = "components.models.iris.model"
     request_module: ClassVar[str] = "components.models.iris.prediction_inputs"
     label_key: ClassVar[str] = "species"
     json_signature: ClassVar[str] = "predict_measurements"

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from components.models.letters import features
-from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig
+from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/letters/model.py MODEL_BUILDERS, by name (checked before anything runs).
@@ -34,6 +34,14 @@ class LettersModelConfig:
     """Seeds weight initialization and shuffling."""
 
 
+@dataclasses.dataclass(frozen=True)
+class LettersTransformConfig(TransformConfig):
+    """What letters' preprocessing_fn reads (components/models/letters/preprocessing.py)."""
+
+    max_context: int
+    """Letters of context each example keeps, the latest ones."""
+
+
 @dataclasses.dataclass
 class LettersSearchSpace(SearchSpace):
     """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
@@ -50,10 +58,12 @@ class LettersConfig(PipelineConfig):
     description: ClassVar[str] = (
         "The next letter of a word from the letters so far (one-hot/Embedding RNN, LSTM, GRU, BiLSTM)."
     )
-    preprocessing_module: ClassVar[str] = "components/models/letters/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/letters/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.letters.preprocessing"
+    model_module: ClassVar[str] = "components.models.letters.model"
     request_module: ClassVar[str] = "components.models.letters.prediction_inputs"
     prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "sequence"
+    # TextExampleGen's line reader (components/example_gen/text_example_gen.py).
+    example_reader: ClassVar[str] = "components.models.letters.ingest"
     # The label is the next character's class in the vocabulary Transform analyzed: TFMA gets it
     # from the model's `transform_features` signature (evaluation_preprocessing).
     label_key: ClassVar[str] = features.LABEL_KEY
@@ -105,15 +115,15 @@ class LettersConfig(PipelineConfig):
         return TextExampleGen(
             data_dir=str(self.resolved_data_dir()),
             file_pattern=self.file_pattern,
-            reader="components.models.letters.ingest",
+            reader=self.example_reader,
             reader_options={"min_context": self.min_context, "max_context": self.max_context},
             partition_feature=features.WORD_KEY,
             split_buckets={"train": 4, "eval": 1},
             component_id="WordExampleGen",
         )
 
-    def transform_params(self) -> dict:
-        return {"max_context": self.max_context}
+    def transform_config(self) -> LettersTransformConfig:
+        return LettersTransformConfig(max_context=self.max_context)
 
     def required_wins(self) -> tuple[str, ...]:
         return ("bigram",) if self.must_beat_bigram else ()

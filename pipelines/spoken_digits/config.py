@@ -13,7 +13,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.models.spoken_digits import features
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 from pipelines.images import IMAGE_MODELS
 from pipelines.tuning import SearchSpace, varies
 
@@ -63,6 +63,19 @@ class AudioAugmentationConfig:
     """Widest frequency mask, in mel bins."""
 
 
+@dataclasses.dataclass(frozen=True)
+class SpectrogramConfig(TransformConfig):
+    """What the spoken digits preprocessing_fn reads (components/models/spoken_digits/preprocessing.py):
+    the log-mel spectrogram's settings, in samples, as SpokenDigitsConfig works them out."""
+
+    sample_rate: int
+    samples: int
+    frame_length: int
+    frame_step: int
+    fft_length: int
+    mel_bins: int
+
+
 @dataclasses.dataclass
 class AudioSearchSpace(SearchSpace):
     """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
@@ -81,8 +94,8 @@ class SpokenDigitsConfig(PipelineConfig):
     description: ClassVar[str] = (
         "Spoken digits 0-9 from WAV recordings (FSDD): log-mel spectrogram, AudioNet CNN, eval on an unseen speaker."
     )
-    preprocessing_module: ClassVar[str] = "components/models/spoken_digits/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/spoken_digits/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.spoken_digits.preprocessing"
+    model_module: ClassVar[str] = "components.models.spoken_digits.model"
     request_module: ClassVar[str] = "components.models.spoken_digits.prediction_inputs"
     # FileExampleGen's reader for WAV files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.spoken_digits.ingest"
@@ -219,12 +232,12 @@ class SpokenDigitsConfig(PipelineConfig):
     def label_class_names(self) -> tuple[str, ...]:
         return self.class_names
 
-    def transform_params(self) -> dict:
-        return {
-            "sample_rate": self.sample_rate,
-            "samples": self.samples,
-            "frame_length": self.frame_length,
-            "frame_step": self.frame_step,
-            "fft_length": self.fft_length,
-            "mel_bins": self.mel_bins,
-        }
+    def transform_config(self) -> SpectrogramConfig:
+        return SpectrogramConfig(
+            sample_rate=self.sample_rate,
+            samples=self.samples,
+            frame_length=self.frame_length,
+            frame_step=self.frame_step,
+            fft_length=self.fft_length,
+            mel_bins=self.mel_bins,
+        )

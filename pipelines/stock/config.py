@@ -6,7 +6,7 @@ import dataclasses
 from typing import ClassVar, Literal
 
 from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/stock/model.py MODEL_BUILDERS, by name (checked before anything runs).
@@ -38,6 +38,16 @@ class StockModelConfig:
     """Seeds weight initialization and shuffling."""
 
 
+@dataclasses.dataclass(frozen=True)
+class StockTransformConfig(TransformConfig):
+    """What stock's preprocessing_fn reads (components/models/stock/preprocessing.py); see StockConfig."""
+
+    window_days: int
+    target_column: str
+    feature_columns: tuple[str, ...]
+    scaling: str
+
+
 @dataclasses.dataclass
 class StockSearchSpace(SearchSpace):
     """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set. The
@@ -56,10 +66,12 @@ class StockSearchSpace(SearchSpace):
 class StockConfig(PipelineConfig):
     name: ClassVar[str] = "stock"
     description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
-    preprocessing_module: ClassVar[str] = "components/models/stock/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/stock/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.stock.preprocessing"
+    model_module: ClassVar[str] = "components.models.stock.model"
     request_module: ClassVar[str] = "components.models.stock.prediction_inputs"
     prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "forecast"
+    # TimeSeriesExampleGen's windowing module (components/example_gen/time_series_example_gen.py).
+    windowing_module: ClassVar[str] = "components.models.stock.windowing"
     label_key: ClassVar[str] = "target"
     json_signature: ClassVar[str] = "predict_prices"
     prediction_key: ClassVar[str] = "forecast"
@@ -109,19 +121,20 @@ class StockConfig(PipelineConfig):
         return TimeSeriesExampleGen(
             input_base=input_base,
             input_fingerprint=input_fingerprint(input_base),
+            windowing_module=self.windowing_module,
             window_days=self.window_days,
             horizon_days=self.horizon_days,
             eval_days=self.eval_days,
             target_column=self.target_column,
         )
 
-    def transform_params(self) -> dict:
-        return {
-            "window_days": self.window_days,
-            "target_column": self.target_column,
-            "feature_columns": list(self.feature_columns),
-            "scaling": self.scaling,
-        }
+    def transform_config(self) -> StockTransformConfig:
+        return StockTransformConfig(
+            window_days=self.window_days,
+            target_column=self.target_column,
+            feature_columns=self.feature_columns,
+            scaling=self.scaling,
+        )
 
     def required_wins(self) -> tuple[str, ...]:
         return ("persistence",) if self.must_beat_persistence else ()

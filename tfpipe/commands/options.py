@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, beam_pipeline_args
-from pipelines.config import PipelineConfig, apply_overrides
+from pipelines.config import PipelineConfig, Setting, apply_settings, assignment_settings
 from pipelines.registry import config_for
 from pipelines.workdir import DEFAULT_WORKDIR
 
@@ -51,28 +51,27 @@ def add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
-def assignments(args: argparse.Namespace, from_cwd: bool = True) -> list[str]:
-    """The --config file's settings, then --set's, each `key=value`; with `from_cwd`, a data folder
-    the user names is taken from where they ran the command."""
-    from pipelines.config_files import assignments_from_file
+def settings(args: argparse.Namespace, from_cwd: bool = True) -> list[tuple[str, Setting]]:
+    """The --config file's settings (typed as YAML typed them), then --set's; with `from_cwd`, a data
+    folder the user names is taken from where they ran the command."""
+    from pipelines.config_files import settings_from_file
 
-    from_file = assignments_from_file(args.config_file) if args.config_file else []
-    given = [*from_file, *args.overrides]
-    return [_from_cwd(assignment) for assignment in given] if from_cwd else given
+    from_file = settings_from_file(args.config_file) if args.config_file else []
+    given = [*from_file, *assignment_settings(args.overrides)]
+    return [_from_cwd(key, value) for key, value in given] if from_cwd else given
 
 
-def _from_cwd(assignment: str) -> str:
+def _from_cwd(key: str, value: Setting) -> tuple[str, Setting]:
     # Shipped defaults are relative to the repository; a folder the user names
     # is relative to where they ran the command.
-    key, sep, value = assignment.partition("=")
-    if key == "data_dir" and sep and value:
-        return f"{key}={Path(value).resolve()}"
-    return assignment
+    if key == "data_dir" and isinstance(value, str) and value:
+        return key, str(Path(value).resolve())
+    return key, value
 
 
 def load_config(args: argparse.Namespace, from_cwd: bool = True) -> PipelineConfig:
     """The pipeline's config with the --config file and --set values applied."""
-    return apply_overrides(config_for(args.pipeline), assignments(args, from_cwd))
+    return apply_settings(config_for(args.pipeline), settings(args, from_cwd))
 
 
 def checked_config(args: argparse.Namespace) -> PipelineConfig:

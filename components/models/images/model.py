@@ -101,4 +101,4 @@ def run_fn(fn_args: FnArgs) -> None:
 
 
 # The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
-tuner_fn = tuning.tuner_fn_for(run_fn)
+tuner_fn = tuning.tuner_fn_for(run_fn, ImageConfig)

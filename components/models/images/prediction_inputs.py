@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from components.models.images import features
 from components.models.images.preprocessing import decode
-from serving.client import example
+from components.tf_example import serialized
 
 
 def to_examples(inputs: list[str], config) -> list[bytes]:
@@ -22,7 +22,7 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
             decode(encoded, 0)
         except tf.errors.InvalidArgumentError:
             raise ValueError(f"{name} cannot be decoded as an image; expected a PNG or JPEG file.") from None
-        examples.append(example({features.IMAGE_KEY: encoded}))
+        examples.append(serialized({features.IMAGE_KEY: encoded}))
     return examples
 
 

@@ -27,7 +27,6 @@ from components import tf_setup, training_record
 from components.models import training, tuning
 from components.models.stock import features
 from components.models.stock.preprocessing import dense_window, required_columns
-from pipelines.registry import config_from_custom_config
 from pipelines.stock.config import StockConfig, StockModelConfig
 
 FORECAST_CHART = "forecast_vs_real.png"
@@ -120,7 +119,7 @@ class _PriceModel(tf.Module):
         self.window_days = config.window_days
         self.feature_columns = list(config.feature_columns)
         self.target_column = config.target_column
-        self.input_columns = required_columns(config.transform_params())
+        self.input_columns = required_columns(config.transform_config())
         self.raw_spec = {column: tf.io.VarLenFeature(tf.float32) for column in self.input_columns}
 
     def forecast(self, raw_windows: dict) -> tf.Tensor:
@@ -178,8 +177,7 @@ class _PriceModel(tf.Module):
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split, charts the eval split, exports the price SavedModel."""
     tf_setup.configure()
-    config = tuning.with_hyperparameters(config_from_custom_config(fn_args.custom_config), fn_args)
-    assert isinstance(config, StockConfig)
+    config = tuning.with_hyperparameters(StockConfig.from_custom_config(fn_args.custom_config), fn_args)
     keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, config)
@@ -250,4 +248,4 @@ def _chart_eval_split(
 
 
 # The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
-tuner_fn = tuning.tuner_fn_for(run_fn)
+tuner_fn = tuning.tuner_fn_for(run_fn, StockConfig)
