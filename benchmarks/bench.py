@@ -134,6 +134,13 @@ BENCHMARKS = (
         ("--speakers", "george,jackson,nicolas,theo,yweweler", "--fsdd"),
         in_make_bench=False,
     ),
+    Benchmark(
+        "model_search_letters",
+        "The letters models searched by the Tuner (8 trials of 400 steps) against the default GRU, same budget",
+        "model_search.py",
+        ("letters", "--trials", "8", "--steps-per-trial", "400"),
+        in_make_bench=False,
+    ),
 )
 
 
