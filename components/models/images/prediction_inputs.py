@@ -84,7 +84,9 @@ def ink_on_paper_to_digit(gray: np.ndarray) -> Image.Image:
     r1, c1 = min(row0 + side, gray.shape[0]), min(column0 + side, gray.shape[1])
     square[r0 - row0 : r1 - row0, c0 - column0 : c1 - column0] = gray[r0:r1, c0:c1]
     darkness = np.clip((paper_level - square) / max(paper_level - ink_level, 1.0), 0.0, 1.0)
-    shrunk = Image.fromarray((darkness * 255).astype(np.uint8)).resize((_DIGIT_BOX, _DIGIT_BOX), Image.LANCZOS)
+    shrunk = Image.fromarray((darkness * 255).astype(np.uint8)).resize(
+        (_DIGIT_BOX, _DIGIT_BOX), Image.Resampling.LANCZOS
+    )
     digit = np.where(np.asarray(shrunk) >= _INK_FRACTION * 255, 255, 0).astype(np.uint8)
     frame = np.zeros((_DIGIT_FRAME, _DIGIT_FRAME), np.uint8)
     margin = (_DIGIT_FRAME - _DIGIT_BOX) // 2
