@@ -13,6 +13,8 @@ Runs, one after another on a quiet machine (each is timed, so nothing else shoul
                        (200,000 rows; --quick: 25 tickers), in memory and with 2 Beam worker
                        processes: time per 100,000 rows and peak memory (the 1,000,000-row run
                        is `scale_run.py --profiles in-memory`, 17 min: RESULTS.md)
+  image_zoo.py         the notes' six CNNs on CIFAR-10, 300 s of training each, and vgg6 in bfloat16
+                       against float32 (--quick: 60 s each)
 The section between the `make bench` markers in RESULTS.md is replaced by this run's date,
 machine, commands and their output, verbatim; the rest of RESULTS.md (curated figures, each
 with its own date and command) is left as it is.
@@ -47,6 +49,7 @@ def main() -> int:
         ["serving_latency.py", "--model", "iris", "--workdir", str(workdir / "iris")],
         ["stock_recipe.py", "--epochs", "5" if args.quick else "50", "--workdir", str(workdir / "stock")],
         ["scale_run.py", "--tickers", "25" if args.quick else "100", "--days", "2000"],
+        ["image_zoo.py", "--budget-s", "60" if args.quick else "300"],
     ]
     started = datetime.datetime.now(datetime.timezone.utc)
     sections = []

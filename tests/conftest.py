@@ -415,9 +415,9 @@ def write_records_sample(source: Path, target: Path, every: int) -> int:
     return written
 
 
-# A sample of the shipped photos (every 25th: 2,000 train, 200 test) and few steps: far below the
-# default threshold, so any accuracy is blessed and the serving and predict tests get a pushed model.
-FAST_CIFAR10 = [
+# A sample of the shipped images (every 25th: 2,000 or 2,400 train, 200 test) and few steps: far below
+# the default threshold, so any accuracy is blessed and the serving and predict tests get a pushed model.
+FAST_IMAGE_RECORDS = [
     "--set",
     "train_steps=120",
     "--set",
@@ -429,7 +429,6 @@ FAST_CIFAR10 = [
     "--set",
     "blessing_threshold=0",
 ]
-FAST_FASHION_MNIST = [*FAST_CIFAR10[:-1], "blessing_threshold=0.5"]
 
 
 def _image_records_run(tmp_path_factory, pipeline: str, every: int, fast: list[str]) -> PipelineRun:
@@ -445,10 +444,10 @@ def _image_records_run(tmp_path_factory, pipeline: str, every: int, fast: list[s
 def cifar10_run(tmp_path_factory) -> PipelineRun:
     """The cifar10 pipeline (its default model and precision) on a sample of the shipped photos;
     tracked in the workdir's embedded store."""
-    return _image_records_run(tmp_path_factory, "cifar10", 25, FAST_CIFAR10)
+    return _image_records_run(tmp_path_factory, "cifar10", 25, FAST_IMAGE_RECORDS)
 
 
 @pytest.fixture(scope="session")
 def fashion_mnist_run(tmp_path_factory) -> PipelineRun:
     """The fashion_mnist pipeline on a sample of the shipped images (every 25th: 2,400 train, 200 test)."""
-    return _image_records_run(tmp_path_factory, "fashion_mnist", 25, FAST_FASHION_MNIST)
+    return _image_records_run(tmp_path_factory, "fashion_mnist", 25, FAST_IMAGE_RECORDS)
