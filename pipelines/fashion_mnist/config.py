@@ -36,7 +36,8 @@ class FashionMnistConfig(ImageConfig):
     image_height: int = 28
     image_width: int = 28
     channels: int = 1
-    # About ten passes over the 60,000 training images (benchmarks/RESULTS.md, "Fashion-MNIST").
+    # Ten passes over the 60,000 training images: test accuracy 0.934 in an 8-minute run on 2 cores
+    # (benchmarks/RESULTS.md, "Fashion-MNIST: default run").
     train_steps: int = 4690
     epochs: int = 10
     eval_steps: int = 40
