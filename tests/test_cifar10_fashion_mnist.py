@@ -4,6 +4,7 @@ serves float32 answers equal to an in-process float32 evaluation; `tfpipe predic
 and reads an MNIST digit written on paper."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ from components.models.images import features
 from components.models.images.model import build_classifier
 from components.models.images.preprocessing import to_pixels
 from components.training_record import SUMMARY_FILE
+from pipelines.config import apply_overrides
+from pipelines.config_files import assignments_from_file
 from pipelines.registry import config_for
 from serving.client import PredictionClient, example
 from serving.model_server import ModelServer, ServerOptions
@@ -144,3 +147,13 @@ def test_predict_reads_mnist_digits_written_on_paper(mnist_run: PipelineRun, tmp
     assert result.returncode == 0, result.stderr
     predicted = [int(line.split(": ")[1].split()[0]) for line in result.stdout.splitlines()]
     assert np.mean(np.array(predicted) == np.array(labels)) >= 0.8
+
+
+def test_the_notes_settings_are_a_named_config_file():
+    notes = Path(config_for("cifar10").module_path("pipelines/cifar10/notes.yaml"))
+    config = apply_overrides(config_for("cifar10"), assignments_from_file(notes))
+    config.check()
+    assert (config.model.name, config.model.learning_rate, config.model.batch_size) == ("baseline", 0.001, 32)
+    assert config.train_steps // config.epochs == -(-50_000 // 32)  # 5 passes over the training photos
+    assert config.model.precision == "float32"
+    assert not any(vars(config.augmentation).values())
