@@ -135,6 +135,13 @@ BENCHMARKS = (
         in_make_bench=False,
     ),
     Benchmark(
+        "image_zoo",
+        "The notes' six CNNs on CIFAR-10 at equal training time, and bfloat16 against float32",
+        "image_zoo.py",
+        ("--budget-s", "300"),
+        quick_arguments=("--budget-s", "60"),
+    ),
+    Benchmark(
         "model_search_letters",
         "The letters models searched by the Tuner (8 trials of 400 steps) against the default GRU, same budget",
         "model_search.py",

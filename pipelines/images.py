@@ -12,18 +12,20 @@ from pathlib import Path
 from typing import ClassVar
 
 from components.example_gen import layouts
+from components.precision import CHOICES as PRECISIONS
 from pipelines import files
 from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
-# CNNs, a dense baseline and the rows-as-time-steps readers.
+# CNNs, vgg6 (cifar10's default), a dense baseline and the rows-as-time-steps readers.
 IMAGE_MODELS = (
     "mlp",
     "baseline",
     "lenet5",
     "alexnet8",
     "vgg16",
+    "vgg6",
     "inception10",
     "resnet18",
     "rnn_rows",
@@ -33,20 +35,28 @@ IMAGE_MODELS = (
 # The notes' CNN chapter: the six networks it trains and compares.
 NOTES_CNNS = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
 
+SCHEDULES = ("constant", "cosine")
+
 
 @dataclasses.dataclass
 class ImageModelConfig:
     """Which model of the zoo, and how it is trained."""
 
     name: str = "baseline"
-    """The zoo model: mlp, baseline, lenet5, alexnet8, vgg16, inception10, resnet18, or the rows
-    readers rnn_rows, lstm_rows, bilstm_rows (components/models/images/zoo.py)."""
+    """The zoo model: mlp, baseline, lenet5, alexnet8, vgg16, inception10, resnet18, the VGG variant
+    vgg6, or the rows readers rnn_rows, lstm_rows, bilstm_rows (components/models/images/zoo.py)."""
     learning_rate: float = 0.003
-    """Adam's step size."""
+    """Adam's step size (the first one, with learning_rate_schedule=cosine)."""
+    learning_rate_schedule: str = "constant"
+    """`constant`, or `cosine`: the step size falls from learning_rate to 0 over train_steps along half a cosine."""
     batch_size: int = 32
     """Images per training step."""
     seed: int = 0
     """Seeds weight initialization, shuffling and augmentation, so an unchanged run trains the same model."""
+    precision: str = "auto"
+    """The float type of training: `auto` (bfloat16 mixed precision for the convolutional models where the
+    CPU has AVX-512-BF16 or AMX, float32 for the rows readers and elsewhere), `bfloat16` or `float32`. The
+    exported model computes in float32 either way (components/precision.py)."""
 
 
 @dataclasses.dataclass
@@ -107,6 +117,9 @@ class ImageConfig(PipelineConfig):
     blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
     tuning_objective: ClassVar[str] = "val_sparse_categorical_accuracy"
     tuning_higher_is_better: ClassVar[bool] = True
+    # The training images are light strokes on a dark ground (MNIST): `tfpipe predict` turns a mostly light
+    # photo (dark ink on paper) into one like them first (components/models/images/prediction_inputs.py).
+    light_on_dark: ClassVar[bool] = False
 
     class_names: tuple[str, ...] = tuple("0123456789")
     """The classes in label order: labels in a labels file and class folder names must be one
@@ -130,6 +143,13 @@ class ImageConfig(PipelineConfig):
             raise ConfigError(
                 f"--set image_height/image_width: expected sizes of at least 1 pixel, "
                 f"got {self.image_height}x{self.image_width}."
+            )
+        if self.model.precision not in PRECISIONS:
+            raise ConfigError(f"--set model.precision={self.model.precision}: expected one of {', '.join(PRECISIONS)}.")
+        if self.model.learning_rate_schedule not in SCHEDULES:
+            raise ConfigError(
+                f"--set model.learning_rate_schedule={self.model.learning_rate_schedule}: "
+                f"expected one of {', '.join(SCHEDULES)}."
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipelines.cifar10.config import Cifar10Config
 from pipelines.config import PipelineConfig
 from pipelines.digits.config import DigitsConfig
+from pipelines.fashion_mnist.config import FashionMnistConfig
 from pipelines.iris.config import IrisConfig
 from pipelines.letters.config import LettersConfig
 from pipelines.mnist.config import MnistConfig
@@ -12,7 +14,16 @@ from pipelines.stock.config import StockConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
     config.name: config
-    for config in (IrisConfig, StockConfig, DigitsConfig, MnistConfig, LettersConfig, SpokenDigitsConfig)
+    for config in (
+        IrisConfig,
+        StockConfig,
+        DigitsConfig,
+        MnistConfig,
+        LettersConfig,
+        SpokenDigitsConfig,
+        FashionMnistConfig,
+        Cifar10Config,
+    )
 }
 
 

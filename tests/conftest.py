@@ -51,6 +51,8 @@ PIPELINE_RUNS = {
     "letters_run",
     "spoken_digits_run",
     "iris_search",
+    "cifar10_run",
+    "fashion_mnist_run",
 }
 
 
@@ -396,3 +398,57 @@ def spoken_digits_run(tmp_path_factory) -> SpokenDigitsRun:
     )
     assert process.returncode == 0, process.stdout + process.stderr
     return SpokenDigitsRun(workdir, data_dir, process)
+
+
+def write_records_sample(source: Path, target: Path, every: int) -> int:
+    """Every `every`-th tf.Example of each shipped TFRecord file in `source`, written under the same
+    names in `target` (so the same layout gives the same splits); how many were written."""
+    import tensorflow as tf
+
+    target.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in sorted(source.glob("*.tfrecord.gz")):
+        records = tf.data.TFRecordDataset(str(path), compression_type="GZIP").shard(every, 0)
+        with tf.io.TFRecordWriter(str(target / path.name), options="GZIP") as writer:
+            for record in records:
+                writer.write(record.numpy())
+                written += 1
+    return written
+
+
+# A sample of the shipped images (every 25th: 2,000 or 2,400 train, 200 test) and few steps: far below
+# the default threshold, so any accuracy is blessed and the serving and predict tests get a pushed model.
+FAST_IMAGE_RECORDS = [
+    "--set",
+    "train_steps=120",
+    "--set",
+    "epochs=2",
+    "--set",
+    "eval_steps=4",
+    "--set",
+    "model.batch_size=64",
+    "--set",
+    "blessing_threshold=0",
+]
+
+
+def _image_records_run(tmp_path_factory, pipeline: str, every: int, fast: list[str]) -> PipelineRun:
+    root = tmp_path_factory.mktemp(pipeline)
+    write_records_sample(REPO_ROOT / "data" / pipeline, root / "data", every)
+    workdir = root / "workdir"
+    process = run_tfpipe("run", pipeline, "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *fast)
+    assert process.returncode == 0, process.stdout + process.stderr
+    return PipelineRun(workdir, pipeline, process)
+
+
+@pytest.fixture(scope="session")
+def cifar10_run(tmp_path_factory) -> PipelineRun:
+    """The cifar10 pipeline (its default model and precision) on a sample of the shipped photos;
+    tracked in the workdir's embedded store."""
+    return _image_records_run(tmp_path_factory, "cifar10", 25, FAST_IMAGE_RECORDS)
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_run(tmp_path_factory) -> PipelineRun:
+    """The fashion_mnist pipeline on a sample of the shipped images (every 25th: 2,400 train, 200 test)."""
+    return _image_records_run(tmp_path_factory, "fashion_mnist", 25, FAST_IMAGE_RECORDS)

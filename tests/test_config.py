@@ -47,7 +47,7 @@ def test_bad_overrides_are_named(assignment, expected):
 def test_unknown_pipeline_lists_the_known_ones():
     with pytest.raises(UnknownPipelineError) as error:
         config_for("irises")
-    assert "known pipelines: digits, iris" in str(error.value)
+    assert "known pipelines: cifar10, digits, fashion_mnist, iris" in str(error.value)
 
 
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))

@@ -22,6 +22,7 @@ def test_the_zoo_holds_the_notes_models():
         "lenet5",
         "alexnet8",
         "vgg16",
+        "vgg6",
         "inception10",
         "resnet18",
         "rnn_rows",

@@ -240,4 +240,4 @@ def model_summary(model: keras.Model) -> dict:
             for weight, value in zip(layer.weights, layer.get_weights())
         ]
         layers.append({"name": layer.name, "type": type(layer).__name__, "weights": weights})
-    return {"total_parameters": int(model.count_params()), "layers": layers}
+    return {"total_parameters": int(model.count_params()), "dtype_policy": model.dtype_policy.name, "layers": layers}

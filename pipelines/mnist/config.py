@@ -17,6 +17,7 @@ from pipelines.images import ImageConfig, ImageModelConfig
 class MnistConfig(ImageConfig):
     name: ClassVar[str] = "mnist"
     description: ClassVar[str] = "Real MNIST digits 0-9, 28x28, from TFRecord files (the notes' LeNet5 by default)."
+    light_on_dark: ClassVar[bool] = True
 
     data_dir: str = "data/mnist"
     """Folder of images in one of the layouts of components/example_gen/layouts.py; the shipped one

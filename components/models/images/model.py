@@ -7,13 +7,22 @@ The exported SavedModel has two signatures, both returning `probabilities` (one 
   encoded_images   the encoded images themselves, a string tensor `image`
 Both run the Transform graph first, so an image of any size or channel count is decoded,
 converted and resized as the training images were.
+
+Training may compute in bfloat16 (`model.precision`, components/precision.py); the exported model
+computes in float32 whatever the training did: the trained weights (float32 under either policy) are
+copied into the same model built under the float32 policy, which is what is saved. Its answers then
+do not depend on the serving machine's bfloat16 units, and TFMA scores what is served.
 """
+
+import logging
+from collections.abc import Callable
 
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components import precision
 from components.models import training, tuning
 from components.models.images import features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
@@ -40,12 +49,18 @@ def augmentation_layers(augmentation: AugmentationConfig, seed: int) -> list[ker
 
 
 def build_classifier(
-    model: ImageModelConfig, augmentation: AugmentationConfig, input_shape: tuple[int, int, int], class_count: int
+    model: ImageModelConfig,
+    augmentation: AugmentationConfig,
+    input_shape: tuple[int, int, int],
+    class_count: int,
+    train_steps: int = 1,
 ) -> keras.Model:
-    """The zoo model `model.name` behind the augmentation layers, compiled with Adam.
+    """The zoo model `model.name` behind the augmentation layers, compiled with Adam, in Keras' current
+    dtype policy.
 
     Args:
       input_shape: pixels as height, width, channels.
+      train_steps: the steps the learning rate schedule spans (`model.learning_rate_schedule=cosine`).
     """
     classifier = zoo.build(model.name, input_shape, class_count)
     inputs = keras.Input(input_shape, name=features.PIXELS_KEY)
@@ -53,8 +68,11 @@ def build_classifier(
     for layer in augmentation_layers(augmentation, model.seed):
         x = layer(x)
     built = keras.Model(inputs, classifier(x), name=f"{model.name}_classifier")
+    learning_rate = model.learning_rate
+    if model.learning_rate_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(model.learning_rate, decay_steps=train_steps)
     built.compile(
-        optimizer=keras.optimizers.Adam(model.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy()],
     )
@@ -85,18 +103,43 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
     return {"serving_default": serve_examples, ImageConfig.json_signature: serve_encoded_images}
 
 
+def training_policy(model: ImageModelConfig) -> str:
+    """The Keras dtype policy `model` trains in (components/precision.py)."""
+    return precision.policy_name(model.precision, recurrent=model.name in zoo.RECURRENT)
+
+
+def float32_copy(trained: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:
+    """The model `build` makes under the float32 policy, holding `trained`'s weights (float32 under any policy)."""
+    with precision.keras_policy(precision.FLOAT32_POLICY):
+        copy = build()
+    copy.set_weights(trained.get_weights())
+    return copy
+
+
 def run_fn(fn_args: FnArgs) -> None:
-    """Trains on the transformed train split and exports the SavedModel with both signatures."""
+    """Trains on the transformed train split and exports the float32 SavedModel with both signatures."""
     config, transform_output, train, evaluation = training.prepare_training(fn_args, ImageConfig, features.LABEL_KEY)
     input_shape = (config.image_height, config.image_width, config.channels)
-    model = build_classifier(config.model, config.augmentation, input_shape, len(config.class_names))
+
+    def build() -> keras.Model:
+        return build_classifier(
+            config.model, config.augmentation, input_shape, len(config.class_names), fn_args.train_steps
+        )
+
+    policy = training_policy(config.model)
+    logging.info(
+        "Training %s under Keras' %s policy (model.precision=%s)", config.model.name, policy, config.model.precision
+    )
+    with precision.keras_policy(policy):
+        model = build()
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
-    model.save(
+    exported = model if policy == precision.FLOAT32_POLICY else float32_copy(model, build)
+    exported.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures=_serving_signatures(model, transform_output, list(config.class_names)),
+        signatures=_serving_signatures(exported, transform_output, list(config.class_names)),
     )
 
 

@@ -6,6 +6,10 @@ takes smaller ones, down to the 8x8 digits: a convolution whose kernel no longer
 map pads it ('same') instead, and a pooling layer is left out once the map is smaller than its
 window, so the layers stay the notes' layers and only the spatial sizes shrink.
 
+The last layer computes in float32 whatever Keras' dtype policy (components/precision.py): under
+bfloat16 mixed precision the probabilities, and so the loss, stay float32, as Keras' mixed-precision
+guide says.
+
 Besides the convolutional ones, the notes' sequence readings of an image: `rnn_rows`, `lstm_rows`
 and `bilstm_rows` read each image row as one time step ([height, width, channels] becomes
 `height` steps of `width * channels` values) with SimpleRNN(32), LSTM(32) or a bidirectional
@@ -19,6 +23,8 @@ from tf_keras import layers
 
 Builder = Callable[[tuple[int, int, int], int], keras.Model]
 MODELS: dict[str, Builder] = {}
+# The recurrent models: components/precision.py leaves them in float32 unless told otherwise.
+RECURRENT = frozenset({"rnn_rows", "lstm_rows", "bilstm_rows"})
 
 
 def register(name: str) -> Callable[[Builder], Builder]:
@@ -36,10 +42,10 @@ def build(name: str, input_shape: tuple[int, int, int], class_count: int) -> ker
     return MODELS[name](input_shape, class_count)
 
 
-def _conv(x, filters: int, kernel: int, strides: int = 1, padding: str = "same", activation=None):
+def _conv(x, filters: int, kernel: int, strides: int = 1, padding: str = "same", activation=None, use_bias=True):
     if padding == "valid" and min(x.shape[1:3]) < kernel:
         padding = "same"
-    return layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation)(x)
+    return layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation, use_bias=use_bias)(x)
 
 
 def _max_pool(x, size: int, strides: int, padding: str = "valid"):
@@ -48,14 +54,18 @@ def _max_pool(x, size: int, strides: int, padding: str = "valid"):
     return layers.MaxPooling2D(size, strides=strides, padding=padding)(x)
 
 
-def _conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, padding: str = "same"):
-    x = _conv(x, filters, kernel, strides, padding)
+def _conv_bn_relu(x, filters: int, kernel: int = 3, strides: int = 1, padding: str = "same", use_bias=True):
+    x = _conv(x, filters, kernel, strides, padding, use_bias=use_bias)
     x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x)
 
 
-def _classifier(inputs, x, class_count: int, name: str) -> keras.Model:
-    outputs = layers.Dense(class_count, activation="softmax", name="probabilities")(x)
+def _classifier(inputs, x, class_count: int, name: str, l2: float = 0.0) -> keras.Model:
+    """The Dense softmax over `x`, in float32 (see above); `l2`: the L2 penalty on its kernel."""
+    regularizer = keras.regularizers.l2(l2) if l2 else None
+    outputs = layers.Dense(
+        class_count, activation="softmax", kernel_regularizer=regularizer, dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -133,6 +143,22 @@ def build_vgg16(input_shape, class_count: int) -> keras.Model:
     return _classifier(inputs, x, class_count, "vgg16")
 
 
+@register("vgg6")
+def build_vgg6(input_shape, class_count: int) -> keras.Model:
+    """A VGG16 cut to CPU size (not in the notes): VGG16's blocks of Conv 3x3 with BN and ReLU, each block
+    ending in MaxPool 2x2 and Dropout 0.2, but three blocks of two convolutions (32, 64, 128 filters), then
+    Flatten and the Dense softmax without VGG16's two Dense 512. About 0.3 million parameters, 1/50 of VGG16."""
+    inputs = keras.Input(input_shape, name="pixels")
+    x = inputs
+    for filters in (32, 64, 128):
+        for _ in range(2):
+            x = _conv_bn_relu(x, filters)
+        x = _max_pool(x, 2, 2)
+        x = layers.Dropout(0.2)(x)
+    x = layers.Flatten()(x)
+    return _classifier(inputs, x, class_count, "vgg6")
+
+
 def _inception_block(x, filters: int, strides: int):
     """Four branches concatenated: 1x1; 1x1 then 3x3; 1x1 then 5x5; 3x3 max pool then 1x1."""
     branch1 = _conv_bn_relu(x, filters, 1, strides)
@@ -159,27 +185,29 @@ def build_inception10(input_shape, class_count: int) -> keras.Model:
 
 
 def _residual_block(x, filters: int, strides: int):
-    """Two Conv 3x3 with BN; the input is added back (through a 1x1 Conv where the shape changes)."""
+    """Two Conv 3x3 with BN; the input is added back (through a 1x1 Conv where the shape changes). The
+    convolutions have no bias, as the notes' (BN's offset does its work)."""
     shortcut = x
-    x = _conv_bn_relu(x, filters, 3, strides)
-    x = _conv(x, filters, 3)
+    x = _conv_bn_relu(x, filters, 3, strides, use_bias=False)
+    x = _conv(x, filters, 3, use_bias=False)
     x = layers.BatchNormalization()(x)
     if strides != 1 or shortcut.shape[-1] != filters:
-        shortcut = layers.BatchNormalization()(_conv(shortcut, filters, 1, strides))
+        shortcut = layers.BatchNormalization()(_conv(shortcut, filters, 1, strides, use_bias=False))
     return layers.Activation("relu")(layers.Add()([x, shortcut]))
 
 
 @register("resnet18")
 def build_resnet18(input_shape, class_count: int) -> keras.Model:
     """The notes' ResNet18: Conv 64 with BN and ReLU, four stages of two residual blocks
-    (64, 128, 256, 512 filters; stride 2 entering each stage after the first), global average pooling."""
+    (64, 128, 256, 512 filters; stride 2 entering each stage after the first), global average pooling,
+    the Dense softmax with the notes' L2 penalty (Keras' default factor, 0.01) on its kernel."""
     inputs = keras.Input(input_shape, name="pixels")
-    x = _conv_bn_relu(inputs, 64)
+    x = _conv_bn_relu(inputs, 64, use_bias=False)
     for stage, filters in enumerate((64, 128, 256, 512)):
         x = _residual_block(x, filters, strides=1 if stage == 0 else 2)
         x = _residual_block(x, filters, strides=1)
     x = layers.GlobalAveragePooling2D()(x)
-    return _classifier(inputs, x, class_count, "resnet18")
+    return _classifier(inputs, x, class_count, "resnet18", l2=0.01)
 
 
 def _rows(input_shape, class_count: int, recurrent: layers.Layer, name: str) -> keras.Model:

@@ -1,0 +1,69 @@
+"""Which float type a model trains in: bfloat16 mixed precision where the CPU computes bfloat16 natively
+and the model is one it speeds up, float32 otherwise.
+
+Keras' `mixed_bfloat16` policy computes layers in bfloat16 and keeps their weights in float32; oneDNN
+runs those bfloat16 matrix products on AVX-512-BF16 or AMX units, and only under that policy. Without
+such units bfloat16 is emulated and slower than float32, so `auto` asks the CPU (/proc/cpuinfo's
+flags, read at run time: machines of one kind can differ). Recurrent models are left in float32 by
+`auto`: an LSTM step measured slower under the policy (docs/design.md).
+
+No loss scaling: Keras' mixed-precision guide needs it for float16 only; bfloat16 has float32's
+exponent range. The model's last layer computes in float32 (components/models/images/zoo.py), so its
+probabilities and the loss are float32.
+
+Importing this module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+AUTO, BFLOAT16, FLOAT32 = "auto", "bfloat16", "float32"
+CHOICES = (AUTO, BFLOAT16, FLOAT32)
+# /proc/cpuinfo flags of units that compute bfloat16 products natively.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# Keras' policy names.
+MIXED_POLICY, FLOAT32_POLICY = "mixed_bfloat16", "float32"
+
+
+def cpu_bf16_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, ...]:
+    """The BF16_FLAGS the CPU reports (empty where it reports none, or there is no /proc/cpuinfo)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return ()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return tuple(flag for flag in BF16_FLAGS if flag in flags)
+
+
+def policy_name(requested: str, recurrent: bool, cpu_flags: tuple[str, ...] | None = None) -> str:
+    """The Keras policy to train in: `requested` bfloat16 or float32 as asked; `auto`: mixed_bfloat16 for a
+    model that is not `recurrent` on a CPU with one of BF16_FLAGS (`cpu_flags`; None: this CPU's), else float32."""
+    if requested not in CHOICES:
+        raise ValueError(f"precision {requested!r}: expected one of {', '.join(CHOICES)}.")
+    if requested == BFLOAT16:
+        return MIXED_POLICY
+    if requested == FLOAT32 or recurrent:
+        return FLOAT32_POLICY
+    flags = cpu_bf16_flags() if cpu_flags is None else cpu_flags
+    return MIXED_POLICY if flags else FLOAT32_POLICY
+
+
+@contextlib.contextmanager
+def keras_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to `name` for the layers built inside, the previous one restored after
+    (the Trainer may share its process with other pipelines' runs)."""
+    import tf_keras as keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

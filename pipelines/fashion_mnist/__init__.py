@@ -1,0 +1,1 @@
+"""The fashion_mnist pipeline: Fashion-MNIST clothing images from TFRecord files -> ten kinds."""
