@@ -1,105 +1,259 @@
-"""`make bench`: every benchmark script in one run, its output written into benchmarks/RESULTS.md.
+"""`make bench`: runs the benchmarks, stores their figures with provenance, regenerates RESULTS.md.
 
-  .venv/bin/python benchmarks/bench.py [--quick]
+  .venv/bin/python benchmarks/bench.py [--quick] [--only NAME,...]
 
-Runs, one after another on a quiet machine (each is timed, so nothing else should run):
-  first_fit.py         the first fit() with and without the autograph rule
-  iris_rerun.py        iris: first run and unchanged re-run, seconds per component
-  serving_latency.py   serving latency and throughput of the iris model just pushed, against the
-                       in-process call and an empty gRPC server
-  stock_recipe.py      the notes' stock recipe: plain Keras script against the whole pipeline
-                       (--quick: 5 epochs instead of the notes' 50)
-  scale_run.py         the stock pipeline's data steps on 100 simulated tickers of 2,000 days
-                       (200,000 rows; --quick: 25 tickers), in memory and with 2 Beam worker
-                       processes: time per 100,000 rows and peak memory (the 1,000,000-row run
-                       is `scale_run.py --profiles in-memory`, 17 min: RESULTS.md)
-  image_zoo.py         the notes' six CNNs on CIFAR-10, 300 s of training each, and vgg6 in bfloat16
-                       against float32 (--quick: 60 s each)
-The section between the `make bench` markers in RESULTS.md is replaced by this run's date,
-machine, commands and their output, verbatim; the rest of RESULTS.md (curated figures, each
-with its own date and command) is left as it is.
+Runs the benchmarks of BENCHMARKS one after another (each is timed, so nothing else should run),
+each with `--results-fp`, and stores what each wrote, with the date (UTC), the commit, the machine
+and the exact command, as benchmarks/results/<name>.json; then renders RESULTS.md from every
+stored result and benchmarks/conclusions.md (benchmarks/render.py, which `--render-only` runs
+alone). Without --only it runs the benchmarks marked `in_make_bench` (about 65 min on 2 cores);
+`--only letters_models` runs one of the others. A benchmark that fails keeps its stored result and
+makes the exit status 1.
+
+To add a benchmark: a script in benchmarks/ that takes `--results-fp` (benchmarks/results.py),
+an entry in BENCHMARKS, and its `## <name>` section in benchmarks/conclusions.md once measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parent
-RESULTS = BENCHMARKS / "RESULTS.md"
-BEGIN = "<!-- make bench: begin (benchmarks/bench.py writes this section) -->"
-END = "<!-- make bench: end -->"
+import render
+from results import Machine, Provenance, Results, StoredResult
+
+BENCHMARKS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCHMARKS_DIR.parent
+BENCH_DIR = "$BENCH_DIR"
+"""Stands for the run's temporary folder in arguments and in the stored command."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Benchmark:
+    name: str
+    """The stored result: benchmarks/results/<name>.json, and its section in RESULTS.md."""
+    title: str
+    """What it measures, a sentence without its full stop."""
+    script: str
+    arguments: tuple[str, ...] = ()
+    quick_arguments: tuple[str, ...] | None = None
+    """The arguments under --quick, when they differ."""
+    in_make_bench: bool = True
+    """Whether `make bench` runs it; the others are long, or need a run made first (--only NAME)."""
+
+
+BENCHMARKS = (
+    Benchmark(
+        "first_fit", "The first fit() of a tiny Keras 2 model, with and without the autograph rule", "first_fit.py"
+    ),
+    Benchmark(
+        "iris_rerun",
+        "`tfpipe run iris` on a fresh workdir, the same command unchanged, and with --rerun",
+        "iris_rerun.py",
+        ("--workdir", f"{BENCH_DIR}/iris"),
+    ),
+    Benchmark(
+        "serving_latency",
+        "gRPC Predict on `tfpipe serve` against the in-process call and an empty gRPC server: the iris model",
+        "serving_latency.py",
+        ("--model", "iris", "--workdir", f"{BENCH_DIR}/iris"),
+    ),
+    Benchmark(
+        "serving_robustness",
+        "`tfpipe serve` under malformed requests and bursts of connections, on TF Serving's test models",
+        "serving_robustness.py",
+    ),
+    Benchmark(
+        "stock_recipe",
+        "The notes' stock recipe as their plain Keras script and through the whole stock pipeline",
+        "stock_recipe.py",
+        ("--epochs", "50", "--workdir", f"{BENCH_DIR}/stock"),
+        quick_arguments=("--epochs", "5", "--workdir", f"{BENCH_DIR}/stock"),
+    ),
+    Benchmark(
+        "scale_run",
+        "The stock pipeline on 200,000 rows of 100 simulated tickers, per Beam profile",
+        "scale_run.py",
+        ("--tickers", "100", "--days", "2000"),
+        quick_arguments=("--tickers", "25", "--days", "2000"),
+    ),
+    Benchmark(
+        "scale_run_1m",
+        "The stock pipeline on 1,000,000 rows of 500 simulated tickers, in memory",
+        "scale_run.py",
+        ("--profiles", "in-memory"),
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "stock_train_steps",
+        "Where the stock Trainer's steps go: the recipe's model fit per input and setting",
+        "stock_train_steps.py",
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "serving_latency_stock",
+        "As serving_latency, for the stock model (needs `tfpipe run stock` in ./workdir first)",
+        "serving_latency.py",
+        ("--model", "stock", "--workdir", "workdir"),
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "serving_latency_digits",
+        "As serving_latency, for the digits model (needs `tfpipe run digits` in ./workdir first)",
+        "serving_latency.py",
+        ("--model", "digits", "--workdir", "workdir"),
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "serving_robustness_backlog_5",
+        "Bursts of connections with the standard library's listen backlog of 5, what the REST listener had",
+        "serving_robustness.py",
+        ("--rest", "0", "--grpc", "0", "--backlog", "5"),
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "letters_models",
+        "The letters pipeline's models and the notes' fixed contexts against the bigram baseline",
+        "letters_models.py",
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "spoken_digits_speakers",
+        "Spoken digits with each voice held out in turn, and with FSDD's own split",
+        "spoken_digits_speakers.py",
+        ("--speakers", "george,jackson,nicolas,theo,yweweler", "--fsdd"),
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "image_zoo",
+        "The notes' six CNNs on CIFAR-10 for equal training time, and vgg6 in bfloat16 against float32",
+        "image_zoo.py",
+        ("--budget-s", "300"),
+        quick_arguments=("--budget-s", "60"),
+    ),
+    Benchmark(
+        "model_search_letters",
+        "The letters models searched by the Tuner (8 trials of 400 steps) against the default GRU, same budget",
+        "model_search.py",
+        ("letters", "--trials", "8", "--steps-per-trial", "400"),
+        in_make_bench=False,
+    ),
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="the stock recipe with 5 epochs, not 50")
+    parser.add_argument("--quick", action="store_true", help="shorter settings where a benchmark has them")
+    parser.add_argument(
+        "--only", help=f"comma-separated names to run (default: those `make bench` runs); any of: {_names()}"
+    )
+    parser.add_argument("--render-only", action="store_true", help="regenerate RESULTS.md only; run nothing")
     args = parser.parse_args()
+    if args.render_only:
+        return render.main()
+    chosen = [b for b in BENCHMARKS if b.in_make_bench] if not args.only else _chosen(args.only.split(","))
     workdir = Path(tempfile.mkdtemp(prefix="tfpipe-bench-"))
-    commands = [
-        ["first_fit.py"],
-        ["iris_rerun.py", "--workdir", str(workdir / "iris")],
-        ["serving_latency.py", "--model", "iris", "--workdir", str(workdir / "iris")],
-        ["stock_recipe.py", "--epochs", "5" if args.quick else "50", "--workdir", str(workdir / "stock")],
-        ["scale_run.py", "--tickers", "25" if args.quick else "100", "--days", "2000"],
-        ["image_zoo.py", "--budget-s", "60" if args.quick else "300"],
-    ]
-    started = datetime.datetime.now(datetime.timezone.utc)
-    sections = []
-    for command in commands:
-        print(f"bench: {' '.join(command)}", flush=True)
-        begun = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, str(BENCHMARKS / command[0]), *command[1:]],
-            capture_output=True,
-            text=True,
-            cwd=BENCHMARKS.parent,
-        )
-        output = result.stdout.strip() or "(no output)"
-        if result.returncode:
-            output += f"\n(exit status {result.returncode})\n{result.stderr.strip()[-2000:]}"
-        print(output, flush=True)
-        shown = " ".join(["benchmarks/" + command[0], *command[1:]]).replace(str(workdir), "$BENCH_DIR")
-        sections.append(f"`.venv/bin/python {shown}` ({time.monotonic() - begun:.0f} s)\n\n```\n{output}\n```\n")
-    _write(started, sections)
-    print(f"bench: wrote {RESULTS}")
-    return 0
+    failed = [benchmark.name for benchmark in chosen if not run(benchmark, workdir, args.quick)]
+    if failed:
+        print(f"bench: failed, their stored results kept: {', '.join(failed)}", file=sys.stderr)
+    return render.main() or int(bool(failed))
 
 
-def _machine() -> str:
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} CPUs, {memory_gib:.0f} GiB, {platform.platform()}, Python {platform.python_version()}; "
-        f"load average {os.getloadavg()[0]:.1f} at the end"
-    )
+def _names() -> str:
+    return ", ".join(benchmark.name for benchmark in BENCHMARKS)
 
 
-def _write(started: datetime.datetime, sections: list[str]) -> None:
-    body = "\n".join(
+def _chosen(names: list[str]) -> list[Benchmark]:
+    by_name = {benchmark.name: benchmark for benchmark in BENCHMARKS}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise SystemExit(f"bench: unknown benchmark {', '.join(unknown)}; known: {_names()}")
+    return [by_name[name] for name in names]
+
+
+def run(benchmark: Benchmark, workdir: Path, quick: bool) -> bool:
+    """Runs one benchmark and stores its result; False when it failed (its stored result is kept)."""
+    arguments = benchmark.quick_arguments if quick and benchmark.quick_arguments is not None else benchmark.arguments
+    arguments = (*arguments, "--results-fp", f"{BENCH_DIR}/{benchmark.name}.json")
+    shown = shlex.join([".venv/bin/python", f"benchmarks/{benchmark.script}", *arguments])
+    print(f"bench: {shown}", flush=True)
+    date = datetime.datetime.now(datetime.timezone.utc)
+    load_at_start = os.getloadavg()[0]
+    began = time.monotonic()
+    process = subprocess.run(
         [
-            BEGIN,
-            "## Latest `make bench`",
-            "",
-            f"Date: {started:%Y-%m-%d %H:%M} UTC. Machine: {_machine()}. Command: `make bench`"
-            " (`$BENCH_DIR` is the run's temporary folder).",
-            "",
-            *sections,
-            END,
-        ]
+            sys.executable,
+            str(BENCHMARKS_DIR / benchmark.script),
+            *(a.replace(BENCH_DIR, str(workdir)) for a in arguments),
+        ],
+        stdout=None,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + body + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + body + "\n"
-    RESULTS.write_text(text)
+    seconds = time.monotonic() - began
+    written = workdir / f"{benchmark.name}.json"
+    if process.returncode or not written.is_file():
+        print(f"bench: {benchmark.name} exit status {process.returncode}\n{process.stderr[-2000:]}", file=sys.stderr)
+        return False
+    results = Results.from_json(json.loads(written.read_text()))
+    results.benchmark = benchmark.name
+    machine = machine_now(f"{load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
+    provenance = Provenance(f"{date:%Y-%m-%d %H:%M} UTC", commit(), machine, shown, round(seconds))
+    StoredResult(benchmark.title, results, provenance).write(render.RESULTS_DIR / f"{benchmark.name}.json")
+    return True
+
+
+def machine_now(load_average: str) -> Machine:
+    """This machine: cores, memory, CPU model and whether it has AVX-512-BF16 and AMX (/proc/cpuinfo)."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), None
+    )
+    flags = next(
+        (set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines() if line.startswith("flags")), None
+    )
+    return Machine(
+        cpus=os.cpu_count(),
+        memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        cpu_model=model,
+        avx512_bf16=None if flags is None else "avx512_bf16" in flags,
+        amx=None if flags is None else bool({"amx_bf16", "amx_tile", "amx_int8"} & flags),
+        platform=platform.platform(),
+        python=platform.python_version(),
+        load_average=load_average,
+    )
+
+
+def commit() -> str:
+    """HEAD's hash, marked when tracked files differ from it (the results and RESULTS.md aside)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(
+        [
+            "git",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":!benchmarks/results",
+            ":!benchmarks/RESULTS.md",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{head} with uncommitted changes" if changed else head or "unknown"
 
 
 if __name__ == "__main__":

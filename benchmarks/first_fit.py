@@ -1,9 +1,15 @@
 """Seconds for a tiny Keras 2 model's first fit(), with and without the autograph rule
-that components/tf_setup.py installs. Run: .venv/bin/python benchmarks/first_fit.py"""
+that components/tf_setup.py installs.
 
+  .venv/bin/python benchmarks/first_fit.py [--results-fp PATH]
+"""
+
+import argparse
 import os
 import subprocess
 import sys
+
+from results import Results, add_results_option
 
 _CHILD = """
 import os, time
@@ -20,14 +26,28 @@ started = time.monotonic()
 model.fit(x, y, epochs=1, verbose=0)
 print(f"{time.monotonic() - started:.2f}")
 """
+LABELS = {"0": "TF 2.16 default", "1": "with DoNotConvert('tf_keras')"}
+
+
+def results(seconds: dict[str, float]) -> Results:
+    """The figures of one run: `seconds` of the first fit by label of LABELS."""
+    recorded = Results("first_fit")
+    for label, value in seconds.items():
+        recorded.figure(f"first fit, {label}", value, "s")
+    return recorded
 
 
 def main() -> None:
-    for with_rule in ("0", "1"):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_results_option(parser)
+    args = parser.parse_args()
+    seconds = {}
+    for with_rule, label in LABELS.items():
         env = dict(os.environ, WITH_RULE=with_rule)
         result = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, check=True)
-        label = "with DoNotConvert('tf_keras')" if with_rule == "1" else "TF 2.16 default     "
-        print(f"first fit, {label}: {result.stdout.strip().splitlines()[-1]} s")
+        seconds[label] = float(result.stdout.strip().splitlines()[-1])
+        print(f"first fit, {label:<20}: {seconds[label]:.2f} s")
+    results(seconds).write(args.results_fp)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The notes' six CNNs (and the cifar10 default, vgg6) trained on CIFAR-10 for the same time each, and
 bfloat16 mixed precision against float32: parameters, training images/s, wall time, test accuracy.
 
-  .venv/bin/python benchmarks/image_zoo.py [--budget-s 300] [--models baseline,lenet5,...] [--compare vgg6]
+  .venv/bin/python benchmarks/image_zoo.py [--budget-s 300] [--models baseline,...] [--compare vgg6] [--results-fp PATH]
 
 Each network is built by the zoo (components/models/images/zoo.py) behind the cifar10 pipeline's
 augmentation (flips, shifts of 0.1) and trained with Adam at the notes' step size (0.001), batch 128,
@@ -10,7 +10,8 @@ default precision (components/precision.py: bfloat16 where the CPU has AVX-512-B
 accuracy is on the 5,000 shipped test photos, evaluated by the float32 copy the pipeline exports.
 `--compare` models are then trained again for the same budget under each policy, and their test
 accuracy is given both ways: computed in bfloat16 and by the float32 copy. Images/s counts the
-steps after the first 20 (tracing and warm-up), wall time includes them. Prints Markdown tables.
+steps after the first 20 (tracing and warm-up), wall time includes them. Prints Markdown tables
+and, with --results-fp, writes them as benchmarks/results.py's JSON.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from results import Results, add_results_option
 
-from components import precision, tf_setup  # noqa: E402
+from components import precision, tf_setup
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cifar10"
 NOTES_SIX = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
@@ -108,7 +109,9 @@ def main() -> int:
     parser.add_argument("--budget-s", type=float, default=300, help="seconds of training per network (default 300)")
     parser.add_argument("--models", default=",".join(NOTES_SIX), help="the networks of the equal-time table")
     parser.add_argument("--compare", default="vgg6", help="networks trained both ways, bfloat16 and float32")
+    add_results_option(parser)
     args = parser.parse_args()
+    recorded = Results("image_zoo")
     tf_setup.configure()
     train_data, test_data = load("train"), load("test")
     flags = precision.cpu_bf16_flags()
@@ -117,11 +120,25 @@ def main() -> int:
         f"{len(test_data[1]):,} test photos; {args.budget_s:g} s of training each, batch {BATCH}, Adam 0.001."
     )
     print()
+    recorded.figure("training budget per network", args.budget_s, "s")
+    recorded.figure("CPU bfloat16 units", ", ".join(flags) or "none")
     print("| network | precision | parameters | images/s | wall s | epochs | test accuracy |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    equal_time = []
     for name in filter(None, args.models.split(",")):
         policy = precision.policy_name(precision.AUTO, recurrent=False, cpu_flags=flags)
         row = train(name, policy, args.budget_s, train_data, test_data)
+        equal_time.append(
+            [
+                name,
+                policy,
+                row["parameters"],
+                round(row["images_per_s"]),
+                round(row["wall_s"]),
+                round(row["epochs"], 1),
+                round(row["accuracy_float32"], 4),
+            ]
+        )
         print(
             f"| {name} | {policy} | {row['parameters']:,} | {row['images_per_s']:,.0f} | {row['wall_s']:.0f} | "
             f"{row['epochs']:.1f} | {row['accuracy_float32']:.3f} |",
@@ -130,14 +147,36 @@ def main() -> int:
     print()
     print("| network | trained in | images/s | epochs | test accuracy computed as trained | by the float32 copy |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
+    both_ways = []
     for name in filter(None, args.compare.split(",")):
         for policy in (precision.MIXED_POLICY, precision.FLOAT32_POLICY):
             row = train(name, policy, args.budget_s, train_data, test_data)
+            both_ways.append(
+                [
+                    name,
+                    policy,
+                    round(row["images_per_s"]),
+                    round(row["epochs"], 1),
+                    round(row["accuracy_as_trained"], 4),
+                    round(row["accuracy_float32"], 4),
+                ]
+            )
             print(
                 f"| {name} | {policy} | {row['images_per_s']:,.0f} | {row['epochs']:.1f} | "
                 f"{row['accuracy_as_trained']:.3f} | {row['accuracy_float32']:.3f} |",
                 flush=True,
             )
+    recorded.table(
+        "The notes' CNNs at equal time (test accuracy by the float32 copy)",
+        ["network", "precision", "parameters", "images/s", "wall s", "epochs", "test accuracy"],
+        equal_time,
+    )
+    recorded.table(
+        "bfloat16 against float32, same budget",
+        ["network", "trained in", "images/s", "epochs", "test accuracy as trained", "by the float32 copy"],
+        both_ways,
+    )
+    recorded.write(args.results_fp)
     return 0
 
 

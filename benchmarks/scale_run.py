@@ -1,6 +1,7 @@
 """The stock pipeline on many tickers: wall time, time per 100,000 rows and peak memory, per Beam profile.
 
   .venv/bin/python benchmarks/scale_run.py [--tickers 500] [--days 2000] [--profiles in-memory,multi-processing]
+      [--results-fp PATH]
 
 Writes the data with make_scale_data.py into a temporary folder, then runs `tfpipe run stock` on it
 once per Beam profile with training capped (a few steps: the data steps are what is measured),
@@ -12,7 +13,7 @@ tree held between the line of the component before it and its own.
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import re
 import subprocess
 import sys
@@ -22,12 +23,16 @@ import time
 from pathlib import Path
 
 import psutil
+from results import Results, add_results_option
+
+from pipelines.outcome import RunOutcome
 
 BENCHMARKS = Path(__file__).resolve().parent
 TFPIPE = str(Path(sys.executable).parent / "tfpipe")
 CAPPED_TRAINING = ["train_steps=20", "epochs=1", "eval_steps=2", "model.units=8,8"]
 # The console's line for a finished component (tfpipe/console.py): name, status, seconds.
 COMPONENT_LINE = re.compile(r"^\s+(\S.*?)\s+(done|cached|failed|interrupted)\s+[\d.]+ s$")
+DATA_STEPS = ("TimeSeriesExampleGen", "StatisticsGen", "ExampleValidator", "DataValidationGate", "Transform")
 
 
 def main() -> None:
@@ -35,6 +40,7 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=500)
     parser.add_argument("--days", type=int, default=2000)
     parser.add_argument("--profiles", default="in-memory,multi-processing")
+    add_results_option(parser)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="tfpipe-scale-"))
     data_dir = root / "data"
@@ -51,6 +57,7 @@ def main() -> None:
         check=True,
     )
     rows = args.tickers * args.days
+    runs = []
     for profile in args.profiles.split(","):
         workdir = root / f"workdir-{profile}"
         command = [
@@ -80,13 +87,10 @@ def main() -> None:
         process.wait()
         peak.stop()
         seconds = time.monotonic() - started
-        summary_files = sorted((workdir / "stock" / "runs").glob("*/summary.json"))
-        summary = json.loads(summary_files[-1].read_text()) if summary_files else {}
-        components = {name: round(c["seconds"] or 0.0, 1) for name, c in summary.get("components", {}).items()}
-        data_steps = sum(
-            components.get(name, 0.0)
-            for name in ("TimeSeriesExampleGen", "StatisticsGen", "ExampleValidator", "DataValidationGate", "Transform")
-        )
+        run_dirs = sorted((workdir / "stock" / "runs").iterdir()) if (workdir / "stock" / "runs").is_dir() else []
+        outcome = RunOutcome.read(run_dirs[-1]) if run_dirs else None
+        components = {name: round(c.seconds or 0.0, 1) for name, c in (outcome.components if outcome else {}).items()}
+        data_steps = sum(components.get(name, 0.0) for name in DATA_STEPS)
         print(
             f"{profile}: {rows:,} rows, exit {process.returncode}, {seconds:.0f} s wall, peak resident "
             f"{peak.bytes / 2**30:.2f} GiB (process tree), data steps {data_steps:.0f} s = "
@@ -97,6 +101,54 @@ def main() -> None:
         print(f"  peak resident GiB by component: {component_peaks}", flush=True)
         if process.returncode:
             print(output[-3000:])
+        runs.append(
+            ProfileRun(
+                profile, process.returncode, seconds, peak.bytes / 2**30, data_steps, components, component_peaks
+            )
+        )
+    results(args.tickers, args.days, runs).write(args.results_fp)
+
+
+@dataclasses.dataclass
+class ProfileRun:
+    """One `tfpipe run stock` of the scale run."""
+
+    profile: str
+    exit_status: int
+    seconds: float
+    peak_gib: float
+    """The process tree's peak resident memory."""
+    data_steps_s: float
+    """The seconds of DATA_STEPS together."""
+    components: dict[str, float]
+    """Seconds per component."""
+    component_peaks: dict[str, float]
+    """GiB per component (and for loading TensorFlow and TFX), as the console lines came."""
+
+
+def results(tickers: int, days: int, runs: list[ProfileRun]) -> Results:
+    rows = tickers * days
+    recorded = Results("scale_run")
+    recorded.figure("rows", rows)
+    recorded.figure("tickers", tickers)
+    for run in runs:
+        recorded.figure(f"{run.profile}: exit status", run.exit_status)
+        recorded.figure(f"{run.profile}: wall", round(run.seconds), "s")
+        recorded.figure(f"{run.profile}: peak resident (process tree)", round(run.peak_gib, 2), "GiB")
+        recorded.figure(f"{run.profile}: data steps", round(run.data_steps_s), "s")
+        recorded.figure(f"{run.profile}: data steps per 100,000 rows", round(run.data_steps_s / rows * 100_000, 1), "s")
+        recorded.figure(f"{run.profile}: Evaluator", run.components.get("Evaluator"), "s")
+    profiles = [run.profile for run in runs]
+    tables = {
+        "Seconds per component": [run.components for run in runs],
+        "Peak resident GiB by component": [run.component_peaks for run in runs],
+    }
+    for title, per_run in tables.items():
+        names = list(dict.fromkeys(name for figures in per_run for name in figures))
+        recorded.table(
+            title, ["component", *profiles], [[name, *(figures.get(name) for figures in per_run)] for name in names]
+        )
+    return recorded
 
 
 class _PeakMemory:

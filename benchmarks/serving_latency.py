@@ -2,6 +2,7 @@
 same SavedModel signature in this process (the limit: no RPC, no server).
 
     .venv/bin/python benchmarks/serving_latency.py [--model iris|stock|digits] [--workdir workdir] [--seconds 5]
+        [--results-fp PATH]
 
 Needs the model pushed (`tfpipe run <model>` first). Each request carries one serialized
 tf.Example of real data, built as `tfpipe predict` builds it: an iris row, the last 60-day window
@@ -25,12 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+from results import Results, Value, add_results_option
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
-from components import tf_setup  # noqa: E402
-
-tf_setup.configure()
 
 # One real input per model, in `tfpipe predict`'s form.
 SAMPLE_INPUTS = {
@@ -40,6 +38,8 @@ SAMPLE_INPUTS = {
 }
 CONCURRENCY = (1, 8, 32)
 WARM_UP_S = 1.0
+COLUMNS = ["", "clients", "p50 ms", "p99 ms", "requests/s", "server CPU", "client CPU"]
+IN_PROCESS, FLOOR = "in-process signature call", "gRPC, no model (the floor)"
 
 
 def main() -> int:
@@ -52,7 +52,12 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="measuring time per row of the table (default: 5)")
     parser.add_argument("--empty-server", action="store_true", help=argparse.SUPPRESS)
+    add_results_option(parser)
     args = parser.parse_args()
+    sys.path.insert(0, str(REPO_ROOT))
+    from components import tf_setup
+
+    tf_setup.configure()
     if args.empty_server:
         return empty_server()
     model_dir = args.workdir / "serving" / args.model
@@ -77,10 +82,8 @@ def main() -> int:
     print(
         f"{'':28} {'clients':>7} {'p50 ms':>7} {'p99 ms':>7} {'requests/s':>10} {'server CPU':>10} {'client CPU':>10}"
     )
-    in_process(model_dir / str(versions[-1]), examples, args.seconds)
-    over_grpc(
-        [sys.executable, __file__, "--empty-server"], "gRPC, no model (the floor)", args.model, examples, args.seconds
-    )
+    rows = in_process(model_dir / str(versions[-1]), examples, args.seconds)
+    rows += over_grpc([sys.executable, __file__, "--empty-server"], FLOOR, args.model, examples, args.seconds)
     for batching in (False, True):
         command = [
             sys.executable,
@@ -95,12 +98,36 @@ def main() -> int:
             "0",
             "--batching" if batching else "--no-batching",
         ]
-        over_grpc(command, f"gRPC Predict, batching {'on' if batching else 'off'}", args.model, examples, args.seconds)
+        label = f"gRPC Predict, batching {'on' if batching else 'off'}"
+        rows += over_grpc(command, label, args.model, examples, args.seconds)
     print(f"load average {os.getloadavg()[0]:.1f} at the end (CPU columns: ms per request)")
+    results(args.model, versions[-1], rows).write(args.results_fp)
     return 0
 
 
-def in_process(version_dir: Path, examples: list[bytes], seconds: float) -> None:
+def results(model: str, version: int, rows: list[list[Value]]) -> Results:
+    """The figures of one run: `rows` as `report` returns them, in COLUMNS' order."""
+    recorded = Results("serving_latency")
+    recorded.figure("model", model)
+    recorded.figure("model version", version)
+    cell = {(row[0], row[1]): dict(zip(COLUMNS[2:], row[2:])) for row in rows}
+    for label in dict.fromkeys(str(row[0]) for row in rows):
+        recorded.figure(f"{label}, 1 client, p50", cell[label, 1]["p50 ms"], "ms")
+        recorded.figure(f"{label}, 32 clients", cell[label, 32]["requests/s"], "requests/s")
+    on, off = cell["gRPC Predict, batching on", 32], cell["gRPC Predict, batching off", 32]
+    recorded.figure(
+        "gRPC Predict (batching off) / in-process call, requests/s at 32 clients",
+        round(float(off["requests/s"]) / float(cell[IN_PROCESS, 32]["requests/s"]), 2),
+    )
+    recorded.figure(
+        "batching on / off, requests/s at 32 clients",
+        round(float(on["requests/s"]) / float(off["requests/s"]), 2),
+    )
+    recorded.table("Latency, throughput and CPU per request (CPU: ms per request)", COLUMNS, rows)
+    return recorded
+
+
+def in_process(version_dir: Path, examples: list[bytes], seconds: float) -> list[list[Value]]:
     """The signature called directly, as the server calls it, with the same input tensor."""
     import tensorflow as tf
 
@@ -109,22 +136,26 @@ def in_process(version_dir: Path, examples: list[bytes], seconds: float) -> None
     def call():
         signature(examples=tf.constant(examples, dtype=tf.string))
 
+    rows = []
     for concurrency in CONCURRENCY:
         with cpu_time() as client_cpu:
             latencies = measure_threads(call, concurrency, seconds)
-        report("in-process signature call", concurrency, latencies, seconds, None, client_cpu)
+        rows.append(report(IN_PROCESS, concurrency, latencies, seconds, None, client_cpu))
+    return rows
 
 
-def over_grpc(command: list[str], label: str, model: str, examples: list[bytes], seconds: float) -> None:
+def over_grpc(command: list[str], label: str, model: str, examples: list[bytes], seconds: float) -> list[list[Value]]:
     """A server (`tfpipe serve`) in its own process, as in production, called over gRPC on localhost."""
     server = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    rows = []
     try:
         server.stdout.readline()  # "Serving <dir>: <models>"
         port = int(re.search(r":(\d+),", server.stdout.readline()).group(1))
         for concurrency in CONCURRENCY:
             with cpu_time(server.pid) as server_cpu, cpu_time() as client_cpu:
                 latencies = asyncio.run(measure_grpc(port, model, examples, concurrency, seconds))
-            report(label, concurrency, latencies, seconds, server_cpu, client_cpu)
+            rows.append(report(label, concurrency, latencies, seconds, server_cpu, client_cpu))
+        return rows
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -219,16 +250,26 @@ def report(
     seconds: float,
     server_cpu: cpu_time | None,
     client_cpu: cpu_time,
-) -> None:
+) -> list[Value]:
+    """Prints the row and returns it, in COLUMNS' order."""
     # The warm-up's CPU is in the CPU figures too; it is a sixth of the time and the same work.
     calls = len(latencies) * (seconds + WARM_UP_S) / seconds
     cuts = statistics.quantiles(latencies, n=100)
-    server = f"{server_cpu.seconds / calls * 1000:10.2f}" if server_cpu else f"{'':10}"
+    row: list[Value] = [
+        label,
+        concurrency,
+        round(cuts[49] * 1000, 2),
+        round(cuts[98] * 1000, 2),
+        round(len(latencies) / seconds),
+        round(server_cpu.seconds / calls * 1000, 2) if server_cpu else None,
+        round(client_cpu.seconds / calls * 1000, 2),
+    ]
+    server = f"{row[5]:10.2f}" if server_cpu else f"{'':10}"
     print(
-        f"{label:28} {concurrency:>7} {cuts[49] * 1000:>7.2f} {cuts[98] * 1000:>7.2f} "
-        f"{len(latencies) / seconds:>10.0f} {server} {client_cpu.seconds / calls * 1000:10.2f}",
+        f"{label:28} {concurrency:>7} {row[2]:>7.2f} {row[3]:>7.2f} {row[4]:>10} {server} {row[6]:10.2f}",
         flush=True,
     )
+    return row
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """`tfpipe serve` under malformed requests and a burst of connections, on TF Serving's test models.
 
   .venv/bin/python benchmarks/serving_robustness.py [--rest 6000] [--grpc 4000] [--seed 15]
-      [--connections 300] [--rounds 3] [--backlog N]
+      [--connections 300] [--rounds 3] [--backlog N] [--results-fp PATH]
 
 Starts the embedded server in this process over tests/data/tf_serving (the models config of
 tests/test_tf_serving_contract.py), then:
@@ -29,6 +29,8 @@ import time
 import timeit
 from pathlib import Path
 
+from results import Results, add_results_option
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's warnings about each refused example
@@ -42,7 +44,9 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backlog", type=int, help="the REST listen backlog (default: the kernel's limit)")
+    add_results_option(parser)
     args = parser.parse_args()
+    recorded = Results("serving_robustness")
 
     from components import tf_setup
 
@@ -66,10 +70,15 @@ def main() -> int:
             f"fuzz: {result.requests} malformed requests ({args.rest} REST, {args.grpc} gRPC, seed {args.seed}) "
             f"in {result.seconds:.1f} s; failures (5xx, INTERNAL/UNKNOWN, exceptions): {len(result.failures)}"
         )
-        print(f"  HTTP statuses sent: {dict(sorted(result.http_statuses.items()))}")
-        print(f"  gRPC codes: {dict(sorted(result.grpc_codes.items()))}")
+        print(f"  HTTP statuses sent: {dict([[*item] for item in sorted(result.http_statuses.items())])}")
+        print(f"  gRPC codes: {dict([[*item] for item in sorted(result.grpc_codes.items())])}")
         for failure in result.failures[:10]:
             print(f"  {failure}")
+        fuzz_results(recorded, result.requests, result.seconds, len(result.failures))
+        recorded.table(
+            "HTTP statuses sent", ["status", "responses"], [[*item] for item in sorted(result.http_statuses.items())]
+        )
+        recorded.table("gRPC codes", ["code", "responses"], [[*item] for item in sorted(result.grpc_codes.items())])
         body = b'{"instances": [1.0, 2.0, 5.0]}'
         request = (
             b"POST /v1/models/default:predict HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
@@ -80,11 +89,13 @@ def main() -> int:
             answers = connection_burst(server.rest_port, args.connections, request)
             seconds = sorted(duration for duration, _ in answers)
             ok = sum(first_line == b"HTTP/1.1 200 OK" for _, first_line in answers)
+            slowest, median = seconds[-1] * 1000, seconds[len(seconds) // 2] * 1000
+            over_1_s = sum(s > 1 for s in seconds)
             print(
                 f"burst {round_ + 1}: {args.connections} connections at once (backlog {backlog}): {ok} answered 200; "
-                f"slowest {seconds[-1] * 1000:.0f} ms, median {seconds[len(seconds) // 2] * 1000:.0f} ms, "
-                f"{sum(s > 1 for s in seconds)} over 1 s"
+                f"slowest {slowest:.0f} ms, median {median:.0f} ms, {over_1_s} over 1 s"
             )
+            burst_results(recorded, round_ + 1, args.connections, backlog, ok, slowest, median, over_1_s)
 
     outputs = {
         "probabilities": np.random.default_rng(0).random((3, 3), dtype=np.float32),
@@ -106,6 +117,8 @@ def main() -> int:
         f"output: iris's three outputs in typed fields {typed * 1e6:.0f} us per response "
         f"(its two numeric ones as tensor_content bytes: {raw * 1e6:.0f} us)"
     )
+    recorded.figure("iris's three outputs in typed fields, per response", round(typed * 1e6), "us")
+    recorded.figure("iris's two numeric outputs as tensor_content bytes, per response", round(raw * 1e6), "us")
     import tensorflow as tf
 
     from serving.servables import Servable
@@ -121,8 +134,35 @@ def main() -> int:
         f"call: half_plus_two in-process, session callable {session_call * 1e6:.0f} us, "
         f"restored signature (eager) {eager_call * 1e6:.0f} us"
     )
+    recorded.figure("half_plus_two in-process call, session callable", round(session_call * 1e6), "us")
+    recorded.figure("half_plus_two in-process call, restored signature (eager)", round(eager_call * 1e6), "us")
     print(f"load average {os.getloadavg()[0]:.1f} at the end; {time.strftime('%Y-%m-%d')}")
+    recorded.write(args.results_fp)
     return 0
+
+
+def fuzz_results(recorded: Results, requests: int, seconds: float, failures: int) -> None:
+    recorded.figure("fuzz: malformed requests", requests)
+    recorded.figure("fuzz: seconds for all of them", round(seconds, 1), "s")
+    recorded.figure("fuzz: failures (5xx, INTERNAL/UNKNOWN, exceptions)", failures)
+
+
+def burst_results(
+    recorded: Results,
+    burst: int,
+    connections: int,
+    backlog: int,
+    ok: int,
+    slowest_ms: float,
+    median_ms: float,
+    over: int,
+) -> None:
+    """One burst's figures; a connection not answered within the client's 10 s counts as inf ms."""
+    prefix = f"burst {burst} ({connections} connections, backlog {backlog})"
+    recorded.figure(f"{prefix}: answered 200", ok)
+    recorded.figure(f"{prefix}: slowest", round(slowest_ms) if slowest_ms != float("inf") else "inf", "ms")
+    recorded.figure(f"{prefix}: median", round(median_ms) if median_ms != float("inf") else "inf", "ms")
+    recorded.figure(f"{prefix}: over 1 s", over)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The notes' stock recipe twice on the same data and split: as the notes' plain Keras
 script, and through the whole stock pipeline. Prints both RMSEs and both wall times.
 
-  .venv/bin/python benchmarks/stock_recipe.py [--epochs 50] [--workdir DIR]
+  .venv/bin/python benchmarks/stock_recipe.py [--epochs 50] [--workdir DIR] [--results-fp PATH]
 
 The recipe: the open price alone, MinMax scaling fit on the training days, 60-day windows,
 LSTM(80, return_sequences) -> Dropout(0.2) -> LSTM(100) -> Dropout(0.2) -> Dense(1), Adam
@@ -21,6 +21,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from results import Results, add_results_option
+
+from pipelines.outcome import RunOutcome
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = REPO_ROOT / "data" / "stock" / "msft.csv"
@@ -111,20 +115,37 @@ def run_pipeline(epochs: int, workdir: Path) -> dict:
         capture_output=True,
     )
     seconds = time.monotonic() - started
-    summary = json.loads(sorted((workdir / "stock" / "runs").glob("*/summary.json"))[-1].read_text())
-    overall = summary["metrics"]["overall"]
+    outcome = RunOutcome.read(sorted((workdir / "stock" / "runs").iterdir())[-1])
+    overall = (outcome.results.metrics or {})["overall"]
     return {
         "rmse": overall["forecast/root_mean_squared_error"],
         "windows": int(overall["forecast/example_count"]),
         "seconds": seconds,
-        "components": {name: round(c["seconds"], 1) for name, c in summary["components"].items()},
+        "components": {name: round(c.seconds or 0.0, 1) for name, c in outcome.components.items()},
     }
+
+
+def results(epochs: int, plain: dict, pipeline: dict) -> Results:
+    """The figures of one run: `plain` and `pipeline` as run_plain and run_pipeline return them."""
+    recorded = Results("stock_recipe")
+    recorded.figure("epochs", epochs)
+    for side, result in (("plain Keras script", plain), ("whole pipeline", pipeline)):
+        recorded.figure(f"{side}, RMSE on {result['windows']} eval windows", round(result["rmse"], 4), "dollars")
+        recorded.figure(f"{side}, wall", round(result["seconds"], 1), "s")
+    recorded.figure("wall-time ratio pipeline / plain", round(pipeline["seconds"] / plain["seconds"], 2))
+    recorded.table(
+        "The pipeline's seconds per component",
+        ["component", "seconds"],
+        [[name, seconds] for name, seconds in pipeline["components"].items()],
+    )
+    return recorded
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=50, help="the notes' 50 by default")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a fresh temporary folder")
+    add_results_option(parser)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="stock-recipe-"))
     plain = run_plain(args.epochs, workdir / "plain")
@@ -138,6 +159,7 @@ def main() -> None:
     )
     print(f"  components: {pipeline['components']}")
     print(f"wall-time ratio pipeline / plain: {pipeline['seconds'] / plain['seconds']:.2f}")
+    results(args.epochs, plain, pipeline).write(args.results_fp)
 
 
 if __name__ == "__main__":

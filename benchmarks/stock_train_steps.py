@@ -2,6 +2,7 @@
 one setting per process, milliseconds per step.
 
   .venv/bin/python benchmarks/stock_train_steps.py [--workdir DIR] [--settings numpy,dataset,...] [--epochs 4]
+      [--results-fp PATH]
 
 Runs the stock pipeline once with the notes' recipe (stock_recipe.py's settings, one epoch) for its
 Transform output, unless --workdir already holds such a run; then, in a fresh process per setting,
@@ -31,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import Results, add_results_option
 from stock_recipe import REPO_ROOT, recipe_overrides
 
 STEPS = 120  # one pass over the recipe's 7,623 training windows in batches of 64
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--settings", default=DEFAULT_SETTINGS)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    add_results_option(parser)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(_fit(args.workdir / "stock" / "pipeline_root", args.child, args.epochs)))
@@ -58,6 +61,7 @@ def main() -> None:
             cwd=REPO_ROOT,
             capture_output=True,
         )
+    fits = {}
     for setting in args.settings.split(","):
         child = subprocess.run(
             [sys.executable, __file__, "--workdir", str(workdir), "--epochs", str(args.epochs), "--child", setting],
@@ -65,11 +69,24 @@ def main() -> None:
             text=True,
             check=True,
         )
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        print(
-            f"{setting:24s} first epoch {result['first_epoch_s']:6.1f} s, then {result['ms_per_step']:7.1f} ms a step",
-            flush=True,
-        )
+        fits[setting] = json.loads(child.stdout.strip().splitlines()[-1])
+        first_epoch_s, ms_per_step = fits[setting]["first_epoch_s"], fits[setting]["ms_per_step"]
+        print(f"{setting:24s} first epoch {first_epoch_s:6.1f} s, then {ms_per_step:7.1f} ms a step", flush=True)
+    results(args.epochs, fits).write(args.results_fp)
+
+
+def results(epochs: int, fits: dict[str, dict[str, float]]) -> Results:
+    """The figures of one run: `fits` by setting, as `_fit` returns them."""
+    recorded = Results("stock_train_steps")
+    recorded.figure("epochs of 120 steps per setting", epochs)
+    for setting, fit in fits.items():
+        recorded.figure(f"{setting}: median step after the first epoch", round(fit["ms_per_step"], 1), "ms")
+    recorded.table(
+        "Per setting: the first epoch (tracing included) and the median step of the others",
+        ["setting", "first epoch (s)", "ms per step"],
+        [[setting, round(fit["first_epoch_s"], 1), round(fit["ms_per_step"], 1)] for setting, fit in fits.items()],
+    )
+    return recorded
 
 
 def _fit(pipeline_root: Path, setting: str, epochs: int) -> dict:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from google.protobuf import text_format
-from mlflow.entities import Metric, RunStatus
+from mlflow.entities import Metric, Param, RunStatus
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import Schema, TensorSpec
 from tensorflow.core.framework import types_pb2
@@ -33,9 +33,9 @@ from components import evaluation as tfma_results
 from components import mlflow_tracking as tracking
 from components import statistics_html, training_record
 from components.example_gen import rejected_inputs
+from components.leaderboard import Search
+from components.tuner import read_search
 from components.validation_gate import read_anomalies
-from pipelines.config import PipelineConfig, from_dict
-from pipelines.registry import PIPELINES
 from serving.push import pushed_model_uri
 from serving.servables import is_complete_version
 
@@ -66,15 +66,20 @@ def MlflowTracker(
     model_name: Parameter[str],
     serving_model_dir: Parameter[str],
     json_signature: Parameter[str],
+    label_key: Parameter[str],
+    label_class_names: Parameter[list[str]],
+    # An optional input: TFX's decorator takes the default None as saying so.
+    tuner_results: InputArtifact[standard_artifacts.TunerResults] = None,
 ) -> OutputDict(mlflow_run_id=str):  # type: ignore[valid-type]  # TFX's decorator API: outputs are a call
     """Logs config, curves, data checks, TFMA results and the model; registers a pushed model, and
     any version in `serving_model_dir` (the Pusher's `<serving dir>/<model>`) that a run killed after
     its push left unregistered.
 
-    `run_context` is mlflow_tracking.run_context()'s JSON; `pipeline_run_id` the TFX run id.
+    `run_context` is a mlflow_tracking.RunContext's JSON; `pipeline_run_id` the TFX run id;
+    `label_key` and `label_class_names` the pipeline config's, which name the label's slices.
     """
-    context = tracking.load_context(run_context)
-    tracking_uri = context["tracking_uri"]
+    context = tracking.RunContext.from_json(run_context).resolved()
+    tracking_uri = context.tracking_uri
     inputs = [examples, statistics, schema, anomalies, model, model_run, evaluation, blessing, pushed_model]
     run_id = tracking.start_run(
         context,
@@ -92,8 +97,9 @@ def MlflowTracker(
             _log_data_checks(client, run_id, schema, statistics, anomalies)
             _log_rejected_inputs(client, run_id, examples)
             _log_training(client, run_id, model_run)
-            config = from_dict(PIPELINES[context["pipeline_name"]], context["config"])
-            blessed = _log_evaluation(client, run_id, evaluation, blessing, config)
+            if tuner_results is not None:
+                _log_search(client, run_id, read_search(tuner_results.uri))
+            blessed = _log_evaluation(client, run_id, evaluation, blessing, label_key, tuple(label_class_names))
             model_uri = _logged_model_uri(client, run_id, model.uri) or _log_model(
                 run_id, path_utils.serving_model_path(model.uri), json_signature, examples
             )
@@ -131,6 +137,34 @@ def execution_id_tags(artifacts) -> dict[str, str]:
         if len(parts) >= 3 and parts[-1].isdigit():
             tags[f"mlmd.execution_id.{parts[-3]}"] = parts[-1]
     return tags
+
+
+def _log_search(client, run_id: str, search: Search) -> None:
+    """A child run per trial of the model search (its values as params, its score and seconds as metrics),
+    so MLflow's compare and parallel-coordinates views show the search; the winner's values on the run."""
+    experiment_id = client.get_run(run_id).info.experiment_id
+    for trial in search.leaderboard:
+        child = client.create_run(
+            experiment_id,
+            run_name=f"trial {trial.trial}",
+            tags={"mlflow.parentRunId": run_id, "tuning.status": trial.status},
+        ).info.run_id
+        client.log_batch(
+            child,
+            params=[Param(key, str(value)) for key, value in trial.values.items()],
+            metrics=[
+                Metric(name, value, int(time.time() * 1000), 0)
+                for name, value in ((search.objective, trial.score), ("seconds", trial.seconds))
+                if value is not None
+            ],
+        )
+        if trial.error:
+            client.set_tag(child, "tuning.error", trial.error)
+        client.set_terminated(child, "FINISHED" if trial.status == "COMPLETED" else "FAILED")
+    best = search.best
+    if best is not None:
+        client.log_batch(run_id, params=[Param(f"tuned.{key}", str(value)) for key, value in best.values.items()])
+        client.set_tag(run_id, "tuning.best_trial", str(best.trial))
 
 
 def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
@@ -172,8 +206,8 @@ def _log_training(client, run_id, model_run) -> None:
         client.log_artifacts(run_id, tensorboard_dir, "training/tensorboard")
 
 
-def _log_evaluation(client, run_id, evaluation, blessing, config: PipelineConfig) -> bool:
-    metrics = tfma_results.slice_metrics(evaluation.uri, config.label_key, config.label_class_names())
+def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_class_names: tuple[str, ...]) -> bool:
+    metrics = tfma_results.slice_metrics(evaluation.uri, label_key, label_class_names)
     now = int(time.time() * 1000)
     client.log_batch(
         run_id,

@@ -3,6 +3,7 @@ named after the pipeline. Used by the components that record runs (MlflowTracker
 success, DataValidationGate on rejected data) and by the CLI for other failures."""
 
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import json
@@ -82,62 +83,62 @@ def experiment_id(tracking_uri: str, artifact_root: str, pipeline_name: str) -> 
     )
 
 
-def run_context(
-    tracking_uri: str,
-    artifact_root: str,
-    pipeline_name: str,
-    config: dict,
-    data_dir: str,
-    code_version: str,
-    runner: str,
-) -> str:
-    """What the recording components need to know of a run, as one JSON component parameter."""
-    return json.dumps(
-        {
-            "tracking_uri": tracking_uri,
-            "artifact_root": artifact_root,
-            "pipeline_name": pipeline_name,
-            "config": config,
-            "data_dir": data_dir,
-            "code_version": code_version,
-            "runner": runner,
-        },
-        sort_keys=True,
-    )
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What the recording components (MlflowTracker, DataValidationGate) and the CLI's records of
+    failed runs need to know of a run. It reaches a component as one JSON parameter (to_json)."""
 
+    tracking_uri: str
+    """The MLflow store; empty: the MLFLOW_TRACKING_URI where the component runs (see resolved)."""
+    artifact_root: str
+    """Where an embedded store keeps artifacts; empty for a tracking server."""
+    pipeline_name: str
+    config: dict
+    """The resolved config's tunable values (PipelineConfig.to_dict), logged as params."""
+    data_dir: str
+    code_version: str
+    """The repository's git commit."""
+    runner: str
 
-def load_context(run_context_json: str) -> dict:
-    """A run_context() JSON, read where a component runs. An empty tracking URI (a pipeline
-    compiled for containers) is that environment's MLFLOW_TRACKING_URI, never a path of the
-    machine that compiled it."""
-    context = json.loads(run_context_json)
-    if not context["tracking_uri"]:
-        context["tracking_uri"] = os.environ.get("MLFLOW_TRACKING_URI", "")
-        if not context["tracking_uri"]:
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RunContext":
+        return cls(**json.loads(text))
+
+    def resolved(self) -> "RunContext":
+        """This context where a component runs. An empty tracking URI (a pipeline compiled for
+        containers) is that environment's MLFLOW_TRACKING_URI, never a path of the machine that
+        compiled it."""
+        if self.tracking_uri:
+            return self
+        tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+        if not tracking_uri:
             raise RuntimeError("MLFLOW_TRACKING_URI is not set where the components run; set it to the MLflow server.")
-    return context
+        return dataclasses.replace(self, tracking_uri=tracking_uri)
 
 
-def start_run(context: dict, pipeline_run_id: str, tags: dict[str, str]) -> str:
+def start_run(context: RunContext, pipeline_run_id: str, tags: dict[str, str]) -> str:
     """Starts the MLflow run of one pipeline run; logs the resolved config as params. Returns its id.
 
     The run starts when the pipeline run did (so MLflow's duration is the pipeline's, not the
     tracker's), and is named for what a runs list needs to tell runs apart: pipeline, model, data,
     and the outcome once known (name_outcome)."""
-    mlflow_client = client(context["tracking_uri"])
+    mlflow_client = client(context.tracking_uri)
     run = mlflow_client.create_run(
-        experiment_id(context["tracking_uri"], context["artifact_root"], context["pipeline_name"]),
+        experiment_id(context.tracking_uri, context.artifact_root, context.pipeline_name),
         start_time=_pipeline_start_ms(pipeline_run_id),
         run_name=f"{_run_title(context)}: {RUNNING_OUTCOME}",
         tags={
             TAG_PIPELINE_RUN_ID: pipeline_run_id,
-            TAG_DATA_DIR: context["data_dir"],
-            TAG_CODE_VERSION: context["code_version"],
-            TAG_RUNNER: context["runner"],
+            TAG_DATA_DIR: context.data_dir,
+            TAG_CODE_VERSION: context.code_version,
+            TAG_RUNNER: context.runner,
             **tags,
         },
     )
-    params = [mlflow.entities.Param(key, str(value)) for key, value in flatten(context["config"]).items()]
+    params = [mlflow.entities.Param(key, str(value)) for key, value in flatten(context.config).items()]
     mlflow_client.log_batch(run.info.run_id, params=params)
     return run.info.run_id
 
@@ -149,16 +150,16 @@ def name_outcome(tracking_uri: str, run_id: str, outcome: str) -> None:
     mlflow_client.update_run(run_id, name=f"{title}: {outcome}")
 
 
-def _run_title(context: dict) -> str:
+def _run_title(context: RunContext) -> str:
     """`<pipeline> <model> [on <data folder>]`: the model by its config's name or architecture."""
-    model = context["config"].get("model", {})
+    model = context.config.get("model", {})
     described = model.get("name") or model.get("architecture") or ""
     if not described and "hidden_units" in model:
         described = "mlp " + "-".join(map(str, model["hidden_units"])) if model["hidden_units"] else "softmax"
-    data = os.path.basename(os.path.normpath(context["data_dir"])) or context["data_dir"]
+    data = os.path.basename(os.path.normpath(context.data_dir)) or context.data_dir
     # The shipped data is in the folder named like the pipeline: say only when it is other data.
-    on_data = f"on {data}" if data != context["pipeline_name"] else ""
-    return " ".join(part for part in (context["pipeline_name"], described, on_data) if part)
+    on_data = f"on {data}" if data != context.pipeline_name else ""
+    return " ".join(part for part in (context.pipeline_name, described, on_data) if part)
 
 
 def _pipeline_start_ms(pipeline_run_id: str) -> int:

@@ -185,17 +185,16 @@ def DataValidationGate(
     problems = describe_anomalies(found, data_dir) + size_problems
     if not problems:
         return
-    error = DataAnomaliesError(
-        json.loads(run_context)["data_dir"], schema_path, problems, too_little=len(size_problems) == len(problems)
-    )
+    context = tracking.RunContext.from_json(run_context)
+    error = DataAnomaliesError(context.data_dir, schema_path, problems, too_little=len(size_problems) == len(problems))
     try:
-        context = tracking.load_context(run_context)
+        context = context.resolved()
         run_id = tracking.start_run(
             context,
             pipeline_run_id,
             tags={tracking.TAG_DATA_FINGERPRINT: examples.get_string_custom_property("input_fingerprint")},
         )
-        tracking.fail_run(context["tracking_uri"], run_id, str(error), details="\n".join(problems))
+        tracking.fail_run(context.tracking_uri, run_id, str(error), details="\n".join(problems))
     except Exception:  # An unreachable tracking server must not hide what is wrong with the data.
         logging.exception("Could not record the rejected run in MLflow.")
     raise error

@@ -21,8 +21,6 @@ class BeamProfile:
     args: tuple[str, ...]
     required: tuple[str, ...] = ()
     """Options the user must add with --beam-arg (a project, a cluster address, ...)."""
-    runs_here: bool = True
-    """False for runners whose services are not reachable from this machine."""
 
     def pipeline_args(self, workers: int, extra: list[str]) -> list[str]:
         """The components' beam_pipeline_args: this profile's, then the user's `extra` (which win)."""
@@ -62,32 +60,30 @@ PROFILES: dict[str, BeamProfile] = {
             ("--runner=PortableRunner", "--environment_type=LOOPBACK"),
             required=("--job_endpoint",),
         ),
-        # The three below are documented here and checked for their options, but cannot
-        # run on this machine: Dataflow needs Google Cloud; Beam's Flink and Spark runners
-        # download a job server when the pipeline starts, and nothing outside is reachable.
+        # The three below need what a single machine does not have: Dataflow a Google Cloud
+        # project; Beam's Flink and Spark runners a cluster, and a job server they download
+        # when the pipeline starts. Their options are checked before anything runs.
         # Their workers need this project's code: --sdk_container_image (Dataflow) or
         # --environment_config (Flink, Spark) naming an image with it installed, such as
         # the one pipelines/kubeflow/Dockerfile builds.
         BeamProfile(
             "dataflow",
-            "Google Cloud Dataflow (cannot run here)",
+            "Google Cloud Dataflow: needs a Google Cloud project and a container image with this project",
             ("--runner=DataflowRunner", "--experiments=use_runner_v2"),
             required=("--project", "--region", "--temp_location", "--sdk_container_image"),
-            runs_here=False,
         ),
         BeamProfile(
             "flink",
-            "a Flink cluster, --beam-workers its parallelism (cannot run here)",
+            "a Flink cluster, --beam-workers its parallelism: needs the cluster, and network access for Beam to "
+            "download its Flink job server",
             ("--runner=FlinkRunner", "--environment_type=DOCKER", "--parallelism={workers}"),
             required=("--flink_master", "--environment_config"),
-            runs_here=False,
         ),
         BeamProfile(
             "spark",
-            "a Spark cluster (cannot run here)",
+            "a Spark cluster: needs the cluster, and network access for Beam to download its Spark job server",
             ("--runner=SparkRunner", "--environment_type=DOCKER"),
             required=("--spark_master_url", "--environment_config"),
-            runs_here=False,
         ),
     )
 }

@@ -15,10 +15,12 @@ import dataclasses
 import fnmatch
 import math
 import typing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
-from pipelines import csv_input
+from pipelines import csv_input, tuning
+from pipelines.tuning import SearchSpace, TuningConfig
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -77,6 +79,8 @@ RANGE_RULES: tuple[tuple[str, Range], ...] = (
     ("*patience", AT_LEAST_0),
     ("seed", AT_LEAST_0),
     ("*_degrees", Range(low=0, high=180)),
+    ("trials", AT_LEAST_0),
+    ("max_minutes", ABOVE_0),
 )
 
 
@@ -97,6 +101,27 @@ def check_ranges(config: DataclassInstance, prefix: str = "") -> None:
             _check_value(field, value, f"{prefix}{field.name}")
 
 
+_TransformT = TypeVar("_TransformT", bound="TransformConfig")
+_ConfigT = TypeVar("_ConfigT", bound="PipelineConfig")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformConfig:
+    """What a pipeline's preprocessing_fn reads of its config, typed: each family subclasses it with
+    those fields only. It is Transform's custom_config, on which TFX keys Transform's cache, so it
+    holds nothing else: a value the preprocessing does not read would analyze the data again for
+    nothing when it changed. This base has no field (a preprocessing_fn that takes no config)."""
+
+    def to_custom_config(self) -> dict:
+        """Transform's custom_config: the fields, JSON-ready, in their declared order."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_custom_config(cls: type[_TransformT], custom_config: dict) -> _TransformT:
+        """The typed sub-config a preprocessing_fn was given as custom_config."""
+        return from_dict(cls, custom_config)
+
+
 @dataclasses.dataclass
 class PipelineConfig:
     """Tunable values shared by every pipeline; subclasses add their own."""
@@ -104,13 +129,17 @@ class PipelineConfig:
     # --- Structure, fixed per pipeline (not settable with --set). ---
     name: ClassVar[str]
     description: ClassVar[str]
-    # Module code, as paths relative to the repository root. TFX packages these
-    # files, so a change to them invalidates the cache of Transform / Trainer.
+    # Every module of a pipeline's module code is named by its import name, as
+    # `components.models.iris.model`. Run from this checkout, TFX packages the Transform's and
+    # Trainer's module files (module_file), so a change to them invalidates their cache.
     preprocessing_module: ClassVar[str]
     model_module: ClassVar[str]
     # The module `tfpipe predict` uses to turn its command-line inputs into serialized
-    # tf.Examples and the model's outputs into lines (see tfpipe/cli.py).
+    # tf.Examples and the model's outputs into lines: a components.models.contracts.RequestModule.
     request_module: ClassVar[str]
+    # What a prediction is: a label (RequestModule), a forecast for a day the input decides
+    # (ForecastRequestModule) or the next step of a sequence it can continue (SequenceRequestModule).
+    prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "label"
     label_key: ClassVar[str]
     # The output of `evaluation_signature` that TFMA scores.
     prediction_key: ClassVar[str]
@@ -138,6 +167,10 @@ class PipelineConfig:
     # The metric (one of `metrics`) that decides blessing, and whether larger values are better.
     blessing_metric: ClassVar[str]
     blessing_higher_is_better: ClassVar[bool] = True
+    # What a model search (tuning.trials > 0) ranks trials by: a metric of the Keras history on the
+    # eval split after a trial's last epoch, and whether larger values are better.
+    tuning_objective: ClassVar[str] = "val_loss"
+    tuning_higher_is_better: ClassVar[bool] = False
 
     # --- Tunable values. ---
     data_dir: str = ""
@@ -163,6 +196,9 @@ class PipelineConfig:
     warm_start: bool = False
     """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
     instead of from scratch; the model must have the same architecture."""
+    tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
+    search_space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
+    """The candidate values a search tries (pipelines/tuning.py); each pipeline declares its own."""
 
     @property
     def schema_path(self) -> Path:
@@ -186,16 +222,54 @@ class PipelineConfig:
 
     def check(self) -> None:
         """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
+        self.check_values()
+        self.check_search()
+        data_dir = self.resolved_data_dir()
+        if not data_dir.is_dir():
+            raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
+        self.check_data(data_dir)
+
+    def check_values(self) -> None:
+        """The checks that need no data: ranges, and what a pipeline adds (names its model code knows)."""
         check_ranges(self)
         if self.epochs > self.train_steps:
             raise ConfigError(
                 f"epochs={self.epochs} with train_steps={self.train_steps}: each epoch needs at least one "
                 "training step; expected epochs no more than train_steps."
             )
-        data_dir = self.resolved_data_dir()
-        if not data_dir.is_dir():
-            raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
-        self.check_data(data_dir)
+
+    def check_search(self) -> None:
+        """With a search to run: its algorithm, and every candidate applied to this config passes check_values."""
+        if not self.tuning.trials:
+            return
+        if self.tuning.algorithm not in tuning.ALGORITHMS:
+            raise ConfigError(
+                f"--set tuning.algorithm={self.tuning.algorithm}: expected one of {', '.join(tuning.ALGORITHMS)}."
+            )
+        if self.tuning.steps_per_trial < self.epochs:
+            raise ConfigError(
+                f"--set tuning.steps_per_trial={self.tuning.steps_per_trial}: expected at least one step for each "
+                f"of the {self.epochs} epochs."
+            )
+        for field in dataclasses.fields(self.search_space):
+            key, values = field.metadata["varies"], getattr(self.search_space, field.name)
+            if not values:
+                raise ConfigError(f"--set search_space.{field.name}: expected at least one candidate for {key}.")
+            for value in values:
+                try:
+                    trial = self.with_trial({key: value})
+                    trial.check_values()
+                except ConfigError as error:
+                    raise ConfigError(f"--set search_space.{field.name}={value}: refused, {error}") from None
+                if trial.transform_config() != self.transform_config():
+                    raise ConfigError(
+                        f"--set search_space.{field.name}: {key} is a Transform setting, and every trial of a "
+                        "search trains on the same Transform output; search it with separate runs."
+                    )
+
+    def with_trial(self, values: dict[str, typing.Any]) -> PipelineConfig:
+        """This config with a trial's values (config key -> value) applied as --set values are."""
+        return apply_overrides(self, [tuning.assignment(key, value) for key, value in values.items()])
 
     def check_data(self, data_dir: Path) -> None:
         """The default suits ExampleGens that read every file in the folder as CSV (CsvExampleGen,
@@ -213,8 +287,9 @@ class PipelineConfig:
             train = (batch_size, f"one training batch (model.batch_size={batch_size}); add data or lower it")
         return {"train": train, "eval": (1, "one example to evaluate the model on; add data")}
 
-    def module_path(self, relative: str) -> str:
-        return str(REPO_ROOT / relative)
+    def module_file(self, module: str) -> str:
+        """The file of this checkout that holds the module of import name `module`."""
+        return str(REPO_ROOT.joinpath(*module.split(".")).with_suffix(".py"))
 
     def required_wins(self) -> tuple[str, ...]:
         """Baseline outputs the model must score no worse than (by `win_measure`) to be blessed.
@@ -233,15 +308,22 @@ class PipelineConfig:
         (`species=setosa`, not `species=0`); empty where the label is no class index."""
         return ()
 
-    def transform_params(self) -> dict:
-        """The Transform's custom_config, for a preprocessing_fn that takes one."""
-        return {}
+    def transform_config(self) -> TransformConfig:
+        """What the pipeline's preprocessing_fn reads of this config (Transform's custom_config)."""
+        return TransformConfig()
 
-    def trainer_custom_config(self) -> dict:
-        """The Trainer's custom_config: the whole config, which run_fn turns back into this typed
-        config (pipelines.registry.config_from_custom_config). TFX keys the Trainer's cache on it,
-        so any changed value trains anew."""
+    def to_custom_config(self) -> dict:
+        """The Trainer's custom_config: the pipeline's name and every tunable value, which run_fn turns
+        back into this typed config (from_custom_config). TFX keys the Trainer's cache on it, so any
+        changed value trains anew."""
         return {"pipeline": self.name, "config": self.to_dict()}
+
+    @classmethod
+    def from_custom_config(cls: type[_ConfigT], custom_config: dict) -> _ConfigT:
+        """The config `to_custom_config` gave, rebuilt as `cls`: the pipeline's own class, or a family
+        base whose fields it has (the image pipelines' shared Trainer rebuilds an ImageConfig).
+        ConfigError naming any key `cls` does not have."""
+        return from_dict(cls, custom_config["config"])
 
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)
@@ -279,6 +361,10 @@ def _jsonable(value):
     return value
 
 
+Setting = bool | int | float | str | list
+"""A value a config file gives a key (YAML's types), or the text of a `--set` assignment."""
+
+
 def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineConfig:
     """Returns a copy of `config` with each `key=value` assignment applied.
 
@@ -286,11 +372,29 @@ def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineC
     (true/false/1/0/yes/no), str, or a tuple of ints/floats/strs written with
     commas (`model.hidden_units=16,8`; an empty value is an empty tuple).
     """
-    config = _deep_copy(config)
+    return apply_settings(config, assignment_settings(assignments))
+
+
+def assignment_settings(assignments: Sequence[str]) -> list[tuple[str, Setting]]:
+    """`key=value` assignments as (key, text) settings for apply_settings; ConfigError for one without `=`."""
+    settings: list[tuple[str, Setting]] = []
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set {assignment!r}: expected key=value, for example train_steps=100.")
+        settings.append((key, raw))
+    return settings
+
+
+def apply_settings(config: PipelineConfig, settings: Sequence[tuple[str, Setting]]) -> PipelineConfig:
+    """Returns a copy of `config` with each (dotted key, value) setting applied, in order.
+
+    A text value is read as `--set` reads it (apply_overrides); a typed one (from a config file) is
+    kept where it has the field's type (an int for a float field too, a list for a tuple field),
+    else read from its text as `--set` would, so both give the same values and the same errors.
+    """
+    config = _deep_copy(config)
+    for key, setting in settings:
         *parents, leaf = key.split(".")
         target = config
         for part in parents:
@@ -298,10 +402,35 @@ def apply_overrides(config: PipelineConfig, assignments: list[str]) -> PipelineC
             if not dataclasses.is_dataclass(target):
                 raise ConfigError(f"--set {key}: {part!r} has no sub-fields.")
         field = _find_field(target, leaf, key)
-        value = _parse(raw, _resolved_type(target, field), key)
-        _check_value(field, value, key, raw)
+        value = _typed(setting, _resolved_type(target, field), key)
+        _check_value(field, value, key, setting_text(setting))
         setattr(target, leaf, value)
     return config
+
+
+def setting_text(setting: Setting) -> str:
+    """A setting as `--set` writes it: true/false, numbers as Python prints them, lists with commas."""
+    if isinstance(setting, bool):
+        return "true" if setting else "false"
+    if isinstance(setting, list):
+        return ",".join(setting_text(item) for item in setting)
+    return str(setting)
+
+
+def _typed(setting: Setting, kind, key: str):
+    """`setting` as a value of the field type `kind` (see apply_settings)."""
+    if isinstance(setting, str):
+        return _parse(setting, kind, key)
+    if typing.get_origin(kind) is tuple:
+        items = setting if isinstance(setting, list) else [setting]
+        return tuple(_typed(item, typing.get_args(kind)[0], key) for item in items)
+    if isinstance(setting, bool):
+        return setting if kind is bool else _parse(setting_text(setting), kind, key)
+    if kind is float and isinstance(setting, (int, float)):
+        return float(setting)
+    if kind is int and isinstance(setting, int):
+        return setting
+    return _parse(setting_text(setting), kind, key)
 
 
 def _check_value(field: dataclasses.Field, value, key: str, raw: str | None = None) -> None:

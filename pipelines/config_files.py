@@ -20,11 +20,12 @@ import textwrap
 import typing
 from pathlib import Path
 
-from pipelines.config import ConfigError
+from pipelines.config import ConfigError, Setting
 
 
-def assignments_from_file(path: Path) -> list[str]:
-    """The file's settings as `key=value` assignments, in the file's order."""
+def settings_from_file(path: Path) -> list[tuple[str, Setting]]:
+    """The file's settings as (dotted key, value) pairs, in the file's order, each value as YAML typed
+    it (for pipelines.config.apply_settings)."""
     import yaml
 
     try:
@@ -39,28 +40,25 @@ def assignments_from_file(path: Path) -> list[str]:
         return []
     if not isinstance(loaded, dict):
         raise ConfigError(f"--config {path}: expected a mapping of keys to values, such as `train_steps: 2000`.")
-    return [f"{key}={value}" for key, value in _flatten(loaded, "", path)]
+    return _flatten(loaded, "", path)
 
 
-def _flatten(mapping: dict, prefix: str, path: Path) -> list[tuple[str, str]]:
-    pairs = []
+def _flatten(mapping: dict, prefix: str, path: Path) -> list[tuple[str, Setting]]:
+    pairs: list[tuple[str, Setting]] = []
     for key, value in mapping.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             pairs.extend(_flatten(value, f"{name}.", path))
-        elif isinstance(value, list):
-            pairs.append((name, ",".join(_text(item, name, path) for item in value)))
         else:
-            pairs.append((name, _text(value, name, path)))
+            for item in value if isinstance(value, list) else [value]:
+                _check_scalar(item, name, path)
+            pairs.append((name, value))
     return pairs
 
 
-def _text(value, key: str, path: Path) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    raise ConfigError(f"--config {path}: {key} is {value!r}; expected a number, a string, true/false or a list.")
+def _check_scalar(value, key: str, path: Path) -> None:
+    if not isinstance(value, (bool, int, float, str)):
+        raise ConfigError(f"--config {path}: {key} is {value!r}; expected a number, a string, true/false or a list.")
 
 
 def field_descriptions(config_class: type) -> dict[str, str]:

@@ -32,9 +32,11 @@ from tfx.proto import pusher_pb2, trainer_pb2
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
 from components.mlflow_tracker import MlflowTracker
+from components.push_executor import PushExecutor
+from components.tuner import Tuner
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
-from serving.push import PushExecutor
+from pipelines.tuning import TRIALS_DIR_KEY
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,7 +85,7 @@ def create_pipeline(
       beam_pipeline_args: options for the Beam pipelines inside the data components (pipelines/beam_profiles.py).
       orchestrator: the orchestrator that runs it (local, beam, airflow, kubeflow).
     """
-    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name)
+    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name).to_json()
     # The run id, filled in when the run starts. A component given it differs every
     # run and is never cached: right for the two that record runs in MLflow.
     pipeline_run_id = orchestrator.pipeline_run_id or runtime_placeholders.execution_invocation().pipeline_run_id
@@ -119,7 +121,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         **_module_code(config, config.preprocessing_module, "preprocessing_fn", orchestrator.image_root),
-        custom_config=config.transform_params(),
+        custom_config=config.transform_config().to_custom_config(),
         # No TFDV statistics of Transform's input and output: StatisticsGen's are the ones validated
         # and tracked, and two more passes over the data cost as much as the analysis itself.
         disable_statistics=True,
@@ -129,7 +131,24 @@ def create_pipeline(
     # With warm_start, finds the latest blessed model, whose weights the Trainer starts from.
     warm_start_resolver = latest_blessed_model_resolver() if config.warm_start else None
 
-    # Trains the Keras model and exports a SavedModel with the serving signature.
+    # With tuning.trials > 0, searches the config's search space, a model trained per trial: its best
+    # values go to the Trainer. Its trials are kept under the pipeline root, where a killed search resumes.
+    tuner = (
+        Tuner(
+            **_module_code(config, config.model_module, "tuner_fn", orchestrator.image_root),
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=trainer_pb2.TrainArgs(num_steps=config.tuning.steps_per_trial),
+            eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
+            custom_config={**config.to_custom_config(), TRIALS_DIR_KEY: f"{pipeline_root}/Tuner/trials"},
+        )
+        if config.tuning.trials
+        else None
+    )
+
+    # Trains the Keras model (with the search's best values, if it searched) and exports a SavedModel
+    # with the serving signature.
     trainer = Trainer(
         **_module_code(config, config.model_module, "run_fn", orchestrator.image_root),
         examples=transform.outputs["transformed_examples"],
@@ -137,8 +156,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(num_steps=config.train_steps),
         eval_args=trainer_pb2.EvalArgs(num_steps=config.eval_steps),
-        custom_config=config.trainer_custom_config(),
+        custom_config=config.to_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
     )
 
     # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
@@ -179,6 +199,9 @@ def create_pipeline(
         model_name=config.model_name,
         serving_model_dir=f"{serving_dir}/{config.model_name}",
         json_signature=config.json_signature,
+        label_key=config.label_key,
+        label_class_names=list(config.label_class_names()),
+        tuner_results=tuner.outputs["tuner_results"] if tuner else None,
     )
 
     return Pipeline(
@@ -192,6 +215,7 @@ def create_pipeline(
             validation_gate,
             transform,
             *([warm_start_resolver] if warm_start_resolver else []),
+            *([tuner] if tuner else []),
             trainer,
             model_resolver,
             evaluator,
@@ -210,7 +234,7 @@ def create_pipeline(
 # time: Keras's functions of the same names, averaged by Keras's MeanMetricWrapper, give the same
 # values under the same names, computed by TensorFlow in batches. On stock's eval split at 200,000
 # rows (30,000 windows in 3 slices each, 3 outputs) TFMA took 51.7 s instead of 89.3
-# (benchmarks/RESULTS.md). TFMA picks its own class for a registered name whatever module is named.
+# (docs/design.md, Measured decisions). TFMA picks its own class for a registered name whatever module is named.
 _BATCHED_IN_KERAS = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error"}
 
 
@@ -310,10 +334,18 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     )
 
 
-def run_context_for(config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str) -> str:
-    """The JSON the MLflow-recording components take (see components/mlflow_tracking.py)."""
-    return mlflow_tracking.run_context(
-        tracking_uri, tracking_artifact_root, config.name, config.to_dict(), config.data_dir, _code_version(), runner
+def run_context_for(
+    config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str
+) -> mlflow_tracking.RunContext:
+    """What the MLflow-recording components know of the run (see components/mlflow_tracking.py)."""
+    return mlflow_tracking.RunContext(
+        tracking_uri=tracking_uri,
+        artifact_root=tracking_artifact_root,
+        pipeline_name=config.name,
+        config=config.to_dict(),
+        data_dir=config.data_dir,
+        code_version=_code_version(),
+        runner=runner,
     )
 
 
@@ -334,8 +366,8 @@ def _module_code(config: PipelineConfig, module: str, function: str, image_root:
     package it into the pipeline root at compile time): the function by its import name.
     """
     if image_root is None:
-        return {"module_file": config.module_path(module)}
-    return {function: ".".join(Path(module).with_suffix("").parts) + "." + function}
+        return {"module_file": config.module_file(module)}
+    return {function: f"{module}.{function}"}
 
 
 def _schema_file(config: PipelineConfig, pipeline_root: str, image_root: str | None) -> str:

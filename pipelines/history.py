@@ -1,4 +1,4 @@
-"""`tfpipe runs`: the recent runs of a workdir, newest first, from the run folders' summary.json.
+"""`tfpipe runs`: the recent runs of a workdir, newest first, from the run folders' records.
 
 Every `tfpipe run` leaves `<workdir>/<pipeline>/runs/<stamp>/` with its log and, once it ends, its
 summary; a run still going (or killed before it could write one) has a log and no summary. No
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 from pathlib import Path
 
+from pipelines.outcome import RunOutcome, has_record
 from pipelines.registry import PIPELINES
 
 
@@ -27,6 +27,8 @@ class PastRun:
     pushed_version: str
     seconds: float | None
     folder: Path
+    trials: int | None = None
+    """Trials of the run's model search, if it searched."""
 
 
 def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> list[PastRun]:
@@ -44,30 +46,33 @@ def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> 
 def _past_run(pipeline: str, folder: Path) -> PastRun:
     stamp = folder.name.split("-")
     started = datetime.datetime.strptime("-".join(stamp[:2]), "%Y%m%d-%H%M%S")
-    summary_path = folder / "summary.json"
-    if not summary_path.exists():
+    if not has_record(folder):
         return PastRun(pipeline, started, "running or killed", "", None, "", None, folder)
-    summary = json.loads(summary_path.read_text())
+    try:
+        outcome = RunOutcome.read(folder)
+    except (OSError, ValueError, TypeError):
+        return PastRun(pipeline, started, "unreadable record", "", None, "", None, folder)
     return PastRun(
         pipeline=pipeline,
         started=started,
-        status=summary.get("status", "unknown"),
-        metric=_blessing_metric(pipeline, summary),
-        blessed=summary.get("blessed"),
-        pushed_version=summary.get("pushed_version", ""),
-        seconds=summary.get("seconds"),
+        status=outcome.status,
+        metric=_blessing_metric(pipeline, outcome),
+        blessed=outcome.results.blessed,
+        pushed_version=outcome.results.pushed_version or "",
+        seconds=outcome.seconds,
         folder=folder,
+        trials=len(outcome.results.search.leaderboard) if outcome.results.search else None,
     )
 
 
-def _blessing_metric(pipeline: str, summary: dict) -> str:
-    overall = summary.get("metrics", {}).get("overall", {})
+def _blessing_metric(pipeline: str, outcome: RunOutcome) -> str:
+    overall = (outcome.results.metrics or {}).get("overall", {})
     name = blessing_metric_key(pipeline, overall)
     return f"{_snake(PIPELINES[pipeline].blessing_metric)} {overall[name]:.4g}" if name else ""
 
 
 def blessing_metric_key(pipeline: str, metrics: dict) -> str:
-    """The name under which a slice's `metrics` (summary.json) hold the pipeline's blessing metric; "" if none."""
+    """The name under which a slice's `metrics` (RunResults.metrics) hold the pipeline's blessing metric; "" if none."""
     if pipeline not in PIPELINES:
         return ""
     config = PIPELINES[pipeline]
@@ -82,7 +87,7 @@ def _snake(class_name: str) -> str:
 
 def table(runs: list[PastRun]) -> list[str]:
     """The runs as aligned text lines, a header first."""
-    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds")]
+    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds", "search")]
     for run in runs:
         blessed = "" if run.blessed is None else ("yes" if run.blessed else "no")
         seconds = "" if run.seconds is None else f"{run.seconds:.0f}"
@@ -95,6 +100,7 @@ def table(runs: list[PastRun]) -> list[str]:
                 blessed,
                 run.pushed_version,
                 seconds,
+                "" if run.trials is None else f"{run.trials} trials",
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -14,7 +14,26 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.precision import CHOICES as PRECISIONS
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.tuning import SearchSpace, varies
+
+# components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
+# CNNs, a dense baseline, vgg6 (a VGG16 cut to CPU size) and the rows-as-time-steps readers.
+IMAGE_MODELS = (
+    "mlp",
+    "baseline",
+    "lenet5",
+    "alexnet8",
+    "vgg16",
+    "vgg6",
+    "inception10",
+    "resnet18",
+    "rnn_rows",
+    "lstm_rows",
+    "bilstm_rows",
+)
+# The notes' CNN chapter: the six networks it trains and compares.
+NOTES_CNNS = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
 
 SCHEDULES = ("constant", "cosine")
 
@@ -57,12 +76,36 @@ class AugmentationConfig:
     """Mirror top-bottom at random."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageTransformConfig(TransformConfig):
+    """What the image preprocessing_fn reads (components/models/images/preprocessing.py)."""
+
+    image_height: int
+    """Pixels."""
+    image_width: int
+    """Pixels."""
+    channels: int
+    """1 (grayscale) or 3 (RGB)."""
+
+
+@dataclasses.dataclass
+class ImageSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
+
+    model: tuple[str, ...] = varies("model.name", NOTES_CNNS)
+    """Zoo models: by default the notes' six CNNs."""
+    learning_rate: tuple[float, ...] = varies("model.learning_rate", (0.001, 0.003))
+    """Adam's step sizes."""
+    shift_fraction: tuple[float, ...] = varies("augmentation.shift_fraction", (0.0, 0.1))
+    """Augmentation strength: the largest random shift, as a fraction of the image."""
+
+
 @dataclasses.dataclass
 class ImageConfig(PipelineConfig):
     """Images -> one of `class_names`, with the notes' image classifier zoo."""
 
-    preprocessing_module: ClassVar[str] = "components/models/images/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/images/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.images.preprocessing"
+    model_module: ClassVar[str] = "components.models.images.model"
     request_module: ClassVar[str] = "components.models.images.prediction_inputs"
     # FileExampleGen's reader for image files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.images.ingest"
@@ -72,6 +115,8 @@ class ImageConfig(PipelineConfig):
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
     slice_features: ClassVar[tuple[str, ...]] = (layouts.LABEL_KEY,)
     blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
+    tuning_objective: ClassVar[str] = "val_sparse_categorical_accuracy"
+    tuning_higher_is_better: ClassVar[bool] = True
     # The training images are light strokes on a dark ground (MNIST): `tfpipe predict` turns a mostly light
     # photo (dark ink on paper) into one like them first (components/models/images/prediction_inputs.py).
     light_on_dark: ClassVar[bool] = False
@@ -87,8 +132,11 @@ class ImageConfig(PipelineConfig):
     """1 (grayscale) or 3 (RGB): every image is converted to this."""
     model: ImageModelConfig = dataclasses.field(default_factory=ImageModelConfig)
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+    search_space: ImageSearchSpace = dataclasses.field(default_factory=ImageSearchSpace)
 
-    def check(self) -> None:
+    def check_values(self) -> None:
+        if self.model.name not in IMAGE_MODELS:
+            raise ConfigError(f"--set model.name={self.model.name}: expected one of {', '.join(IMAGE_MODELS)}.")
         if self.channels not in (1, 3):
             raise ConfigError(f"--set channels={self.channels}: expected 1 (grayscale) or 3 (RGB).")
         if self.image_height < 1 or self.image_width < 1:
@@ -105,7 +153,7 @@ class ImageConfig(PipelineConfig):
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
-        super().check()
+        super().check_values()
 
     def check_data(self, data_dir: Path) -> None:
         files.detect_layout(data_dir)
@@ -124,5 +172,7 @@ class ImageConfig(PipelineConfig):
     def label_class_names(self) -> tuple[str, ...]:
         return self.class_names
 
-    def transform_params(self) -> dict:
-        return {"image_height": self.image_height, "image_width": self.image_width, "channels": self.channels}
+    def transform_config(self) -> ImageTransformConfig:
+        return ImageTransformConfig(
+            image_height=self.image_height, image_width=self.image_width, channels=self.channels
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -13,11 +12,12 @@ from tfx.orchestration.pipeline import Pipeline
 from tfx.orchestration.portable.tfx_runner import IrBasedRunner
 
 from components import faults, mlflow_tracking
+from components.training_progress import PROGRESS_LOGGER, TrainingProgress, TrialProgress
 from components.validation_gate import DataAnomaliesError
 from pipelines import interrupts
 from pipelines.config import PipelineConfig
 from pipelines.factory import run_context_for
-from pipelines.progress import PROGRESS_LOGGER, ComponentRun, ProgressCallback, TrainingProgress
+from pipelines.progress import ComponentRun, ProgressCallback
 from pipelines.summary import latest_pipeline_run_id
 from pipelines.workdir import Workdir
 
@@ -41,6 +41,8 @@ class ComponentProgress(logging.Handler):
         self.components: dict[str, ComponentRun] = {}
         self.current: str | None = None
         self._on_progress = on_progress
+        # The search's trial under way (the Tuner trains a model per trial): shown before its epochs.
+        self._trial: TrialProgress | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.name == PROGRESS_LOGGER:
@@ -66,12 +68,19 @@ class ComponentProgress(logging.Handler):
 
     def _progress(self, record: logging.LogRecord) -> None:
         progress = getattr(record, "progress", None)
-        if self.current is None or not isinstance(progress, TrainingProgress):
+        if self.current is None or not isinstance(progress, (TrainingProgress, TrialProgress)):
             return
         component = self.components[self.current]
-        component.detail = progress.detail()
-        if progress.epoch_done:
-            component.milestone = str(progress)
+        if isinstance(progress, TrialProgress):
+            self._trial = progress
+            component.detail = progress.detail()
+            if progress.score is not None or progress.failed:
+                component.milestone, component.every_milestone = str(progress), True
+        else:
+            trial = f"{self._trial.detail()} · " if self._trial else ""
+            component.detail = trial + progress.detail()
+            if progress.epoch_done and not self._trial:
+                component.milestone = str(progress)
         try:
             self._report(self.current)
         except Exception:  # Progress is only shown: failing to show it must not fail the Trainer.
@@ -83,6 +92,7 @@ class ComponentProgress(logging.Handler):
             self._finish(self.current, status)
 
     def _finish(self, current: str, status: str) -> None:
+        self._trial = None
         component = self.components[current]
         component.status = status
         component.seconds = time.monotonic() - component.started
@@ -130,7 +140,7 @@ def record_failure(
     if component == "MlflowTracker" or isinstance(error, DataAnomaliesError):
         return
     tracking_uri, tracking_artifact_root = workdir.tracking()
-    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, runner))
+    context = run_context_for(config, tracking_uri, tracking_artifact_root, runner)
     pipeline_run_id = latest_pipeline_run_id(str(workdir.metadata_path.resolve())) or "unknown"
     run_id = mlflow_tracking.start_run(context, pipeline_run_id, tags={})
     reason = f"{component or 'The pipeline'} failed: {type(error).__name__}: {error}"
@@ -151,6 +161,6 @@ def record_interruption(
                 mlflow_tracking.fail_run(tracking_uri, run.info.run_id, reason, status=mlflow_tracking.KILLED)
         if runs:  # recorded: killed now, or ended by the component that started it
             return
-    context = json.loads(run_context_for(config, tracking_uri, tracking_artifact_root, runner))
+    context = run_context_for(config, tracking_uri, tracking_artifact_root, runner)
     run_id = mlflow_tracking.start_run(context, pipeline_run_id or "unknown", tags={})
     mlflow_tracking.fail_run(tracking_uri, run_id, reason, status=mlflow_tracking.KILLED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipelines.cifar10.config import Cifar10Config
-from pipelines.config import PipelineConfig, from_dict
+from pipelines.config import PipelineConfig
 from pipelines.digits.config import DigitsConfig
 from pipelines.fashion_mnist.config import FashionMnistConfig
 from pipelines.iris.config import IrisConfig
@@ -37,8 +37,3 @@ def config_for(name: str) -> PipelineConfig:
     if name not in PIPELINES:
         raise UnknownPipelineError(name)
     return PIPELINES[name]()
-
-
-def config_from_custom_config(custom_config: dict) -> PipelineConfig:
-    """The typed config a component was given as custom_config (PipelineConfig.trainer_custom_config)."""
-    return from_dict(PIPELINES[custom_config["pipeline"]], custom_config["config"])

@@ -1,22 +1,76 @@
-"""`tfpipe run`: runs a pipeline on this machine and gathers what it produced into one outcome."""
+"""`tfpipe run`: runs a pipeline on this machine, start to end, and keeps its record.
+
+`execute` owns everything around the components: the workdir's run lock, the up-to-date check,
+the run folder, the log the noisy TF/TFX output goes to, and the run's record (`RunOutcome`,
+written to the run folder). What a person sees is the caller's: it passes a `RunObserver`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
+import signal
+import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Protocol, TextIO
 
-from pipelines import interrupts
+from components import tf_setup
+from pipelines import interrupts, up_to_date
 from pipelines.config import PipelineConfig
-from pipelines.progress import ComponentRun, ProgressCallback
+from pipelines.outcome import RunOutcome
+from pipelines.progress import ComponentRun
+from pipelines.run_log import output_to_log
 from pipelines.workdir import Workdir
 
 # `tfpipe run --runner`: the modules that run a pipeline on this machine, each with a
 # run_pipeline(config, workdir, beam_pipeline_args, on_progress).
 RUNNERS = {"local": "pipelines.local_runner", "beam": "pipelines.beam_runner"}
+# The step before the first component, as the console shows it.
+LOADING_STEP = "load TensorFlow and TFX"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRequest:
+    config: PipelineConfig
+    workdir: Workdir
+    runner: str = "local"
+    """A key of RUNNERS."""
+    beam_args: list[str] = dataclasses.field(default_factory=list)
+    """The Beam pipeline options every component's Beam pipeline gets."""
+    rerun: bool = False
+    """Run even when nothing changed since the last successful run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class UpToDate:
+    """Nothing changed since the last successful run, whose folder and record these are: nothing ran."""
+
+    run_dir: Path
+    last: RunOutcome
+    seconds: float
+
+
+class RunObserver(Protocol):
+    """What the caller shows of a run while it goes."""
+
+    def started(self, terminal: TextIO, log_path: Path, took_over: dict | None) -> None:
+        """The run has its folder; from now on stdout and stderr go to `log_path` and `terminal` is the
+        terminal. `took_over`: what a run that ended without releasing the workdir wrote in its lock."""
+
+    def step(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """A piece of work that is not a component (loading TensorFlow)."""
+
+    def component(self, name: str, run: ComponentRun) -> None:
+        """A component started, made progress or ended."""
+
+    def notice(self, text: str) -> None:
+        """A line worth reading (what an earlier, unfinished run left and this one closed)."""
+
+    def finished(self, outcome: RunOutcome) -> None:
+        """The run ended and its record is written."""
 
 
 def load_runner(name: str) -> ModuleType:
@@ -24,84 +78,124 @@ def load_runner(name: str) -> ModuleType:
     return importlib.import_module(RUNNERS[name])
 
 
-def run(
-    config: PipelineConfig,
-    workdir: Workdir,
-    run_dir: Path,
-    runner: ModuleType,
-    beam_args: list[str],
-    on_progress: ProgressCallback,
-    on_notice: Callable[[str], None] = print,
-) -> dict:
-    """Runs every component, reporting each to `on_progress`; returns the outcome, JSON-ready:
-    status succeeded, failed (with the failed component and the error) or interrupted (by SIGINT
-    or SIGTERM: where, which signal, the exit status), and what the run produced (summary.summarize,
-    which writes the data statistics page into `run_dir`, the run's folder: Workdir.new_run_dir).
-    A failing component's traceback goes to the log.
+def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate:
+    """Runs the pipeline unless it is up to date; returns its record, written to its run folder.
 
-    Call holding the workdir's run lock (Workdir.run_lock): first the MLflow store is created if
-    new, and what runs that ended unfinished left is closed (pipelines/recovery.py), each thing
-    closed said to `on_notice` in one line."""
+    Raises WorkdirBusyError when another run holds the workdir, and Interrupted when a signal
+    arrives after the record is written (before that, an interrupted run is an outcome)."""
+    started = time.monotonic()
+    config, workdir = request.config, request.workdir
+    # One run per workdir; Ctrl-C and SIGTERM stop the run where it is (pipelines/interrupts.py).
+    with workdir.run_lock(f"tfpipe run {config.name}") as took_over, interrupts.raise_on_signals():
+        run_fingerprint = _fingerprint(request)
+        if not request.rerun and run_fingerprint is not None:
+            unchanged = up_to_date.unchanged_since(config, workdir, run_fingerprint)
+            if unchanged is not None:
+                return UpToDate(*unchanged, seconds=time.monotonic() - started)
+        run_dir = workdir.new_run_dir()
+        log_path = run_dir / "run.log"
+        with output_to_log(log_path) as terminal:
+            observer.started(terminal, log_path, took_over)
+            try:
+                with observer.step(LOADING_STEP):
+                    tf_setup.configure()
+                    runner = load_runner(request.runner)
+                outcome = _run_components(request, run_dir, runner, observer)
+            except KeyboardInterrupt as error:  # before the pipeline started (_run_components reports its own)
+                interruption = interrupts.as_interruption(error) or interrupts.Interrupted(signal.SIGINT)
+                outcome = RunOutcome(
+                    pipeline=config.name,
+                    status="interrupted",
+                    interrupted_at=LOADING_STEP,
+                    signal=interruption.signal_name,
+                    exit_status=interruption.exit_status,
+                )
+            outcome.seconds = round(time.monotonic() - started, 1)
+            outcome.fingerprint = run_fingerprint
+            outcome.log = str(log_path)
+            outcome.write(run_dir)
+            observer.finished(outcome)
+    return outcome
+
+
+def _fingerprint(request: RunRequest) -> str | None:
+    """up_to_date.fingerprint of this run; None (the run goes ahead) when an input cannot be read:
+    the pipeline then reports the problem in its own words."""
+    try:
+        return up_to_date.fingerprint(request.config, request.runner, request.beam_args, request.workdir.tracking()[0])
+    except OSError:
+        return None
+
+
+def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, observer: RunObserver) -> RunOutcome:
+    """Runs every component, reporting each to the observer; returns the outcome: succeeded, failed
+    (with the failed component and the error) or interrupted (by SIGINT or SIGTERM: where, which
+    signal, the exit status), and what the run produced (summary.summarize, which writes the data
+    statistics page into `run_dir`). A failing component's traceback goes to the log.
+
+    First the MLflow store is created if new, and what runs that ended unfinished left is closed
+    (pipelines/recovery.py), each thing closed said to the observer in one line."""
     from components.validation_gate import InputDataError
     from pipelines import in_process, recovery, summary
 
+    config, workdir = request.config, request.workdir
     components: dict[str, ComponentRun] = {}
 
     def record(name: str, component_run: ComponentRun) -> None:
         components[name] = component_run
-        on_progress(name, component_run)
+        observer.component(name, component_run)
 
     runner_name = runner.__name__.rsplit(".", 1)[-1].removesuffix("_runner")
     metadata_path = str(workdir.metadata_path.resolve())
-    outcome: dict = {
-        "pipeline": config.name,
-        "runner": runner_name,
-        "beam_pipeline_args": beam_args,
-        "config": config.to_dict(),
-        "tracking_uri": workdir.tracking()[0],
-    }
-    known_runs, notes = recovery.before_run(config.name, metadata_path, outcome["tracking_uri"])
+    outcome = RunOutcome(
+        pipeline=config.name,
+        status="succeeded",
+        runner=runner_name,
+        beam_pipeline_args=request.beam_args,
+        config=config.to_dict(),
+        tracking_uri=workdir.tracking()[0],
+    )
+    known_runs, notes = recovery.before_run(config.name, metadata_path, outcome.tracking_uri)
     for note in notes:
-        on_notice(note)
-    if notes:
-        outcome["recovered"] = notes
+        observer.notice(note)
+    outcome.recovered = notes
     try:
-        runner.run_pipeline(config, workdir, beam_args, record)
-        outcome["status"] = "succeeded"
+        runner.run_pipeline(config, workdir, request.beam_args, record)
     except BaseException as error:  # A failing component: report it, keep its traceback in the log.
         interruption = interrupts.as_interruption(error)
         if interruption is None and not isinstance(error, Exception):
             raise  # SystemExit and the like
         traceback.print_exc()
         if interruption is not None:
-            outcome |= _interrupted(config, workdir, runner_name, components, interruption, metadata_path, known_runs)
+            _interrupted(outcome, config, workdir, components, interruption, metadata_path, known_runs)
         else:
             failed = next((name for name, run in components.items() if run.status == "failed"), None)
-            outcome |= {"status": "failed", "failed_component": failed, "error": f"{type(error).__name__}: {error}"}
+            outcome.status, outcome.failed_component = "failed", failed
+            outcome.error = f"{type(error).__name__}: {error}"
             if isinstance(error, InputDataError):
-                outcome |= {"error": str(error), "data_problems": error.headline, "anomalies": error.problems}
+                outcome.error, outcome.data_problems, outcome.anomalies = str(error), error.headline, error.problems
             try:
                 in_process.record_failure(config, workdir, runner_name, failed, error)
             except Exception:  # An unreachable tracking server must not hide the failure itself.
                 traceback.print_exc()
     # Only finished components have results to read; every component is listed.
     finished = {name: run for name, run in components.items() if run.status in ("done", "cached")}
-    outcome |= summary.summarize(metadata_path, finished, config, run_dir)
-    outcome["components"] = {name: dataclasses.asdict(run) for name, run in components.items()}
+    outcome.results = summary.summarize(metadata_path, finished, config, run_dir)
+    outcome.components = components
     return outcome
 
 
 def _interrupted(
+    outcome: RunOutcome,
     config: PipelineConfig,
     workdir: Workdir,
-    runner_name: str,
     components: dict[str, ComponentRun],
     interruption: interrupts.Interrupted,
     metadata_path: str,
     known_runs: set[str],
-) -> dict:
-    """The outcome of a run a signal stopped; its unfinished executions marked failed in ML Metadata
-    and the run KILLED in MLflow, naming where it stopped (best effort: a second signal stops that too)."""
+) -> None:
+    """Marks `outcome` interrupted where the signal stopped it; its unfinished executions marked failed in
+    ML Metadata and the run KILLED in MLflow (best effort: a second signal stops that too)."""
     from pipelines import in_process, recovery
 
     at = next((name for name, run in components.items() if run.status in ("interrupted", "running")), None)
@@ -110,12 +204,10 @@ def _interrupted(
         recovery.fail_unfinished_executions(metadata_path, f"interrupted by {interruption.signal_name}")
         new_runs = recovery.pipeline_run_ids(metadata_path) - known_runs
         pipeline_run_id = max(new_runs) if new_runs else None
-        in_process.record_interruption(config, workdir, runner_name, where, interruption.signal_name, pipeline_run_id)
+        in_process.record_interruption(
+            config, workdir, outcome.runner, where, interruption.signal_name, pipeline_run_id
+        )
     except BaseException:  # a tracking server down, or a second Ctrl-C: the run is stopped all the same
         traceback.print_exc()
-    return {
-        "status": "interrupted",
-        "interrupted_at": where,
-        "signal": interruption.signal_name,
-        "exit_status": interruption.exit_status,
-    }
+    outcome.status, outcome.interrupted_at = "interrupted", where
+    outcome.signal, outcome.exit_status = interruption.signal_name, interruption.exit_status

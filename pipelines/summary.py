@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from ml_metadata import metadata_store
@@ -13,7 +12,9 @@ from tfx.types import standard_artifacts
 from components import statistics_html
 from components.evaluation import blessing_failures, slice_metrics
 from components.example_gen import rejected_inputs
+from components.tuner import read_search
 from pipelines.config import PipelineConfig
+from pipelines.outcome import RejectedInputs, RunResults
 from pipelines.progress import ComponentRun
 
 # The data statistics page (MLflow's data/statistics.html) in the run folder, for users without an
@@ -47,21 +48,21 @@ def latest_pipeline_run_id(metadata_path: str) -> str | None:
 _REJECTED_SHOWN = 10
 
 
-def summarize(metadata_path: str, components: dict[str, ComponentRun], config: PipelineConfig, run_dir: Path) -> dict:
-    """The run's key results, JSON-ready; writes the data statistics page into `run_dir`. Only
-    components that finished contribute."""
-    summary: dict = {"components": {node: dataclasses.asdict(run) for node, run in components.items()}}
+def summarize(
+    metadata_path: str, components: dict[str, ComponentRun], config: PipelineConfig, run_dir: Path
+) -> RunResults:
+    """The run's key results; writes the data statistics page into `run_dir`. Only components that
+    finished contribute."""
+    results = RunResults()
     example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
     example_gen_outputs = _outputs_if_finished(metadata_path, example_gen)
     if example_gen_outputs:
         examples = example_gen_outputs["examples"][0]
         if rejected_inputs.PROPERTY in examples.custom_properties:
             lines = rejected_inputs.read(examples.uri)
-            summary["rejected_inputs"] = {
-                "count": len(lines),
-                "list": rejected_inputs.list_path(examples.uri),
-                "first": lines[:_REJECTED_SHOWN],
-            }
+            results.rejected_inputs = RejectedInputs(
+                count=len(lines), list=rejected_inputs.list_path(examples.uri), first=lines[:_REJECTED_SHOWN]
+            )
     statistics_gen_outputs = _outputs_if_finished(metadata_path, components.get("StatisticsGen"))
     validator_outputs = _outputs_if_finished(metadata_path, components.get("ExampleValidator"))
     if statistics_gen_outputs and validator_outputs:
@@ -70,26 +71,28 @@ def summarize(metadata_path: str, components: dict[str, ComponentRun], config: P
         anomalies = standard_artifacts.ExampleAnomalies()
         anomalies.set_mlmd_artifact(validator_outputs["anomalies"][0])
         (run_dir / STATISTICS_PAGE).write_text(statistics_html.page(statistics, anomalies))
-        summary["statistics_page"] = str(run_dir / STATISTICS_PAGE)
+        results.statistics_page = str(run_dir / STATISTICS_PAGE)
     evaluator_outputs = _outputs_if_finished(metadata_path, components.get("Evaluator"))
     if evaluator_outputs:
         evaluation_uri = evaluator_outputs["evaluation"][0].uri
-        summary["metrics"] = slice_metrics(evaluation_uri, config.label_key, config.label_class_names())
-        blessed = evaluator_outputs["blessing"][0].custom_properties["blessed"].int_value == 1
-        summary["blessed"] = blessed
-        if not blessed:
-            summary["blessing_failures"] = blessing_failures(evaluation_uri)
+        results.metrics = slice_metrics(evaluation_uri, config.label_key, config.label_class_names())
+        results.blessed = evaluator_outputs["blessing"][0].custom_properties["blessed"].int_value == 1
+        if not results.blessed:
+            results.blessing_failures = blessing_failures(evaluation_uri)
+    tuner_outputs = _outputs_if_finished(metadata_path, components.get("Tuner"))
+    if tuner_outputs:
+        results.search = read_search(tuner_outputs["tuner_results"][0].uri)
     tracker_outputs = _outputs_if_finished(metadata_path, components.get("MlflowTracker"))
     if tracker_outputs:
         with open(tracker_outputs["mlflow_run_id"][0].uri) as f:
-            summary["mlflow_run_id"] = f.read().strip()
+            results.mlflow_run_id = f.read().strip()
     pusher_outputs = _outputs_if_finished(metadata_path, components.get("Pusher"))
     if pusher_outputs:
         pushed = pusher_outputs["pushed_model"][0].custom_properties
         if pushed["pushed"].int_value == 1:
-            summary["pushed_model"] = pushed["pushed_destination"].string_value
-            summary["pushed_version"] = pushed["pushed_version"].string_value
-    return summary
+            results.pushed_model = pushed["pushed_destination"].string_value
+            results.pushed_version = pushed["pushed_version"].string_value
+    return results
 
 
 def _outputs_if_finished(

@@ -1,7 +1,7 @@
 """Whether a `tfpipe run` would change nothing: answered before TensorFlow is loaded.
 
 An unchanged re-run under TFX is all cached components, but it still pays for loading TensorFlow
-and TFX and for the components that run every time (about 16 s for iris; benchmarks/RESULTS.md).
+and TFX and for the components that run every time (benchmarks/RESULTS.md#iris_rerun).
 `tfpipe run` first fingerprints everything the run's outcome depends on; when the last successful
 run on the workdir had the same fingerprint and what it produced is still in place, it says so and
 runs nothing (`--rerun` runs it anyway, every component cached).
@@ -29,6 +29,7 @@ import platform
 from pathlib import Path
 
 from pipelines.config import REPO_ROOT, PipelineConfig
+from pipelines.outcome import RunOutcome, has_record
 from pipelines.workdir import Workdir
 
 CODE_FOLDERS = ("components", "pipelines", "serving", "tfpipe", "schemas")
@@ -67,27 +68,27 @@ def fingerprint(config: PipelineConfig, runner: str, beam_args: list[str], track
     return digest.hexdigest()
 
 
-def unchanged_since(config: PipelineConfig, workdir: Workdir, run_fingerprint: str) -> tuple[Path, dict] | None:
-    """The folder and summary of the last run on the workdir, if it succeeded with this fingerprint
+def unchanged_since(config: PipelineConfig, workdir: Workdir, run_fingerprint: str) -> tuple[Path, RunOutcome] | None:
+    """The folder and record of the last run on the workdir, if it succeeded with this fingerprint
     and what it produced is in place; else None."""
     if config.warm_start:
         return None
-    summaries = sorted((workdir.pipeline_dir / "runs").glob("*/summary.json"))
-    if not summaries:
+    ended = sorted(folder for folder in (workdir.pipeline_dir / "runs").glob("*") if has_record(folder))
+    if not ended:
         return None
     try:
-        last = json.loads(summaries[-1].read_text())
-    except (OSError, ValueError):
+        last = RunOutcome.read(ended[-1])
+    except (OSError, ValueError, TypeError):
         return None
-    if last.get("status") != "succeeded" or last.get("fingerprint") != run_fingerprint:
+    if not last.succeeded or last.fingerprint != run_fingerprint:
         return None
     if not (workdir.metadata_path.is_file() and workdir.pipeline_root.is_dir()):
         return None
-    pushed = last.get("pushed_model")
+    pushed = last.results.pushed_model
     # A version folder is complete once saved_model.pb is in it (serving/push.py renames it into place whole).
     if pushed and not (Path(pushed) / "saved_model.pb").is_file():
         return None
-    return summaries[-1].parent, last
+    return ended[-1], last
 
 
 def _file_digest(path: Path) -> bytes:

@@ -1,7 +1,8 @@
 """Serving: pushing models and serving them.
 
-push.py is the Pusher's executor: TF Serving's layout, `<serving dir>/<model>/<version>/`, written
-atomically, and models.config; deploy/ runs the real TF Serving over it (Docker Compose, Kubernetes).
+push.py pushes a model into TF Serving's layout, `<serving dir>/<model>/<version>/`, atomically,
+and writes models.config (the pipeline's Pusher calls it: components/push_executor.py); deploy/
+runs the real TF Serving over it (Docker Compose, Kubernetes).
 
 The embedded TF-Serving-compatible server (`tfpipe serve`), from the outside in:
   model_server.py   ModelServer: starts the front ends and the version watcher

@@ -109,37 +109,12 @@ class ServingApi:
 
     def classify(self, request: classification_pb2.ClassificationRequest) -> classification_pb2.ClassificationResponse:
         servable, signature_name, signature = self._examples_signature(request, CLASSIFY_METHOD, "classification")
-        if len(signature.inputs) != 1:
-            raise invalid_argument("Expected one input Tensor.")
-        if len(signature.outputs) not in (1, 2):
-            raise invalid_argument(f"Expected one or two output Tensors, found {len(signature.outputs)}")
-        if "inputs" not in signature.inputs:
-            raise ServingError(grpc.StatusCode.FAILED_PRECONDITION, "No classification inputs found in SignatureDef")
-        if not {"classes", "scores"} & set(signature.outputs):
-            raise ServingError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                'Expected classification signature outputs to contain at least one of "classes" or "scores".',
-            )
+        _check_classification_signature(signature)
         examples = _serialized_examples(request.input)
         outputs = self._run_on_examples(servable, signature_name, signature, examples)
         classes, scores = outputs.get("classes"), outputs.get("scores")
         count = len(examples)
-        for tensor, dtype, dtype_name, name in (
-            (classes, object, "DT_STRING", "classes"),
-            (scores, np.float32, "DT_FLOAT", "scores"),
-        ):
-            if tensor is None:
-                continue
-            if tensor.ndim != 2:
-                raise invalid_argument(f"Expected Tensor shape: [batch_size num_classes] but got {list(tensor.shape)}")
-            if tensor.dtype != dtype:
-                raise invalid_argument(f"Expected {name} Tensor of {dtype_name}. Got: {_dtype_name(tensor)}")
-            if tensor.shape[0] != count:
-                raise invalid_argument(f"Expected {name} output batch size of {count}. Got: {tensor.shape[0]}")
-        if classes is not None and scores is not None and classes.shape[1] != scores.shape[1]:
-            raise invalid_argument(
-                f"Tensors class and score should match in dim_size(1). Got {classes.shape[1]} vs. {scores.shape[1]}"
-            )
+        _check_classification_outputs(classes, scores, count)
         width = (classes if classes is not None else scores).shape[1]  # type: ignore[union-attr]
         response = classification_pb2.ClassificationResponse(model_spec=_answered_spec(servable, signature_name))
         for row in range(count):
@@ -304,6 +279,41 @@ def tensor_array(proto: tensor_pb2.TensorProto, alias: str) -> np.ndarray:
     if list(array.shape) != dims:
         raise invalid_argument(f"tensor parsing error: {alias}")
     return array
+
+
+def _check_classification_signature(signature: meta_graph_pb2.SignatureDef) -> None:
+    """A classification signature: one input `inputs`, one or two outputs among `classes` and `scores`."""
+    if len(signature.inputs) != 1:
+        raise invalid_argument("Expected one input Tensor.")
+    if len(signature.outputs) not in (1, 2):
+        raise invalid_argument(f"Expected one or two output Tensors, found {len(signature.outputs)}")
+    if "inputs" not in signature.inputs:
+        raise ServingError(grpc.StatusCode.FAILED_PRECONDITION, "No classification inputs found in SignatureDef")
+    if not {"classes", "scores"} & set(signature.outputs):
+        raise ServingError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            'Expected classification signature outputs to contain at least one of "classes" or "scores".',
+        )
+
+
+def _check_classification_outputs(classes: np.ndarray | None, scores: np.ndarray | None, count: int) -> None:
+    """Classes (strings) and scores (floats), each [count, classes], of one width where both are given."""
+    for tensor, dtype, dtype_name, name in (
+        (classes, object, "DT_STRING", "classes"),
+        (scores, np.float32, "DT_FLOAT", "scores"),
+    ):
+        if tensor is None:
+            continue
+        if tensor.ndim != 2:
+            raise invalid_argument(f"Expected Tensor shape: [batch_size num_classes] but got {list(tensor.shape)}")
+        if tensor.dtype != dtype:
+            raise invalid_argument(f"Expected {name} Tensor of {dtype_name}. Got: {_dtype_name(tensor)}")
+        if tensor.shape[0] != count:
+            raise invalid_argument(f"Expected {name} output batch size of {count}. Got: {tensor.shape[0]}")
+    if classes is not None and scores is not None and classes.shape[1] != scores.shape[1]:
+        raise invalid_argument(
+            f"Tensors class and score should match in dim_size(1). Got {classes.shape[1]} vs. {scores.shape[1]}"
+        )
 
 
 def _serialized_examples(examples: input_pb2.Input) -> np.ndarray:

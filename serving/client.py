@@ -1,7 +1,7 @@
 """A Python client for TF Serving's gRPC API (the embedded server or the real `tensorflow_model_server`).
 
     with PredictionClient("127.0.0.1:8500") as client:
-        outputs = client.predict(predict_request("iris", [example({"sepal_length": 5.0, ...})]))
+        outputs = client.predict(predict_request("iris", [serialized({"sepal_length": 5.0, ...})]))
         outputs["species"]  # array([b'setosa'], dtype=object)
 
 Every call has a deadline; a call that fails with UNAVAILABLE (server starting, restarting, or
@@ -12,7 +12,7 @@ status is raised at once as `grpc.RpcError`: retrying a bad request cannot make 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 
 import grpc
 import numpy as np
@@ -24,8 +24,6 @@ from tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-
-FeatureValue = float | int | str | bytes | Sequence
 
 
 class PredictionClient:
@@ -166,21 +164,6 @@ def predict_request(
         request.model_spec.version_label = version_label
     request.inputs[input_name].CopyFrom(tf.make_tensor_proto(list(serialized_examples), dtype=tf.string))
     return request
-
-
-def example(features: Mapping[str, FeatureValue]) -> bytes:
-    """A serialized tf.Example: floats as float_list, ints as int64_list, str/bytes as bytes_list."""
-    proto = tf.train.Example()
-    for key, value in features.items():
-        values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
-        feature = proto.features.feature[key]
-        if all(isinstance(item, (int, np.integer)) and not isinstance(item, bool) for item in values):
-            feature.int64_list.value.extend(values)
-        elif all(isinstance(item, (float, int, np.number)) for item in values):
-            feature.float_list.value.extend(values)
-        else:
-            feature.bytes_list.value.extend(item.encode() if isinstance(item, str) else item for item in values)
-    return proto.SerializeToString()
 
 
 def _set_model(spec, model_name: str, version: int | None) -> None:

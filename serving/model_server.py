@@ -6,8 +6,9 @@
 It serves every `<model>/<version>/` SavedModel under the base path (TF Serving's layout), or
 the models a `models.config` lists (`ServerOptions.model_config_file`), with TF Serving's gRPC
 and REST APIs, so a client written against it works against the real
-`tensorflow_model_server` unchanged. It exists because that binary cannot be installed on these
-machines; see the README's "Serving" section for what it does not implement.
+`tensorflow_model_server` unchanged. It exists for machines where that binary cannot be installed
+(it ships as a Docker image or a Debian package from Google's own repository); docs/serving.md,
+"Differences from TF Serving", says what it does not implement.
 """
 
 from __future__ import annotations

@@ -21,8 +21,7 @@ written before the rename, so it appears with the version), so a Pusher re-run a
 between the rename and ML Metadata's record finds its model already pushed as the newest version
 and records that version instead of pushing a copy.
 
-`PushExecutor` is the standard TFX Pusher's executor with this push in place of its copy
-(`Pusher(custom_executor_spec=executor_spec.ExecutorClassSpec(PushExecutor), ...)`).
+The pipeline's Pusher pushes with `push_model` (components/push_executor.py).
 """
 
 # No `from __future__ import annotations` here, as in every module TFX loads executors from: it
@@ -35,19 +34,13 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from google.protobuf import text_format
 from tensorflow_serving.config import file_system_storage_path_source_pb2, model_server_config_pb2
-from tfx import types
-from tfx.components.pusher import executor as pusher_executor
-from tfx.proto import pusher_pb2
-from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
 
-from components import faults
 from serving.servables import is_complete_version
 
 MODELS_CONFIG = "models.config"
@@ -67,42 +60,13 @@ VersionPolicy = file_system_storage_path_source_pb2.FileSystemStoragePathSourceC
 DEFAULT_POLICY = VersionPolicy(latest=VersionPolicy.Latest(num_versions=1))
 
 
-class PushExecutor(pusher_executor.Executor):
-    """TFX's Pusher executor, pushing with `push_model`: atomic versions that only grow, and models.config.
-
-    Blessing, the model's path and the PushedModel artifact's properties are the stock executor's.
-    """
-
-    def Do(
-        self,
-        input_dict: dict[str, list[types.Artifact]],
-        output_dict: dict[str, list[types.Artifact]],
-        exec_properties: dict[str, Any],
-    ) -> None:
-        self._log_startup(input_dict, output_dict, exec_properties)
-        model_push = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        if not self.CheckBlessing(input_dict):
-            self._MarkNotPushed(model_push)
-            return
-        destination = pusher_pb2.PushDestination()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
-        if destination.WhichOneof("destination") != "filesystem":
-            raise ValueError("the Pusher needs a filesystem push_destination (a local or mounted folder).")
-        base_directory = destination.filesystem.base_directory
-        if "://" in base_directory:
-            raise ValueError(
-                f"cannot push to {base_directory}: an atomic push needs a local or mounted folder "
-                "(rename is not atomic on object stores)."
-            )
-        model_path = self.GetModelPath(input_dict)
-        model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
-        version_dir = push_model(Path(model_path), Path(base_directory), model_uri=model.uri, model_id=model.id)
-        # The PushedModel artifact keeps its own copy, as the stock executor's does.
-        io_utils.copy_dir(model_path, model_push.uri)
-        self._MarkPushed(model_push, pushed_destination=str(version_dir), pushed_version=version_dir.name)
-
-
-def push_model(saved_model: Path, model_dir: Path, model_uri: str = "", model_id: int = 0) -> Path:
+def push_model(
+    saved_model: Path,
+    model_dir: Path,
+    model_uri: str = "",
+    model_id: int = 0,
+    passed: Callable[[str], None] = lambda stage: None,
+) -> Path:
     """Copies a SavedModel to `<model_dir>/<version>/` atomically and rewrites the serving dir's configs.
 
     Args:
@@ -112,6 +76,8 @@ def push_model(saved_model: Path, model_dir: Path, model_uri: str = "", model_id
         version already records it (a push killed before the Pusher was recorded), that version is
         returned and nothing is copied. Empty: always a new version.
       model_id: the artifact's ML Metadata id, recorded beside its URI.
+      passed: called as the push passes each stage: "copied" (the copy complete and still hidden),
+        then "published" (renamed into place); where the fault-injection tests stop a run.
 
     Returns:
       The version's folder. A new version's name is the Unix time of the push (the stock Pusher's
@@ -133,13 +99,13 @@ def push_model(saved_model: Path, model_dir: Path, model_uri: str = "", model_id
             shutil.copytree(saved_model, staging)
             record = {"model_uri": model_uri, "model_id": model_id, "pushed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             (staging / PUSH_RECORD).write_text(json.dumps(record, indent=2) + "\n")
-            faults.point("push:copied")
+            passed("copied")
             version_dir = model_dir / str(_next_version(model_dir))
             _publish(staging, version_dir, serving_dir, model_dir.name)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    faults.point("push:published")
+    passed("published")
     return version_dir
 
 

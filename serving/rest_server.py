@@ -513,29 +513,9 @@ def _leaf(value, dtype: int):
             return _b64_decode(value)
         raise _type_error(value, dtype)
     if dtype in (types_pb2.DT_FLOAT, types_pb2.DT_DOUBLE):
-        if not _is_number(value):
-            raise _type_error(value, dtype)
-        float_type = np.float32 if dtype == types_pb2.DT_FLOAT else np.float64
-        if not _lossless(value, float_type):
-            target = "float" if dtype == types_pb2.DT_FLOAT else "double"
-            raise invalid_argument(
-                f"Cannot convert JSON value: {_json_text(value)} to {target} without loss of precision."
-            )
-        return float(value)
-    if dtype in (types_pb2.DT_INT32, types_pb2.DT_INT16, types_pb2.DT_INT8, types_pb2.DT_UINT8):
-        if not _in_range(value, _INT32):
-            raise _type_error(value, dtype)
-        return value
-    if dtype == types_pb2.DT_INT64:
-        if not _in_range(value, _INT64):
-            raise _type_error(value, dtype)
-        return value
-    if dtype == types_pb2.DT_UINT32:
-        if not _in_range(value, _UINT32):
-            raise _type_error(value, dtype)
-        return value
-    if dtype == types_pb2.DT_UINT64:
-        if not _in_range(value, _UINT64):
+        return _float_leaf(value, dtype)
+    if dtype in _INTEGER_RANGES:
+        if not _in_range(value, _INTEGER_RANGES[dtype]):
             raise _type_error(value, dtype)
         return value
     if dtype == types_pb2.DT_BOOL:
@@ -549,6 +529,28 @@ def _leaf(value, dtype: int):
     raise ServingError(
         grpc.StatusCode.UNIMPLEMENTED, f"Conversion of JSON Value: {_json_text(value)} to type: {_type_string(dtype)}"
     )
+
+
+# The JSON integers each integer dtype takes: TF Serving reads the narrow ones as int32, then wraps.
+_INTEGER_RANGES = {
+    types_pb2.DT_INT32: _INT32,
+    types_pb2.DT_INT16: _INT32,
+    types_pb2.DT_INT8: _INT32,
+    types_pb2.DT_UINT8: _INT32,
+    types_pb2.DT_INT64: _INT64,
+    types_pb2.DT_UINT32: _UINT32,
+    types_pb2.DT_UINT64: _UINT64,
+}
+
+
+def _float_leaf(value, dtype: int) -> float:
+    if not _is_number(value):
+        raise _type_error(value, dtype)
+    float_type = np.float32 if dtype == types_pb2.DT_FLOAT else np.float64
+    if not _lossless(value, float_type):
+        target = "float" if dtype == types_pb2.DT_FLOAT else "double"
+        raise invalid_argument(f"Cannot convert JSON value: {_json_text(value)} to {target} without loss of precision.")
+    return float(value)
 
 
 _NUMPY_TYPES = {
@@ -631,52 +633,70 @@ def _rows_to_tensors(document: dict, signature: meta_graph_pb2.SignatureDef) -> 
             "instances is a plain list, but expecting list of objects as multiple input tensors required as "
             "per tensorinfo_map"
         )
-    named = _is_named_object(instances[0])
-    values: dict[str, list] = {}
-    shapes: dict[str, list[int]] = {}
-
-    def add(item, name: str) -> None:
-        if name not in signature.inputs:
-            raise invalid_argument(f"JSON object: does not have named input: {name}")
-        dtype = signature.inputs[name].dtype
-        item_values, shape = _json_tensor(item, dtype)
-        if name not in shapes:
-            shapes[name], values[name] = shape, []
-        elif math.prod(shapes[name]) != len(item_values):
-            raise invalid_argument(f"Expecting tensor size: {math.prod(shapes[name])} but got: {len(item_values)}")
-        elif shapes[name] != shape:
-            raise invalid_argument(f"Expecting shape {_shape_text(shapes[name])} but got: {_shape_text(shape)}")
-        values[name].extend(item_values)
-
+    rows = _Rows(signature)
+    add_row = rows.add_named if _is_named_object(instances[0]) else rows.add_plain
     for index, element in enumerate(instances):
-        if named:
-            if not _is_named_object(element):
-                raise invalid_argument(f"Expecting object but got list at item {index} of input list")
-            for key, item in element.items():
-                try:
-                    add(item, key)
-                except ServingError as error:
-                    raise invalid_argument(
-                        f"Failed to process element: {index} key: {key} of 'instances' list. "
-                        f"Error: INVALID_ARGUMENT: {error.message}"
-                    ) from None
-            if set(element) != set(names):
-                raise invalid_argument(
-                    f"Failed to process element: {index} of 'instances' list. JSON object: {_json_text(element)} "
-                    f"must only have keys: {','.join(names)}"
-                )
-        else:
-            if _is_named_object(element):
-                raise invalid_argument(f"Expecting value/list but got object at item {index} of input list")
+        add_row(index, element)
+    return rows.tensors(len(instances))
+
+
+class _Rows:
+    """The values of each input gathered from the instances of a row-format request, and their one shape."""
+
+    def __init__(self, signature: meta_graph_pb2.SignatureDef):
+        self._signature = signature
+        self._names = sorted(signature.inputs)
+        self._values: dict[str, list] = {}
+        self._shapes: dict[str, list[int]] = {}
+
+    def add_named(self, index: int, element) -> None:
+        """An instance that is an object naming every input."""
+        if not _is_named_object(element):
+            raise invalid_argument(f"Expecting object but got list at item {index} of input list")
+        for key, item in element.items():
             try:
-                add(element, names[0])
+                self._add(item, key)
             except ServingError as error:
                 raise invalid_argument(
-                    f"Failed to process element: {index} of 'instances' list. Error: INVALID_ARGUMENT: {error.message}"
+                    f"Failed to process element: {index} key: {key} of 'instances' list. "
+                    f"Error: INVALID_ARGUMENT: {error.message}"
                 ) from None
-    return {
-        name: _array(values[name], [len(instances), *shapes[name]], signature.inputs[name].dtype) for name in shapes
-    }
+        if set(element) != set(self._names):
+            raise invalid_argument(
+                f"Failed to process element: {index} of 'instances' list. JSON object: {_json_text(element)} "
+                f"must only have keys: {','.join(self._names)}"
+            )
+
+    def add_plain(self, index: int, element) -> None:
+        """An instance that is the one input's value."""
+        if _is_named_object(element):
+            raise invalid_argument(f"Expecting value/list but got object at item {index} of input list")
+        try:
+            self._add(element, self._names[0])
+        except ServingError as error:
+            raise invalid_argument(
+                f"Failed to process element: {index} of 'instances' list. Error: INVALID_ARGUMENT: {error.message}"
+            ) from None
+
+    def tensors(self, count: int) -> dict[str, np.ndarray]:
+        return {
+            name: _array(self._values[name], [count, *shape], self._signature.inputs[name].dtype)
+            for name, shape in self._shapes.items()
+        }
+
+    def _add(self, item, name: str) -> None:
+        if name not in self._signature.inputs:
+            raise invalid_argument(f"JSON object: does not have named input: {name}")
+        item_values, shape = _json_tensor(item, self._signature.inputs[name].dtype)
+        if name not in self._shapes:
+            self._shapes[name], self._values[name] = shape, []
+        elif math.prod(self._shapes[name]) != len(item_values):
+            raise invalid_argument(
+                f"Expecting tensor size: {math.prod(self._shapes[name])} but got: {len(item_values)}"
+            )
+        elif self._shapes[name] != shape:
+            raise invalid_argument(f"Expecting shape {_shape_text(self._shapes[name])} but got: {_shape_text(shape)}")
+        self._values[name].extend(item_values)
 
 
 def _columns_to_tensors(inputs, signature: meta_graph_pb2.SignatureDef) -> dict[str, np.ndarray]:
@@ -832,12 +852,7 @@ def _add_to_feature(value, name: str, feature) -> None:
     elif isinstance(value, str):
         kind("bytes_list").append(value.encode("utf-8", "surrogatepass"))
     elif isinstance(value, int) and value <= _UINT64[1]:
-        values = kind("int64_list")
-        if value > _INT64[1]:
-            raise invalid_argument(f"Feature: {name} has uint64 element. Only int64 is supported.")
-        if value < _INT64[0]:
-            raise invalid_argument(f"Feature: {name} has element with unexpected JSON type: Number")
-        values.append(value)
+        kind("int64_list").append(_int64_feature_value(value, name))
     else:  # a decimal, or a whole number too large for 64 bits (a double to rapidjson)
         values = kind("float_list")
         if not _lossless(float(value), np.float32):
@@ -845,6 +860,14 @@ def _add_to_feature(value, name: str, feature) -> None:
                 f"Cannot convert JSON value: {_json_text(value)} to float without loss of precision."
             )
         values.append(float(value))
+
+
+def _int64_feature_value(value: int, name: str) -> int:
+    if value > _INT64[1]:
+        raise invalid_argument(f"Feature: {name} has uint64 element. Only int64 is supported.")
+    if value < _INT64[0]:
+        raise invalid_argument(f"Feature: {name} has element with unexpected JSON type: Number")
+    return value
 
 
 # --- metadata (ToJsonString in http_rest_api_util.cc) -----------------------------------------------

@@ -7,7 +7,6 @@ PIPELINE_RUNS among its fixtures, or marked `e2e` itself because it runs `tfpipe
 `unit` otherwise. `make test-fast` runs the unit tests, `make test` all of them."""
 
 import hashlib
-import json
 import os
 import shutil
 import socket
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from components import tf_setup
+from pipelines.outcome import RunOutcome
 
 # The test session is an entry point: tests import TensorFlow directly.
 tf_setup.configure()
@@ -52,6 +52,7 @@ PIPELINE_RUNS = {
     "spoken_digits_run",
     "cifar10_run",
     "fashion_mnist_run",
+    "iris_search",
 }
 
 
@@ -74,9 +75,10 @@ def run_tfpipe(*args: str, tracking_uri: str | None = None) -> subprocess.Comple
     )
 
 
-def last_summary(workdir: Path, pipeline: str) -> dict:
+def last_outcome(workdir: Path, pipeline: str) -> RunOutcome:
+    """The record of the pipeline's newest run in the workdir."""
     runs = sorted((workdir / pipeline / "runs").iterdir())
-    return json.loads((runs[-1] / "summary.json").read_text())
+    return RunOutcome.read(runs[-1])
 
 
 def free_port() -> int:
@@ -102,7 +104,7 @@ class PipelineRun:
     def __init__(self, workdir: Path, pipeline: str, process: subprocess.CompletedProcess):
         self.workdir = workdir
         self.process = process
-        self.summary = last_summary(workdir, pipeline)
+        self.outcome = last_outcome(workdir, pipeline)
 
 
 @pytest.fixture(scope="session")
@@ -148,13 +150,13 @@ def iris_run(tmp_path_factory, mlflow_server) -> PipelineRun:
 
 
 @pytest.fixture(scope="session")
-def iris_rerun(iris_run: PipelineRun, mlflow_server) -> dict:
+def iris_rerun(iris_run: PipelineRun, mlflow_server) -> RunOutcome:
     """The same run again with --rerun: every component cached but those that run every time."""
     process = run_tfpipe(
         "run", "iris", "--workdir", str(iris_run.workdir), *FAST_IRIS, "--rerun", tracking_uri=mlflow_server
     )
     assert process.returncode == 0, process.stdout
-    return last_summary(iris_run.workdir, "iris")
+    return last_outcome(iris_run.workdir, "iris")
 
 
 def _bad_copy(tmp_path, edit) -> tuple:
@@ -281,8 +283,7 @@ def digits_run(tmp_path_factory) -> DigitsRun:
 
 
 # Few steps keep the run short: LeNet5 reaches about 0.94 on the eval split in them (about four
-# passes), so the run is blessed with this threshold (the default, 0.97, needs the default steps:
-# benchmarks/RESULTS.md).
+# passes), so the run is blessed with this threshold (the default, 0.97, needs the default steps).
 FAST_MNIST = [
     "--set",
     "train_steps=640",
@@ -355,7 +356,7 @@ def letters_run(tmp_path_factory) -> LettersRun:
 # A sample of the shipped recordings: george (the default eval speaker) and two voices trained on,
 # eight recordings of each digit each (160 train, 80 eval), plus one cut short that must be listed
 # and left out. Few steps keep the run near a minute; they do not reach the default threshold, so any
-# accuracy is blessed and the serving tests get a pushed model (benchmarks/RESULTS.md: the default run).
+# accuracy is blessed and the serving tests get a pushed model.
 SPOKEN_SPEAKERS = ("george", "jackson", "theo")
 CUT_SHORT_RECORDING = "5_jackson_99.wav"
 FAST_SPOKEN_DIGITS = [

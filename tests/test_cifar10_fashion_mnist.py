@@ -4,12 +4,11 @@ serves float32 answers equal to an in-process float32 evaluation; `tfpipe predic
 and reads an MNIST digit written on paper."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import PipelineRun, run_tfpipe
+from conftest import REPO_ROOT, PipelineRun, run_tfpipe
 from google.protobuf import text_format
 from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
@@ -21,11 +20,12 @@ from components.models import training
 from components.models.images import features
 from components.models.images.model import build_classifier
 from components.models.images.preprocessing import to_pixels
+from components.tf_example import serialized
 from components.training_record import SUMMARY_FILE
-from pipelines.config import apply_overrides
-from pipelines.config_files import assignments_from_file
+from pipelines.config import apply_settings
+from pipelines.config_files import settings_from_file
 from pipelines.registry import config_for
-from serving.client import PredictionClient, example
+from serving.client import PredictionClient
 from serving.model_server import ModelServer, ServerOptions
 from serving.predict import latest_version
 
@@ -73,12 +73,12 @@ def test_only_cifar10_augments_and_with_photo_changes():
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_a_small_run_is_blessed_and_pushed(pipeline, request):
     run: PipelineRun = request.getfixturevalue(f"{pipeline}_run")
-    assert "ImageExampleGen" in run.summary["components"]
-    assert run.summary["blessed"] is True
-    assert run.summary["pushed_model"]
+    assert "ImageExampleGen" in run.outcome.components
+    assert run.outcome.results.blessed is True
+    assert run.outcome.results.pushed_model
     # 120 steps leave BatchNormalization's moving averages far from the data's: no accuracy is
     # expected of this run (the default run's is in benchmarks/RESULTS.md).
-    assert 0 <= run.summary["metrics"]["overall"]["sparse_categorical_accuracy"] <= 1
+    assert 0 <= run.outcome.results.metrics["overall"]["sparse_categorical_accuracy"] <= 1
     # Trained in bfloat16 exactly where the CPU has the units (the default, model.precision=auto).
     (summary_file,) = (run.workdir / pipeline).rglob(SUMMARY_FILE)
     policy = "mixed_bfloat16" if precision.cpu_bf16_flags() else "float32"
@@ -97,7 +97,7 @@ def test_the_served_cifar10_model_answers_in_float32_as_the_model_in_process(cif
         model = build_classifier(config.model, config.augmentation, SHAPES["cifar10"], len(config.class_names))
     training.warm_start(model, str(version))
     in_process = model(to_pixels(tf.constant(encoded), 32, 32, 3), training=False).numpy()
-    served_examples = [example({features.IMAGE_KEY: image}) for image in encoded]
+    served_examples = [serialized({features.IMAGE_KEY: image}) for image in encoded]
     with ModelServer(cifar10_run.workdir / "serving", ServerOptions(grpc_port=0, rest_port=0)) as server:
         client = PredictionClient(f"127.0.0.1:{server.grpc_port}")
         with client:
@@ -132,7 +132,7 @@ def test_predict_refuses_a_file_that_is_no_image_in_one_sentence(cifar10_run: Pi
     path.write_text("not a photo")
     result = run_tfpipe("predict", "cifar10", str(path), "--workdir", str(cifar10_run.workdir))
     assert result.returncode == 2
-    assert "photo.jpg cannot be read as an image" in result.stderr
+    assert "photo.jpg cannot be decoded as an image; expected a PNG or JPEG file." in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -150,8 +150,8 @@ def test_predict_reads_mnist_digits_written_on_paper(mnist_run: PipelineRun, tmp
 
 
 def test_the_notes_settings_are_a_named_config_file():
-    notes = Path(config_for("cifar10").module_path("pipelines/cifar10/notes.yaml"))
-    config = apply_overrides(config_for("cifar10"), assignments_from_file(notes))
+    notes = REPO_ROOT / "pipelines" / "cifar10" / "notes.yaml"
+    config = apply_settings(config_for("cifar10"), settings_from_file(notes))
     config.check()
     assert (config.model.name, config.model.learning_rate, config.model.batch_size) == ("baseline", 0.001, 32)
     assert config.train_steps // config.epochs == -(-50_000 // 32)  # 5 passes over the training photos

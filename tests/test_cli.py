@@ -6,6 +6,8 @@ import sys
 import pytest
 from conftest import BIN, REPO_ROOT, free_port, run_tfpipe
 
+from pipelines.outcome import RunOutcome
+
 
 def _modules_loaded_by(argv: list[str]) -> set[str]:
     code = (
@@ -68,7 +70,7 @@ def test_the_workdir_can_be_set_once_in_the_environment(tmp_path):
     run_dir = tmp_path / "iris" / "runs" / "20261123-101500"
     run_dir.mkdir(parents=True)
     (run_dir / "run.log").write_text("")
-    (run_dir / "summary.json").write_text('{"status": "failed", "seconds": 3.5}')
+    RunOutcome("iris", "failed", seconds=3.5).write(run_dir)
     env = {**__import__("os").environ, "TFPIPE_WORKDIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "tfpipe.cli", "runs"], capture_output=True, text=True, cwd=REPO_ROOT, env=env

@@ -1,11 +1,12 @@
 """Config overrides (`--set`), without TensorFlow."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from pipelines.config import ConfigError, apply_overrides
-from pipelines.registry import PIPELINES, UnknownPipelineError, config_for, config_from_custom_config
+from pipelines.registry import PIPELINES, UnknownPipelineError, config_for
 
 
 def test_overrides_are_parsed_by_field_type():
@@ -53,13 +54,30 @@ def test_unknown_pipeline_lists_the_known_ones():
 def test_the_trainer_gets_back_the_typed_config_it_was_given(pipeline):
     config = apply_overrides(config_for(pipeline), ["train_steps=7", "model.seed=3"])
     # What TFX hands run_fn: custom_config after a JSON round trip.
-    rebuilt = config_from_custom_config(json.loads(json.dumps(config.trainer_custom_config())))
+    rebuilt = type(config).from_custom_config(json.loads(json.dumps(config.to_custom_config())))
     assert rebuilt == config
     assert type(rebuilt) is type(config)
 
 
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_transform_gets_back_the_typed_sub_config_it_was_given(pipeline):
+    transform = config_for(pipeline).transform_config()
+    custom_config = json.loads(json.dumps(transform.to_custom_config()))
+    assert type(transform).from_custom_config(custom_config) == transform
+
+
 def test_a_custom_config_with_an_unknown_key_names_it():
-    custom_config = config_for("iris").trainer_custom_config()
+    config = config_for("iris")
+    custom_config = config.to_custom_config()
     custom_config["config"]["model"]["hiden_units"] = [4]
     with pytest.raises(ConfigError, match="IrisModelConfig has no field\\(s\\) hiden_units"):
-        config_from_custom_config(custom_config)
+        type(config).from_custom_config(custom_config)
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_every_module_reference_is_the_import_name_of_a_module_here(pipeline):
+    config = config_for(pipeline)
+    optional = [getattr(config, name) for name in ("example_reader", "windowing_module") if hasattr(config, name)]
+    for module in (config.preprocessing_module, config.model_module, config.request_module, *optional):
+        assert module.startswith("components.models.") and "/" not in module
+        assert Path(config.module_file(module)).is_file(), module

@@ -11,8 +11,9 @@ import pytest
 import tf_keras as keras
 
 from components.models.training import ProgressReport
+from components.training_progress import PROGRESS_LOGGER, TrainingProgress
 from pipelines.in_process import ComponentProgress
-from pipelines.progress import PROGRESS_LOGGER, ComponentRun, TrainingProgress
+from pipelines.progress import ComponentRun
 from tfpipe import console as console_module
 from tfpipe.console import Console, metrics_table
 

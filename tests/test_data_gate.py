@@ -8,7 +8,7 @@ import hashlib
 
 import mlflow
 import pytest
-from conftest import REPO_ROOT, last_summary, run_tfpipe
+from conftest import REPO_ROOT, last_outcome, run_tfpipe
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +47,6 @@ def test_nan_inf_and_too_few_rows_stop_the_run_before_transform(tmp_path):
     assert not (pipeline_root / "Transform").exists() and not (pipeline_root / "Trainer").exists()
     assert not (workdir / "serving").exists()
     assert hashlib.sha256(csv_path.read_bytes()).hexdigest() == digest
-    assert last_summary(workdir, "iris")["status"] == "failed"
+    assert last_outcome(workdir, "iris").status == "failed"
     [run] = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlflow' / 'mlflow.db'}").search_runs(["1"])
     assert run.info.status == "FAILED" and "first in iris.csv line 5" in run.data.tags["failure_reason"]

@@ -14,7 +14,7 @@ from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
 from components.example_gen import layouts, rejected_inputs
-from components.example_gen.file_example_gen import NoInputError
+from components.example_gen.beam_executor import NoInputError
 from components.models.images import features
 from pipelines.beam_profiles import beam_pipeline_args
 from pipelines.config import apply_overrides

@@ -66,7 +66,7 @@ def _examples(images: list[bytes]) -> tf.Tensor:
 
 @pytest.fixture(scope="module")
 def pushed_model(digits_run: DigitsRun):
-    return tf.saved_model.load(digits_run.summary["pushed_model"])
+    return tf.saved_model.load(digits_run.outcome.results.pushed_model)
 
 
 def test_console_shows_each_component_and_the_rejected_inputs(digits_run: DigitsRun):
@@ -75,7 +75,7 @@ def test_console_shows_each_component_and_the_rejected_inputs(digits_run: Digits
         [line] = [line for line in console.splitlines() if line.split()[:1] == [name]]
         assert line.split()[1] == "done", line
     assert "Run succeeded" in console and "Blessed: yes" in console
-    rejected = digits_run.summary["rejected_inputs"]
+    rejected = digits_run.outcome.results.rejected_inputs
     assert rejected["count"] == 2
     assert (
         f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected['list']}):"
@@ -99,7 +99,7 @@ def test_only_the_readable_images_became_examples(digits_run: DigitsRun):
 
 
 def test_accuracy_overall_and_per_digit(digits_run: DigitsRun):
-    metrics = digits_run.summary["metrics"]
+    metrics = digits_run.outcome.results.metrics
     assert set(metrics) == {"overall", *(f"label={digit}" for digit in range(10))}
     assert metrics["overall"]["sparse_categorical_accuracy"] >= 0.95
     assert sum(metrics[f"label={digit}"]["example_count"] for digit in range(10)) == metrics["overall"]["example_count"]
@@ -107,7 +107,7 @@ def test_accuracy_overall_and_per_digit(digits_run: DigitsRun):
 
 def test_mlflow_holds_the_confusion_matrix_and_the_rejected_list(digits_run: DigitsRun):
     client = MlflowClient(f"sqlite:///{digits_run.workdir / 'mlflow' / 'mlflow.db'}")
-    run_id = digits_run.summary["mlflow_run_id"]
+    run_id = digits_run.outcome.results.mlflow_run_id
     assert "evaluation/confusion_matrix.png" in [item.path for item in client.list_artifacts(run_id, "evaluation")]
     assert "data/rejected_inputs.txt" in [item.path for item in client.list_artifacts(run_id, "data")]
     assert client.get_run(run_id).data.metrics["data.rejected_inputs"] == 2
@@ -143,7 +143,7 @@ def test_augmentation_is_inactive_in_a_saved_models_signatures(digits_run: Digit
 
 
 def test_warm_start_loads_the_blessed_models_weights(digits_run: DigitsRun, pushed_model):
-    pushed = digits_run.summary["pushed_model"]
+    pushed = digits_run.outcome.results.pushed_model
     model = build_classifier(ImageModelConfig(name="baseline"), AugmentationConfig(), (8, 8, 1), 10)
     training.warm_start(model, pushed)
     pixels = np.stack([np.rint(DIGITS.images[i] * 255 / 16)[..., None] / 255 for i in SAMPLES]).astype(np.float32)

@@ -15,7 +15,7 @@ import subprocess
 
 import mlflow
 import pytest
-from conftest import BIN, FAST_IRIS, REPO_ROOT, last_summary
+from conftest import BIN, FAST_IRIS, REPO_ROOT, last_outcome
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
@@ -111,8 +111,8 @@ def test_sigterm_and_sigint_stop_the_run_in_one_line_with_130_and_143(runs: Runs
     assert interrupted.returncode == 130, interrupted.stdout + interrupted.stderr
     assert "Run interrupted at Evaluator by SIGINT after " in interrupted.stdout
     assert "Traceback" not in interrupted.stdout + interrupted.stderr
-    summary = last_summary(runs.workdir, "iris")
-    assert summary["status"] == "succeeded"  # the plain run's
+    outcome = last_outcome(runs.workdir, "iris")
+    assert outcome.status == "succeeded"  # the plain run's
 
 
 def test_a_second_run_on_the_workdir_is_refused_while_the_first_runs(runs: Runs):
@@ -129,8 +129,8 @@ def test_exactly_one_version_is_pushed_and_nothing_hidden_is_left(runs: Runs):
     assert plain.returncode == 0, plain.stdout + plain.stderr
     [version] = [path for path in runs.serving.iterdir() if not path.name.startswith(".")]
     assert sorted(path.name for path in (runs.workdir / "serving").rglob(".*")) == [".push.lock"]
-    summary = last_summary(runs.workdir, "iris")
-    assert summary["pushed_model"] == str(version)
+    outcome = last_outcome(runs.workdir, "iris")
+    assert outcome.results.pushed_model == str(version)
     # The version records the one TFX model trained, the first run's.
     [trainer_model] = (runs.workdir / "iris" / "pipeline_root" / "Trainer" / "model").iterdir()
     assert json.loads((version / PUSH_RECORD).read_text())["model_uri"] == str(trainer_model)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from conftest import BAD_DATA, FAST_IRIS, PipelineRun, last_summary, run_tfpipe
+from conftest import BAD_DATA, FAST_IRIS, PipelineRun, last_outcome, run_tfpipe
 
 from components.models.iris import features
 
@@ -42,19 +42,19 @@ def test_console_shows_one_line_per_component_and_a_summary(iris_run: PipelineRu
     assert "Run succeeded" in console
     assert "sparse_categorical_accuracy" in console
     assert "Blessed: yes" in console
-    assert f"Pushed model: {iris_run.summary['pushed_model']}" in console
+    assert f"Pushed model: {iris_run.outcome.results.pushed_model}" in console
     # The data statistics page is in the run folder, beside summary.json, and the console names it.
-    page = Path(iris_run.summary["statistics_page"])
-    assert page == Path(iris_run.summary["log"]).parent / "statistics.html"
+    page = Path(iris_run.outcome.results.statistics_page)
+    assert page == Path(iris_run.outcome.log).parent / "statistics.html"
     assert "petal_length" in page.read_text() and "No anomalies" in page.read_text()
     assert f"Data statistics and anomalies: {page}" in console
     # The TF/TFX log went to the file, not the console.
     assert "INFO:absl" not in console + iris_run.process.stderr
-    assert "Component Trainer is running" in Path(iris_run.summary["log"]).read_text()
+    assert "Component Trainer is running" in Path(iris_run.outcome.log).read_text()
 
 
 def test_metrics_are_reported_overall_and_per_species(iris_run: PipelineRun):
-    metrics = iris_run.summary["metrics"]
+    metrics = iris_run.outcome.results.metrics
     # TFMA slices on the label's class index; the summary names each species.
     assert list(metrics) == ["overall", *(f"species={name}" for name in features.SPECIES_NAMES)]
     assert metrics["overall"]["sparse_categorical_accuracy"] >= 0.9
@@ -67,11 +67,11 @@ def test_pushed_model_is_in_tf_serving_layout(iris_run: PipelineRun):
     [version] = list(serving.iterdir())
     assert version.name.isdigit()
     assert (version / "saved_model.pb").is_file()
-    assert iris_run.summary["pushed_model"] == str(version)
+    assert iris_run.outcome.results.pushed_model == str(version)
 
 
 def test_pushed_model_predicts_species_from_raw_measurements(iris_run: PipelineRun):
-    model = tf.saved_model.load(iris_run.summary["pushed_model"])
+    model = tf.saved_model.load(iris_run.outcome.results.pushed_model)
     serve = model.signatures["serving_default"]
     rows = {  # Real rows of data/iris/iris.csv, in centimetres.
         "setosa": dict(sepal_length=5.0, sepal_width=3.4, petal_length=1.5, petal_width=0.2),
@@ -85,7 +85,7 @@ def test_pushed_model_predicts_species_from_raw_measurements(iris_run: PipelineR
 
 
 def test_unchanged_rerun_is_cached_end_to_end(iris_run: PipelineRun, iris_rerun: dict):
-    statuses = {name: component["status"] for name, component in iris_rerun["components"].items()}
+    statuses = {name: component.status for name, component in iris_rerun.components.items()}
     assert {statuses.pop(name) for name in RUN_EVERY_TIME} == {"done"}
     assert set(statuses.values()) == {"cached"}, statuses
     # Nothing was pushed again.
@@ -113,7 +113,7 @@ def test_bad_data_stops_before_training(rejected_runs, case):
     assert expected in problem
     assert "Nothing was trained or pushed." in console
     # The statistics page of the rejected data is in the run folder, the problem listed.
-    page = Path(last_summary(run.workdir, "iris")["statistics_page"])
+    page = Path(last_outcome(run.workdir, "iris").results.statistics_page)
     assert f"Data statistics and anomalies: {page}" in console
     assert f"column &#x27;{column}&#x27;" in page.read_text()
     # Nothing downstream of the gate ran, nothing was pushed, the data is untouched.
@@ -121,7 +121,7 @@ def test_bad_data_stops_before_training(rejected_runs, case):
     assert not (run.workdir / "iris" / "pipeline_root" / "Trainer").exists()
     assert not (run.workdir / "serving").exists()
     assert hashlib.sha256((run.data_dir / "iris.csv").read_bytes()).hexdigest() == run.digest
-    assert last_summary(run.workdir, "iris")["status"] == "failed"
+    assert last_outcome(run.workdir, "iris").status == "failed"
 
 
 def test_predict_prints_the_species_of_each_flower(iris_run: PipelineRun):

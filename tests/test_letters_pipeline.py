@@ -31,7 +31,7 @@ def _examples(workdir: Path, split: str) -> list[dict]:
 
 
 def test_lines_that_are_not_words_are_listed_and_left_out(letters_run):
-    rejected = letters_run.summary["rejected_inputs"]
+    rejected = letters_run.outcome.results.rejected_inputs
     assert rejected["count"] == len(BAD_WORD_LINES)
     assert "words.txt line 2001: 'ice cream' holds ' ', which is not a letter" in rejected["first"][0]
     assert "Rejected 2 input(s)" in letters_run.process.stdout
@@ -49,7 +49,7 @@ def test_every_prefix_of_a_word_is_in_one_split_and_no_word_in_both(letters_run)
 
 
 def test_the_model_beats_the_bigram_baseline_and_both_are_in_the_summary(letters_run):
-    metrics = letters_run.summary["metrics"]
+    metrics = letters_run.outcome.results.metrics
     overall = metrics["overall"]
     for output in ("probabilities", "bigram"):
         for metric in (
@@ -67,13 +67,13 @@ def test_the_model_beats_the_bigram_baseline_and_both_are_in_the_summary(letters
     lines = letters_run.process.stdout.splitlines()
     (row,) = [i for i, line in enumerate(lines) if line.split()[:1] == ["bigram/sparse_categorical_accuracy"]]
     assert lines[row + 1].split()[0] == "probabilities/sparse_categorical_accuracy"
-    assert letters_run.summary["blessed"] is True
-    assert Path(letters_run.summary["pushed_model"]).parent == letters_run.workdir / "serving" / "letters"
+    assert letters_run.outcome.results.blessed is True
+    assert Path(letters_run.outcome.results.pushed_model).parent == letters_run.workdir / "serving" / "letters"
 
 
 @pytest.fixture(scope="module")
 def serving_model(letters_run):
-    return tf.saved_model.load(letters_run.summary["pushed_model"])
+    return tf.saved_model.load(letters_run.outcome.results.pushed_model)
 
 
 def test_the_saved_model_serves_raw_strings_with_unseen_characters(serving_model):

@@ -94,7 +94,7 @@ def tracked(mlflow_server, iris_run, stock_run, digits_run) -> dict[str, tuple[P
 def test_mlflow_models_serve_answers_the_logged_input_example(pipeline, tracked, tmp_path):
     run, tracking_uri = tracked[pipeline]
     client = mlflow.MlflowClient(tracking_uri=tracking_uri)
-    model_uri = client.get_run(run.summary["mlflow_run_id"]).data.tags[TAG_MODEL_URI]
+    model_uri = client.get_run(run.outcome.results.mlflow_run_id).data.tags[TAG_MODEL_URI]
     # A logged model's `models:/<id>` is resolved through the global tracking URI.
     with fluent_tracking_uri(tracking_uri):
         local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model")))

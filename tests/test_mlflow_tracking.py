@@ -26,7 +26,7 @@ def client(mlflow_server) -> mlflow.MlflowClient:
 
 @pytest.fixture(scope="module")
 def tracked_run(client, iris_run: PipelineRun):
-    return client.get_run(iris_run.summary["mlflow_run_id"])
+    return client.get_run(iris_run.outcome.results.mlflow_run_id)
 
 
 def _artifact_paths(client, run_id, path=None) -> set[str]:
@@ -46,7 +46,7 @@ def test_run_is_in_the_pipeline_experiment_with_lineage_tags(client, tracked_run
     assert len(tags["mlflow.source.git.commit"]) == 40
     assert tags["tfx.pipeline_run_id"]
     trainer_execution = tags["mlmd.execution_id.Trainer"]
-    assert iris_run.summary["components"]["Trainer"]["execution_id"] == int(trainer_execution)
+    assert iris_run.outcome.components["Trainer"].execution_id == int(trainer_execution)
     assert tags["blessed"] == "true"
 
 
@@ -65,7 +65,7 @@ def test_training_curves_have_one_point_per_epoch(client, tracked_run):
 
 
 def test_tfma_metrics_are_logged(tracked_run, iris_run: PipelineRun):
-    overall = iris_run.summary["metrics"]["overall"]
+    overall = iris_run.outcome.results.metrics["overall"]
     metrics = tracked_run.data.metrics
     assert metrics["eval.sparse_categorical_accuracy"] == pytest.approx(overall["sparse_categorical_accuracy"])
     assert metrics["eval.example_count"] == overall["example_count"]
@@ -92,7 +92,7 @@ def test_artifacts_cover_data_training_and_evaluation(client, tracked_run, iris_
         assert "species=virginica" in f.read()
     # The run folder holds the same statistics page, for users without an MLflow UI.
     with open(client.download_artifacts(tracked_run.info.run_id, "data/statistics.html")) as f:
-        assert f.read() == Path(iris_run.summary["statistics_page"]).read_text()
+        assert f.read() == Path(iris_run.outcome.results.statistics_page).read_text()
 
 
 def test_tensorboard_reads_the_trainers_event_files(client, tracked_run, tmp_path):
@@ -122,11 +122,11 @@ def test_logged_model_takes_plain_measurements(tracked_run, mlflow_server):
 def test_pushed_model_is_registered_as_champion(client, tracked_run, iris_run: PipelineRun):
     version = client.get_model_version_by_alias("iris", CHAMPION_ALIAS)
     assert version.run_id == tracked_run.info.run_id
-    assert version.tags[TAG_TF_SERVING_VERSION] == iris_run.summary["pushed_version"]
+    assert version.tags[TAG_TF_SERVING_VERSION] == iris_run.outcome.results.pushed_version
 
 
 def test_cached_rerun_is_its_own_run_without_a_new_model_version(client, tracked_run, iris_rerun):
-    rerun = client.get_run(iris_rerun["mlflow_run_id"])
+    rerun = client.get_run(iris_rerun.results.mlflow_run_id)
     assert rerun.info.run_id != tracked_run.info.run_id
     assert rerun.info.status == "FINISHED"
     # Same model, nothing new pushed: the MLflow model is reused and no version added.

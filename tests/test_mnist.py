@@ -5,7 +5,7 @@ import io
 
 import numpy as np
 import tensorflow as tf
-from conftest import FAST_MNIST, REPO_ROOT, PipelineRun, last_summary, run_tfpipe
+from conftest import FAST_MNIST, REPO_ROOT, PipelineRun, last_outcome, run_tfpipe
 from PIL import Image
 from test_digits_ingestion import ingest
 
@@ -68,12 +68,12 @@ def test_real_records_are_read_and_corrupt_ones_listed(tmp_path):
 
 
 def test_the_run_reads_both_tfrecord_splits_and_pushes_an_accurate_model(mnist_run: PipelineRun):
-    assert "ImageExampleGen" in mnist_run.summary["components"]
-    overall = mnist_run.summary["metrics"]["overall"]
+    assert "ImageExampleGen" in mnist_run.outcome.components
+    overall = mnist_run.outcome.results.metrics["overall"]
     assert overall["example_count"] == 1000  # the whole test file is the eval split
     assert overall["sparse_categorical_accuracy"] >= 0.9
-    assert mnist_run.summary["blessed"] is True
-    assert mnist_run.summary["pushed_model"]
+    assert mnist_run.outcome.results.blessed is True
+    assert mnist_run.outcome.results.pushed_model
 
 
 def test_predict_names_the_digit_of_pngs_of_any_size_and_colour(mnist_run: PipelineRun, tmp_path):
@@ -101,8 +101,8 @@ def test_a_second_run_is_scored_against_the_first_and_keeps_its_confusion_matrix
 
     process = run_tfpipe("run", "mnist", "--workdir", str(mnist_run.workdir), *FAST_MNIST, "--set", "train_steps=650")
     assert process.returncode == 0, process.stdout + process.stderr
-    summary = last_summary(mnist_run.workdir, "mnist")
-    assert "sparse_categorical_accuracy_diff" in summary["metrics"]["overall"]  # the baseline was scored
+    outcome = last_outcome(mnist_run.workdir, "mnist")
+    assert "sparse_categorical_accuracy_diff" in outcome.results.metrics["overall"]  # the baseline was scored
     client = MlflowClient(f"sqlite:///{mnist_run.workdir / 'mlflow' / 'mlflow.db'}")
-    paths = {artifact.path for artifact in client.list_artifacts(summary["mlflow_run_id"], "evaluation")}
+    paths = {artifact.path for artifact in client.list_artifacts(outcome.results.mlflow_run_id, "evaluation")}
     assert "evaluation/confusion_matrix.png" in paths

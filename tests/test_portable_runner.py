@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FAST_IRIS, FAST_STOCK, PipelineRun, free_port, last_summary, run_tfpipe
+from conftest import FAST_IRIS, FAST_STOCK, PipelineRun, free_port, last_outcome, run_tfpipe
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def in_memory(request, iris_run: PipelineRun, stock_run: PipelineRun) -> tuple[P
 def test_the_portable_runner_matches_the_in_memory_run(job_service, in_memory, tmp_path):
     process, endpoint = job_service
     run, arguments = in_memory
-    pipeline = run.summary["pipeline"]
+    pipeline = run.outcome.pipeline
     workdir = tmp_path / "workdir"
     result = run_tfpipe(
         "run",
@@ -54,12 +54,12 @@ def test_the_portable_runner_matches_the_in_memory_run(job_service, in_memory, t
         f"--beam-arg=--job_endpoint={endpoint}",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = last_summary(workdir, pipeline)
-    assert summary["beam_pipeline_args"][:2] == ["--runner=PortableRunner", "--environment_type=LOOPBACK"]
+    outcome = last_outcome(workdir, pipeline)
+    assert outcome.beam_pipeline_args[:2] == ["--runner=PortableRunner", "--environment_type=LOOPBACK"]
     # The same examples, statistics, transform and model as the in-memory run: the same metrics.
-    assert summary["metrics"].keys() == run.summary["metrics"].keys()
-    for name, metrics in run.summary["metrics"].items():
-        assert summary["metrics"][name] == pytest.approx(metrics), name
+    assert outcome.results.metrics.keys() == run.outcome.results.metrics.keys()
+    for name, metrics in run.outcome.results.metrics.items():
+        assert outcome.results.metrics[name] == pytest.approx(metrics), name
     assert process.poll() is None  # the service kept serving jobs
 
 

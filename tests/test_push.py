@@ -13,8 +13,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
+from components.push_executor import PushExecutor
 from serving.model_manager import ModelManager, folder_models
-from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR, MODELS_CONFIG, PushExecutor, push_model
+from serving.push import CONTAINER_MODELS_CONFIG, CONTAINER_MODELS_DIR, MODELS_CONFIG, push_model
 
 
 def read_config(path: Path) -> model_server_config_pb2.ModelServerConfig:
@@ -60,7 +61,7 @@ def visible_versions(model_dir: Path) -> list[str]:
 
 def test_the_pipeline_pushed_with_both_configs(iris_run: PipelineRun):
     serving_dir = iris_run.workdir / "serving"
-    version = Path(iris_run.summary["pushed_model"]).name
+    version = Path(iris_run.outcome.results.pushed_model).name
     assert visible_versions(serving_dir / "iris") == [version]
     assert listed(serving_dir / MODELS_CONFIG) == {"iris": (str((serving_dir / "iris").resolve()), 1)}
     assert listed(serving_dir / CONTAINER_MODELS_CONFIG) == {"iris": (f"{CONTAINER_MODELS_DIR}/iris", 1)}
@@ -114,7 +115,7 @@ def test_an_unblessed_model_is_not_pushed(iris_run, tmp_path):
 
 def test_a_failing_copy_leaves_nothing_visible(iris_run, tmp_path):
     serving_dir = tmp_path / "serving"
-    pushed_before = Path(iris_run.summary["pushed_model"])
+    pushed_before = Path(iris_run.outcome.results.pushed_model)
     push_model(pushed_before, serving_dir / "iris")
     configs_before = {name: (serving_dir / name).read_bytes() for name in (MODELS_CONFIG, CONTAINER_MODELS_CONFIG)}
     versions_before = visible_versions(serving_dir / "iris")
@@ -141,7 +142,7 @@ def test_a_broken_models_config_stops_the_push_before_anything_is_visible(iris_r
     serving_dir.mkdir()
     (serving_dir / MODELS_CONFIG).write_text("model_config_list { config { nme: 'iris' } }")
     with pytest.raises(ValueError, match="is not a ModelServerConfig text proto"):
-        push_model(Path(iris_run.summary["pushed_model"]), serving_dir / "iris")
+        push_model(Path(iris_run.outcome.results.pushed_model), serving_dir / "iris")
     assert visible_versions(serving_dir / "iris") == []
 
 

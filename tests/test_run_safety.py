@@ -21,9 +21,10 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import mlflow_tracking
+from components.push_executor import PushExecutor
 from pipelines import recovery
 from pipelines.workdir import RUN_LOCK, Workdir, WorkdirBusyError
-from serving.push import PUSH_RECORD, PushExecutor, push_model, pushed_model_uri
+from serving.push import PUSH_RECORD, push_model, pushed_model_uri
 
 # Holds a workdir's run lock until killed, as a `tfpipe run` does.
 HOLD_LOCK = """
@@ -113,8 +114,12 @@ def test_pushing_the_same_model_again_finds_its_version(tmp_path):
 PUSH_AND_DIE = """
 import sys
 from pathlib import Path
+from components import faults
 from serving.push import push_model
-push_model(Path(sys.argv[1]), Path(sys.argv[2]), model_uri="/root/Trainer/model/7")
+push_model(
+    Path(sys.argv[1]), Path(sys.argv[2]), model_uri="/root/Trainer/model/7",
+    passed=lambda stage: faults.point(f"push:{stage}"),
+)
 """
 
 
@@ -203,15 +208,15 @@ def test_what_a_killed_run_left_running_is_closed_by_the_next(tmp_path):
     metadata_path = tmp_path / "metadata.sqlite"
     running_id = _mlmd_with_an_unfinished_run(metadata_path, "2026-11-23T10:00:00.000001")
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    context = {
-        "tracking_uri": tracking_uri,
-        "artifact_root": str(tmp_path / "artifacts"),
-        "pipeline_name": "iris",
-        "config": {},
-        "data_dir": "data/iris",
-        "code_version": "x",
-        "runner": "local",
-    }
+    context = mlflow_tracking.RunContext(
+        tracking_uri=tracking_uri,
+        artifact_root=str(tmp_path / "artifacts"),
+        pipeline_name="iris",
+        config={},
+        data_dir="data/iris",
+        code_version="x",
+        runner="local",
+    )
     mlflow_tracking.init_store(tracking_uri)
     ours = mlflow_tracking.start_run(context, "2026-11-23T10:00:00.000001", tags={})
     # A run of another workdir tracked in the same store, under way: not ours to close.
@@ -252,15 +257,15 @@ def test_an_interrupted_run_is_killed_in_mlflow_naming_where(tmp_path):
     workdir = Workdir(tmp_path, "iris")
     tracking_uri, artifact_root = workdir.tracking()
     mlflow_tracking.init_store(tracking_uri)
-    context = {
-        "tracking_uri": tracking_uri,
-        "artifact_root": artifact_root,
-        "pipeline_name": "iris",
-        "config": {},
-        "data_dir": "data/iris",
-        "code_version": "x",
-        "runner": "local",
-    }
+    context = mlflow_tracking.RunContext(
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        pipeline_name="iris",
+        config={},
+        data_dir="data/iris",
+        code_version="x",
+        runner="local",
+    )
     # Stopped inside MlflowTracker, which had started the run: that run is KILLED.
     started = mlflow_tracking.start_run(context, "2026-11-23T10:00:00.000001", tags={})
     record_interruption(config_for("iris"), workdir, "local", "MlflowTracker", "SIGTERM", "2026-11-23T10:00:00.000001")

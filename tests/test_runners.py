@@ -6,7 +6,7 @@ import json
 
 import mlflow
 import pytest
-from conftest import FAST_IRIS, REPO_ROOT, last_summary, run_tfpipe
+from conftest import FAST_IRIS, REPO_ROOT, last_outcome, run_tfpipe
 
 from pipelines.registry import PIPELINES
 
@@ -108,21 +108,24 @@ def test_iris_runs_under_beam_with_worker_processes(tmp_path):
         *FAST_IRIS,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = last_summary(workdir, "iris")
-    assert summary["runner"] == "beam"
-    assert summary["beam_pipeline_args"] == ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    outcome = last_outcome(workdir, "iris")
+    assert outcome.runner == "beam"
+    assert outcome.beam_pipeline_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
     # The console follows the Beam runner's components as it does the local runner's.
     for name in ("CsvExampleGen", "Transform", "Trainer", "Evaluator", "Pusher", "MlflowTracker"):
         [line] = [line for line in result.stdout.splitlines() if line.split()[:1] == [name]]
         assert line.split()[1] == "done", line
-    assert summary["blessed"] is True
-    assert (workdir / "serving" / "iris" / summary["pushed_version"] / "saved_model.pb").is_file()
+    assert outcome.results.blessed is True
+    assert (workdir / "serving" / "iris" / outcome.results.pushed_version / "saved_model.pb").is_file()
     # Tracked and registered as under the local runner, with the runner recorded.
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow' / 'mlflow.db'}")
-    run = client.get_run(summary["mlflow_run_id"])
+    run = client.get_run(outcome.results.mlflow_run_id)
     assert run.data.tags["tfx.runner"] == "beam"
     assert run.info.status == "FINISHED"
-    assert client.get_model_version_by_alias("iris", "champion").tags["tf_serving_version"] == summary["pushed_version"]
+    assert (
+        client.get_model_version_by_alias("iris", "champion").tags["tf_serving_version"]
+        == outcome.results.pushed_version
+    )
 
 
 @pytest.mark.parametrize(

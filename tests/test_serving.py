@@ -36,8 +36,9 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
+from components.tf_example import serialized
 from serving.batching import Batcher, BatchingOptions
-from serving.client import PredictionClient, example, predict_request
+from serving.client import PredictionClient, predict_request
 from serving.errors import invalid_argument
 from serving.model_server import ModelServer, ServerOptions
 from serving.push import MODELS_CONFIG, models_config, push_model
@@ -48,7 +49,7 @@ KNOWN_ROWS = {
     "versicolor": dict(sepal_length=5.7, sepal_width=2.8, petal_length=4.1, petal_width=1.3),
     "virginica": dict(sepal_length=6.7, sepal_width=3.0, petal_length=5.2, petal_width=2.3),
 }
-KNOWN_EXAMPLES = [example(row) for row in KNOWN_ROWS.values()]
+KNOWN_EXAMPLES = [serialized(row) for row in KNOWN_ROWS.values()]
 MAX_REQUEST_BYTES = 64 * 1024
 AVAILABLE = get_model_status_pb2.ModelVersionStatus.State.AVAILABLE
 END = get_model_status_pb2.ModelVersionStatus.State.END
@@ -201,7 +202,7 @@ def test_concurrent_requests_each_get_their_own_rows(client):
     def ask(index):
         species, measurements = rows[index % 3]
         try:
-            outputs = client.predict(predict_request("iris", [example(measurements)] * (1 + index % 2)))
+            outputs = client.predict(predict_request("iris", [serialized(measurements)] * (1 + index % 2)))
             answers[index] = ([name.decode() for name in outputs["species"]], species, 1 + index % 2)
         except grpc.RpcError as error:
             failures.append(error)

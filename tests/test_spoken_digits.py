@@ -2,6 +2,7 @@
 reader on real FSDD recordings and bad files, the Transform's spectrogram against a NumPy/SciPy
 reference, normalisation statistics from the train split only, the models and the augmentation."""
 
+import dataclasses
 import io
 import shutil
 import wave
@@ -17,7 +18,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from test_digits_ingestion import ingest
 
 from components.example_gen import layouts
-from components.example_gen.file_example_gen import NoInputError
+from components.example_gen.beam_executor import NoInputError
 from components.models.spoken_digits import audionet, features, preprocessing
 from components.models.spoken_digits import ingest as reader
 from components.models.spoken_digits.model import build_classifier
@@ -191,7 +192,7 @@ def _reference_log_mel(path, sample_rate, samples, frame_length, frame_step, fft
 
 @pytest.mark.parametrize("name", ["3_nicolas_12.wav", "7_theo_36.wav"], ids=["padded", "cut"])
 def test_the_log_mel_spectrogram_matches_a_numpy_scipy_reference(name):
-    params = config_for("spoken_digits").transform_params()
+    params = dataclasses.asdict(config_for("spoken_digits").transform_config())
     got = preprocessing.log_mel_spectrogram(tf.constant([(RECORDINGS / name).read_bytes()]), **params).numpy()[0]
     expected = _reference_log_mel(RECORDINGS / name, **params)
     assert got.shape == expected.shape == (49, 32)

@@ -9,7 +9,7 @@ import wave
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import CUT_SHORT_RECORDING, REPO_ROOT, SpokenDigitsRun, last_summary, run_tfpipe
+from conftest import CUT_SHORT_RECORDING, REPO_ROOT, SpokenDigitsRun, last_outcome, run_tfpipe
 from mlflow.tracking import MlflowClient
 
 from components.models.spoken_digits import features, spectrogram_images
@@ -43,17 +43,17 @@ def _centred(pcm: np.ndarray, samples: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def pushed_model(spoken_digits_run: SpokenDigitsRun):
-    return tf.saved_model.load(spoken_digits_run.summary["pushed_model"])
+    return tf.saved_model.load(spoken_digits_run.outcome.results.pushed_model)
 
 
 def test_the_run_lists_the_truncated_recording_and_evaluates_the_held_out_voice(spoken_digits_run: SpokenDigitsRun):
     console = spoken_digits_run.process.stdout
-    assert "AudioExampleGen" in spoken_digits_run.summary["components"]
+    assert "AudioExampleGen" in spoken_digits_run.outcome.components
     assert "Run succeeded" in console and "Blessed: yes" in console
-    rejected = spoken_digits_run.summary["rejected_inputs"]
+    rejected = spoken_digits_run.outcome.results.rejected_inputs
     assert rejected["count"] == 1
     assert rejected["first"][0].startswith(f"{CUT_SHORT_RECORDING}: is truncated (its data chunk declares")
-    metrics = spoken_digits_run.summary["metrics"]
+    metrics = spoken_digits_run.outcome.results.metrics
     # The eval split is george's 80 recordings, sliced per digit and per speaker.
     assert metrics["overall"]["example_count"] == 80
     assert set(metrics) == {"overall", "speaker=george", *(f"label={digit}" for digit in range(10))}
@@ -63,7 +63,7 @@ def test_the_run_lists_the_truncated_recording_and_evaluates_the_held_out_voice(
 
 def test_mlflow_holds_spectrograms_curves_and_the_confusion_matrix(spoken_digits_run: SpokenDigitsRun):
     client = MlflowClient(f"sqlite:///{spoken_digits_run.workdir / 'mlflow' / 'mlflow.db'}")
-    run_id = spoken_digits_run.summary["mlflow_run_id"]
+    run_id = spoken_digits_run.outcome.results.mlflow_run_id
     training = {item.path for item in client.list_artifacts(run_id, "training")}
     assert {f"training/spectrogram_{digit}.png" for digit in range(10)} <= training
     assert "training/training_curves.png" in training
@@ -168,8 +168,8 @@ def test_the_assignments_spectrogram_pngs_run_through_the_image_pipeline(tmp_pat
         "blessing_threshold=0",
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = last_summary(workdir, "digits")
-    assert summary["rejected_inputs"]["count"] == 0
-    assert summary["metrics"]["overall"]["example_count"] == 20
-    assert all(summary["metrics"][f"label={digit}"]["example_count"] == 2 for digit in range(10))
-    assert summary["blessed"] is True
+    outcome = last_outcome(workdir, "digits")
+    assert outcome.results.rejected_inputs.count == 0
+    assert outcome.results.metrics["overall"]["example_count"] == 20
+    assert all(outcome.results.metrics[f"label={digit}"]["example_count"] == 2 for digit in range(10))
+    assert outcome.results.blessed is True

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import FAST_STOCK, STOCK_SERIES, last_summary, run_tfpipe
+from conftest import FAST_STOCK, STOCK_SERIES, last_outcome, run_tfpipe
 
 from components.models.stock import features
 
@@ -25,7 +25,7 @@ def _feature(example, key):
 
 
 def test_summary_reports_model_and_both_naive_baselines(stock_run):
-    overall = stock_run.summary["metrics"]["overall"]
+    overall = stock_run.outcome.results.metrics["overall"]
     for output in ("forecast", "persistence", "last_close"):
         assert overall[f"{output}/root_mean_squared_error"] > 0
         assert overall[f"{output}/mean_absolute_error"] > 0
@@ -37,7 +37,7 @@ def test_summary_reports_model_and_both_naive_baselines(stock_run):
     ):
         assert line in stock_run.process.stdout
     # Sliced by ticker and by the target day's year.
-    assert {"ticker=MSFT", "ticker=MSFT1999", "year=2017", "year=1999"} <= set(stock_run.summary["metrics"])
+    assert {"ticker=MSFT", "ticker=MSFT1999", "year=2017", "year=1999"} <= set(stock_run.outcome.results.metrics)
 
 
 def test_windows_follow_the_time_split_per_series(stock_run):
@@ -55,11 +55,11 @@ def test_windows_follow_the_time_split_per_series(stock_run):
 
 
 def test_blessed_because_it_beats_persistence_and_is_pushed(stock_run):
-    overall = stock_run.summary["metrics"]["overall"]
+    overall = stock_run.outcome.results.metrics["overall"]
     assert overall["forecast/root_mean_squared_error"] <= overall["persistence/root_mean_squared_error"]
     assert overall["excess_squared_error_vs_persistence/mean_prediction"] <= 0
-    assert stock_run.summary["blessed"] is True
-    assert Path(stock_run.summary["pushed_model"]).parent == stock_run.workdir / "serving" / "stock"
+    assert stock_run.outcome.results.blessed is True
+    assert Path(stock_run.outcome.results.pushed_model).parent == stock_run.workdir / "serving" / "stock"
 
 
 def test_run_artifacts_include_the_forecast_chart(stock_run):
@@ -72,7 +72,7 @@ def test_run_artifacts_include_the_forecast_chart(stock_run):
 
 @pytest.fixture(scope="module")
 def serving_model(stock_run):
-    return tf.saved_model.load(stock_run.summary["pushed_model"])
+    return tf.saved_model.load(stock_run.outcome.results.pushed_model)
 
 
 def test_serving_signatures_agree_and_speak_prices(stock_run, serving_model):
@@ -102,7 +102,7 @@ def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_serve
         "--workdir",
         str(stock_run.workdir),
         "--set",
-        f"data_dir={stock_run.summary['config']['data_dir']}",
+        f"data_dir={stock_run.outcome.config['data_dir']}",
         *FAST_STOCK,
         "--set",
         "model.learning_rate=1e-9",
@@ -111,12 +111,12 @@ def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_serve
         tracking_uri=mlflow_server,
     )
     assert process.returncode == 0, process.stdout
-    summary = last_summary(stock_run.workdir, "stock")
-    overall = summary["metrics"]["overall"]
+    outcome = last_outcome(stock_run.workdir, "stock")
+    overall = outcome.results.metrics["overall"]
     assert overall["forecast/root_mean_squared_error"] > overall["persistence/root_mean_squared_error"]
-    assert summary["blessed"] is False
-    assert any("excess_squared_error_vs_persistence" in line for line in summary["blessing_failures"])
-    assert "pushed_model" not in summary
+    assert outcome.results.blessed is False
+    assert any("excess_squared_error_vs_persistence" in line for line in outcome.results.blessing_failures)
+    assert outcome.results.pushed_model is None
     assert len(list((stock_run.workdir / "serving" / "stock").iterdir())) == 1
 
 
@@ -181,7 +181,7 @@ def test_the_verdict_does_not_depend_on_the_price_scale(stock_run, tmp_path):
     # The same series in other units (x20): a default that judged RMSE in dollars would differ.
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    [source] = Path(stock_run.summary["config"]["data_dir"]).iterdir()
+    [source] = Path(stock_run.outcome.config["data_dir"]).iterdir()
     header, *rows = source.read_text().splitlines()
     columns = header.split(",")
     prices = [columns.index(name) for name in ("open", "high", "low", "close")]
@@ -196,8 +196,8 @@ def test_the_verdict_does_not_depend_on_the_price_scale(stock_run, tmp_path):
         "run", "stock", "--workdir", str(tmp_path / "workdir"), "--set", f"data_dir={data_dir}", *FAST_STOCK
     )
     assert process.returncode == 0, process.stdout
-    summary = last_summary(tmp_path / "workdir", "stock")
-    assert summary["blessed"] == stock_run.summary["blessed"]
+    outcome = last_outcome(tmp_path / "workdir", "stock")
+    assert outcome.results.blessed == stock_run.outcome.results.blessed
     for metric in ("forecast/root_mean_squared_error", "persistence/root_mean_squared_error"):
-        unscaled = stock_run.summary["metrics"]["overall"][metric]
-        assert summary["metrics"]["overall"][metric] == pytest.approx(20 * unscaled, rel=0.02)
+        unscaled = stock_run.outcome.results.metrics["overall"][metric]
+        assert outcome.results.metrics["overall"][metric] == pytest.approx(20 * unscaled, rel=0.02)

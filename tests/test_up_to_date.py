@@ -2,7 +2,6 @@
 fingerprint, and when the last run's outputs count as still in place."""
 
 import dataclasses
-import json
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from pipelines import up_to_date
+from pipelines.outcome import RunOutcome, RunResults
 from pipelines.registry import config_for
 from pipelines.workdir import Workdir
 
@@ -46,16 +46,16 @@ def test_the_fingerprint_follows_data_content_config_and_tracking(data_dir):
     assert _fingerprint(data_dir) != first
 
 
-def _workdir_after_run(tmp_path: Path, summary: dict) -> Workdir:
+def _workdir_after_run(tmp_path: Path, last: RunOutcome) -> Workdir:
     workdir = Workdir(tmp_path / "workdir", "iris")
     workdir.pipeline_root.mkdir(parents=True)
     workdir.metadata_path.write_bytes(b"")
-    for stamp, content in (
-        ("20261124-010000", {"status": "succeeded", "fingerprint": "old"}),
-        ("20261124-020000", summary),
+    for stamp, outcome in (
+        ("20261124-010000", RunOutcome("iris", "succeeded", fingerprint="old")),
+        ("20261124-020000", last),
     ):
         (workdir.pipeline_dir / "runs" / stamp).mkdir(parents=True)
-        (workdir.pipeline_dir / "runs" / stamp / "summary.json").write_text(json.dumps(content))
+        outcome.write(workdir.pipeline_dir / "runs" / stamp)
     return workdir
 
 
@@ -63,7 +63,9 @@ def test_only_the_last_successful_run_with_the_same_fingerprint_and_its_push_in_
     version = tmp_path / "workdir" / "serving" / "iris" / "1795000000"
     version.mkdir(parents=True)
     (version / "saved_model.pb").write_bytes(b"model")
-    pushed = {"status": "succeeded", "fingerprint": "abc", "blessed": True, "pushed_model": str(version)}
+    pushed = RunOutcome(
+        "iris", "succeeded", fingerprint="abc", results=RunResults(blessed=True, pushed_model=str(version))
+    )
     workdir = _workdir_after_run(tmp_path, pushed)
     last_dir, last = up_to_date.unchanged_since(IRIS, workdir, "abc")
     assert last_dir.name == "20261124-020000" and last == pushed
@@ -75,17 +77,17 @@ def test_only_the_last_successful_run_with_the_same_fingerprint_and_its_push_in_
 
 @pytest.mark.parametrize("status", ["failed", "interrupted"])
 def test_a_run_that_did_not_succeed_is_never_unchanged(tmp_path, status):
-    workdir = _workdir_after_run(tmp_path, {"status": status, "fingerprint": "abc"})
+    workdir = _workdir_after_run(tmp_path, RunOutcome("iris", status, fingerprint="abc"))
     assert up_to_date.unchanged_since(IRIS, workdir, "abc") is None
 
 
 def test_missing_metadata_means_a_run(tmp_path):
-    workdir = _workdir_after_run(tmp_path, {"status": "succeeded", "fingerprint": "abc"})
+    workdir = _workdir_after_run(tmp_path, RunOutcome("iris", "succeeded", fingerprint="abc"))
     assert up_to_date.unchanged_since(IRIS, workdir, "abc") is not None
     workdir.metadata_path.unlink()
     assert up_to_date.unchanged_since(IRIS, workdir, "abc") is None
 
 
 def test_a_warm_started_run_always_runs(tmp_path):
-    workdir = _workdir_after_run(tmp_path, {"status": "succeeded", "fingerprint": "abc"})
+    workdir = _workdir_after_run(tmp_path, RunOutcome("iris", "succeeded", fingerprint="abc"))
     assert up_to_date.unchanged_since(dataclasses.replace(IRIS, warm_start=True), workdir, "abc") is None

@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console as RichConsole
@@ -17,32 +14,6 @@ from rich.live import Live
 from rich.text import Text
 
 _NAME_WIDTH = 32
-
-
-@contextlib.contextmanager
-def output_to_log(log_path: Path) -> Iterator[TextIO]:
-    """Sends file descriptors 1 and 2 (Python, TensorFlow's C++ logs, Beam workers) to `log_path`.
-
-    Yields a stream that still reaches the terminal.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved_stdout, saved_stderr = os.dup(1), os.dup(2)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    os.close(log_fd)
-    terminal = os.fdopen(os.dup(saved_stdout), "w", buffering=1)
-    try:
-        yield terminal
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved_stdout, 1)
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stdout)
-        os.close(saved_stderr)
-        terminal.close()
 
 
 # On a stream that is no terminal, a running component's finished stages (the Trainer's epochs) are
@@ -97,12 +68,19 @@ class Console:
         self._rich.print(Text(text))
 
     def component(
-        self, name: str, status: str, seconds: float | None, detail: str | None = None, milestone: str | None = None
+        self,
+        name: str,
+        status: str,
+        seconds: float | None,
+        detail: str | None = None,
+        milestone: str | None = None,
+        every_milestone: bool = False,
     ) -> None:
         """Reports a component's state: running (and again each time its progress changes: `detail`,
-        the latest, and `milestone`, the last stage it finished), then cached / done / failed with its seconds."""
+        the latest, and `milestone`, the last stage it finished, each one shown with `every_milestone`),
+        then cached / done / failed with its seconds."""
         if status == "running":
-            self._show_running(name, detail, milestone)
+            self._show_running(name, detail, milestone, every_milestone)
             return
         self._end_running()
         self._rich.print(
@@ -124,12 +102,12 @@ class Console:
             raise
         self.component(name, "done", time.monotonic() - started)
 
-    def _show_running(self, name: str, detail: str | None, milestone: str | None) -> None:
+    def _show_running(self, name: str, detail: str | None, milestone: str | None, every_milestone: bool) -> None:
         if self._running is None or self._running.name != name:
             self._end_running()
             self._running = running = _Running(name, time.monotonic())
             if self.live:
-                # Not redirecting stdout and stderr: they go to the run's log (output_to_log).
+                # Not redirecting stdout and stderr: they go to the run's log (pipelines/run_log.py).
                 self._live = Live(
                     console=self._rich,
                     get_renderable=running.line,
@@ -142,12 +120,12 @@ class Console:
         running = self._running
         running.detail = detail
         now = time.monotonic()
-        if self._live is not None:
+        if self._live is not None and not every_milestone:
             self._live.refresh()
         elif (
             milestone
             and milestone != running.milestone_shown
-            and now - running.milestone_shown_at >= _MILESTONE_INTERVAL_S
+            and (every_milestone or now - running.milestone_shown_at >= _MILESTONE_INTERVAL_S)
         ):
             running.milestone_shown, running.milestone_shown_at = milestone, now
             # "Trainer:", not "Trainer": a component's own line is the one that starts with its name.

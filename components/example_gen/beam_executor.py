@@ -1,17 +1,24 @@
-"""What the executors of file_example_gen.py and text_example_gen.py share: the settings their
-component packs into FileBasedExampleGen's custom_config, the rejected lines their Beam stages write
-aside for Do to gather, and the check that no split is left empty.
+"""The one base of the executors of file_example_gen.py and text_example_gen.py: the settings their
+component packs into FileBasedExampleGen's custom_config, the reader module their Beam stage calls
+by name, the rejected inputs that stage writes aside for Do to gather, and the check that no split
+is left empty.
 """
 
+import hashlib
+import importlib
 import os
 from typing import Any
 
+import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
+
+from components.example_gen import rejected_inputs
 
 # The exec property naming where each split's Beam stage writes its rejected lines, until Do
 # gathers them into one list.
@@ -40,3 +47,44 @@ def split_is_empty(split_uri: str) -> bool:
     """Whether the split's gzipped TFRecord files at `split_uri` hold no example."""
     files = fileio.glob(os.path.join(split_uri, "*"))
     return not files or not any(True for _ in tf.data.TFRecordDataset(files, compression_type="GZIP").take(1))
+
+
+class ReadWithReader(beam.DoFn):
+    """An input -> its tf.Examples, by the pipeline's reader module, or `<where>: <problem>` on the
+    REJECTED output; subclasses say how an input is read (process)."""
+
+    REJECTED = "rejected"
+
+    def __init__(self, reader: str, options: dict[str, Any]):
+        # The reader by name: Beam pickles this DoFn for its workers, and a name always pickles.
+        self._reader_name = reader
+        self._options = options
+
+    def setup(self):
+        self._reader = importlib.import_module(self._reader_name)
+
+
+def write_rejected(rejected: beam.PCollection, exec_properties: dict[str, Any], split_pattern: str) -> None:
+    """Writes a split pattern's rejected lines where RejectingExecutor.Do gathers them."""
+    part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
+    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+
+
+class RejectingExecutor(BaseExampleGenExecutor):
+    """TFX's ExampleGen executor, for a Beam stage that sets inputs aside (write_rejected): Do lists
+    them once (rejected_inputs.py) and fails, saying why (empty_split_message), when a split is empty."""
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        parts_dir = os.path.join(examples.uri, "rejected_parts")
+        super().Do(input_dict, output_dict, {**exec_properties, REJECTED_PARTS_KEY: parts_dir})
+        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in read_lines(part))
+        fileio.rmtree(parts_dir)
+        rejected_inputs.record(examples, rejected)
+        for split in artifact_utils.decode_split_names(examples.split_names):
+            if split_is_empty(artifact_utils.get_split_uri([examples], split)):
+                raise NoInputError(self.empty_split_message(split, rejected, exec_properties))
+
+    def empty_split_message(self, split: str, rejected: list[str], exec_properties: dict[str, Any]) -> str:
+        """The one sentence NoInputError says when `split` has no example."""
+        raise NotImplementedError

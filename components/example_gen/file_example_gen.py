@@ -25,7 +25,6 @@ ImportExampleGen, so that their records get the same check: ImportExampleGen wou
 one on to Transform, which cannot skip it and fails.
 """
 
-import hashlib
 import importlib
 import os
 from collections.abc import Iterator
@@ -34,21 +33,19 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import struct_pb2
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
 from components.example_gen.beam_executor import (
-    REJECTED_PARTS_KEY,
-    NoInputError,
+    ReadWithReader,
+    RejectingExecutor,
     custom_settings,
-    read_lines,
-    split_is_empty,
+    write_rejected,
 )
 from components.example_gen.layouts import (
     LABEL_KEY,
@@ -58,6 +55,7 @@ from components.example_gen.layouts import (
     TFRECORD_SUFFIXES,
     Layout,
 )
+from components.tf_example import tf_example
 
 
 def FileExampleGen(
@@ -169,8 +167,7 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     examples, rejected = candidates | "ReadInputs" >> beam.ParDo(
         _ReadInput(settings["reader"], settings["reader_options"])
     ).with_outputs(_ReadInput.REJECTED, main="examples")
-    part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+    write_rejected(rejected, exec_properties, split_pattern)
     return examples
 
 
@@ -304,18 +301,8 @@ def _record_candidate(
     return _Candidate(where, encoded=content[0], label=labels[0], names=names)
 
 
-class _ReadInput(beam.DoFn):
+class _ReadInput(ReadWithReader):
     """A candidate -> a tf.Example, or a line `<where>: <problem>` on the REJECTED output."""
-
-    REJECTED = "rejected"
-
-    def __init__(self, reader: str, options: dict[str, Any]):
-        # The reader by name: Beam pickles this DoFn for its workers, and a name always pickles.
-        self._reader_name = reader
-        self._options = options
-
-    def setup(self):
-        self._reader = importlib.import_module(self._reader_name)
 
     def process(self, candidate: _Candidate):
         problem, encoded = candidate.problem, candidate.encoded
@@ -337,20 +324,10 @@ class _ReadInput(beam.DoFn):
             return
         names = {field: value.encode() for field, value in (candidate.names or {}).items()}
         values = {self._reader.CONTENT_KEY: encoded, LABEL_KEY: candidate.label, **names, **added}
-        yield tf.train.Example(
-            features=tf.train.Features(feature={name: _feature(value) for name, value in values.items()})
-        )
+        yield tf_example(values)
 
 
-def _feature(value) -> tf.train.Feature:
-    if isinstance(value, bytes):
-        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-    if isinstance(value, float):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-
-
-class Executor(BaseExampleGenExecutor):
+class Executor(RejectingExecutor):
     """Reads input files into tf.Examples, then records what it rejected and checks that no split is empty."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
@@ -371,27 +348,18 @@ class Executor(BaseExampleGenExecutor):
         )
         return {"train": train, "eval": evaluation}
 
-    def Do(self, input_dict, output_dict, exec_properties) -> None:
-        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-        parts_dir = os.path.join(examples.uri, "rejected_parts")
-        super().Do(input_dict, output_dict, {**exec_properties, REJECTED_PARTS_KEY: parts_dir})
-        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in read_lines(part))
-        fileio.rmtree(parts_dir)
-        rejected_inputs.record(examples, rejected)
+    def empty_split_message(self, split: str, rejected: list[str], exec_properties: dict[str, Any]) -> str:
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         rule = custom_settings(exec_properties).get("split_rule")
-        for split in artifact_utils.decode_split_names(examples.split_names):
-            if split_is_empty(artifact_utils.get_split_uri([examples], split)):
-                which = (
-                    f" (eval: every example whose {rule['feature']} is one of {', '.join(rule['eval_values'])}; "
-                    "train: every other)"
-                    if rule
-                    else ""
-                )
-                raise NoInputError(
-                    f"No readable input in {input_base} for the {split} split{which}; "
-                    f"{len(rejected)} input(s) rejected" + (f", the first: {rejected[0]}." if rejected else ".")
-                )
+        which = (
+            f" (eval: every example whose {rule['feature']} is one of {', '.join(rule['eval_values'])}; "
+            "train: every other)"
+            if rule
+            else ""
+        )
+        return f"No readable input in {input_base} for the {split} split{which}; {len(rejected)} input(s) rejected" + (
+            f", the first: {rejected[0]}." if rejected else "."
+        )
 
 
 def _split_by_rule(example: tf.train.Example, partitions: int, feature: str, eval_values: frozenset) -> int:

@@ -30,21 +30,19 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import struct_pb2
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import standard_component_specs
 
-from components.example_gen import rejected_inputs
 from components.example_gen.beam_executor import (
-    REJECTED_PARTS_KEY,
-    NoInputError,
+    ReadWithReader,
+    RejectingExecutor,
     custom_settings,
-    read_lines,
-    split_is_empty,
+    write_rejected,
 )
+from components.tf_example import tf_example
 
 
 def TextExampleGen(
@@ -116,8 +114,7 @@ def _LinesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
             _ReadLine.REJECTED, main="examples"
         )
     )
-    part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+    write_rejected(rejected, exec_properties, split_pattern)
     return examples
 
 
@@ -131,18 +128,8 @@ def _numbered_lines(path: str, input_base: str) -> Iterator[tuple[str, bytes]]:
             yield f"{name} line {number}", line
 
 
-class _ReadLine(beam.DoFn):
+class _ReadLine(ReadWithReader):
     """A line -> its tf.Examples, or `<where>: <problem>` on the REJECTED output."""
-
-    REJECTED = "rejected"
-
-    def __init__(self, reader: str, options: dict[str, Any]):
-        # The reader by name: Beam pickles this DoFn for its workers, and a name always pickles.
-        self._reader_name = reader
-        self._options = options
-
-    def setup(self):
-        self._reader = importlib.import_module(self._reader_name)
 
     def process(self, numbered_line: tuple[str, bytes]):
         where, line = numbered_line
@@ -155,41 +142,17 @@ class _ReadLine(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.REJECTED, f"{where}: {error}")
             return
         for values in examples:
-            yield _example(values)
+            yield tf_example(values)
 
 
-def _example(values: dict) -> tf.train.Example:
-    # Filled in place: a few times faster than building each Feature message, and a line of a
-    # word list gives a dozen examples.
-    example = tf.train.Example()
-    feature = example.features.feature
-    for name, value in values.items():
-        if isinstance(value, bytes):
-            feature[name].bytes_list.value.append(value)
-        elif isinstance(value, float):
-            feature[name].float_list.value.append(value)
-        else:
-            feature[name].int64_list.value.append(int(value))
-    return example
-
-
-class Executor(BaseExampleGenExecutor):
+class Executor(RejectingExecutor):
     """Reads the lines into tf.Examples, then records what it refused and checks that no split is empty."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         return _LinesToExamples
 
-    def Do(self, input_dict, output_dict, exec_properties) -> None:
-        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-        parts_dir = os.path.join(examples.uri, "rejected_parts")
-        super().Do(input_dict, output_dict, {**exec_properties, REJECTED_PARTS_KEY: parts_dir})
-        rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in read_lines(part))
-        fileio.rmtree(parts_dir)
-        rejected_inputs.record(examples, rejected)
+    def empty_split_message(self, split: str, rejected: list[str], exec_properties: dict[str, Any]) -> str:
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-        for split in artifact_utils.decode_split_names(examples.split_names):
-            if split_is_empty(artifact_utils.get_split_uri([examples], split)):
-                raise NoInputError(
-                    f"No example in {input_base} for the {split} split; {len(rejected)} line(s) refused"
-                    + (f", the first: {rejected[0]}." if rejected else ".")
-                )
+        return f"No example in {input_base} for the {split} split; {len(rejected)} line(s) refused" + (
+            f", the first: {rejected[0]}." if rejected else "."
+        )

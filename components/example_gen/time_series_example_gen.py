@@ -1,16 +1,26 @@
 """TimeSeriesExampleGen: daily price CSV files -> windows as tf.Examples, split by time.
 
 TFX's ExampleGens split by hash (or by file); a forecast must be scored on days after
-every day it learned from, so this custom ExampleGen splits each series by date (see
-windowing.py) and windows it in Beam: the grouping by ticker and the windowing scale
-out with the runner, to thousands of tickers. Its output is an ordinary Examples
-artifact (Split-train, Split-eval, gzipped TFRecords), as CsvExampleGen's is.
+every day it learned from, so this custom ExampleGen splits each series by date and windows it
+in Beam: the grouping by ticker and the windowing scale out with the runner, to thousands of
+tickers.
+
+What a row and a window hold is the pipeline's business: its module code has a windowing module
+(for stock, components/models/stock/windowing.py), named by import name, with
+  TRAIN, EVAL                        the split names
+  read_layout(path)                  a file's header -> its layout, or ValueError(reason)
+  parse_row(layout, line)            -> (series key, day), a problem (a str), or None for a blank line
+  series_windows(key, days, window_days, horizon_days, eval_days, target_column)
+                                     -> windows (`.split`, `.example`) and problems (str)
+Its output is an ordinary Examples artifact (Split-train, Split-eval, gzipped TFRecords), as
+CsvExampleGen's is.
 
 Its windows are written as they are made, in a bounded random order (`ShuffleBuffer`), not through
 TFX's WriteSplit, whose full shuffle (Beam's Reshuffle, a GroupByKey over every example) Beam's
-local runners hold in memory whole: 5 GiB more at 1,000,000 rows (benchmarks/RESULTS.md).
+local runners hold in memory whole: 5 GiB more at 1,000,000 rows (docs/design.md, Measured decisions).
 """
 
+import importlib
 import os
 import random
 
@@ -25,7 +35,6 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from components.models.stock import windowing
 from components.validation_gate import InputDataError
 
 # Problems are listed up to this many; the count says how many more.
@@ -46,17 +55,19 @@ def TimeSeriesExampleGen(
     examples: OutputArtifact[standard_artifacts.Examples],
     input_base: Parameter[str],
     input_fingerprint: Parameter[str],
+    windowing_module: Parameter[str],
     window_days: Parameter[int],
     horizon_days: Parameter[int],
     eval_days: Parameter[int],
     target_column: Parameter[str],
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
-    """Windows every CSV file in `input_base` (see windowing.py for the split rule).
+    """Windows every CSV file in `input_base` with `windowing_module` (above), which says the split rule.
 
     Fails with InputDataError, listing every problem found, when a file or a series
     can't be used: then no Examples are published and nothing downstream runs.
     """
+    windowing = importlib.import_module(windowing_module)
     paths = sorted(fileio.glob(os.path.join(input_base, "*")))
     if not paths:
         raise InputDataError(f"No input in {input_base}", ["expected daily price CSV files"])

@@ -22,9 +22,11 @@ from tensorflow_transform import TFTransformOutput
 from tfx_bsl.public import tfxio
 
 from components import tf_setup, training_record
+from components.models import tuning
+from components.training_progress import PROGRESS_LOGGER, TrainingProgress
 from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
-from pipelines.progress import PROGRESS_LOGGER, TrainingProgress
-from pipelines.registry import config_from_custom_config
+
+_ConfigT = TypeVar("_ConfigT", bound="_TrainerConfig")
 
 
 class _ModelSettings(Protocol):
@@ -36,7 +38,10 @@ class _ModelSettings(Protocol):
 
 
 class _TrainerConfig(Protocol):
-    """What prepare_training reads of a pipeline's config."""
+    """What prepare_training reads of a pipeline's config (a PipelineConfig)."""
+
+    @classmethod
+    def from_custom_config(cls: type[_ConfigT], custom_config: dict) -> _ConfigT: ...
 
     @property
     def model(self) -> _ModelSettings: ...
@@ -45,28 +50,24 @@ class _TrainerConfig(Protocol):
     def cache_in_memory(self) -> bool: ...
 
 
-_ConfigT = TypeVar("_ConfigT", bound=_TrainerConfig)
-
-
 def prepare_training(
     fn_args, config_type: type[_ConfigT], label_key: str
 ) -> tuple[_ConfigT, TFTransformOutput, tf.data.Dataset, tf.data.Dataset]:
     """What a classifier's run_fn starts from: TensorFlow set up (components/tf_setup.py), the
-    pipeline's config rebuilt from the Trainer's custom_config, every random seed set from
-    `config.model.seed`, the Transform output, and the train and eval batches of
+    pipeline's config rebuilt from the Trainer's custom_config (with the values a model search chose),
+    every random seed set from `config.model.seed`, the Transform output, and the train and eval batches of
     `transformed_dataset` as (features, label) pairs.
 
     Args:
       fn_args: the Trainer's FnArgs.
-      config_type: the pipeline's config class; the config given to the Trainer must be one.
+      config_type: the pipeline's config class (or its family's base), which the Trainer's config is rebuilt as.
       label_key: the transformed feature that is the label.
 
     Returns:
       (config, transform_output, train, evaluation).
     """
     tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
-    assert isinstance(config, config_type)
+    config = tuning.with_hyperparameters(config_type.from_custom_config(fn_args.custom_config), fn_args)
     keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
     train, evaluation = (
@@ -181,7 +182,7 @@ _progress_logger = logging.getLogger(PROGRESS_LOGGER)
 
 
 class ProgressReport(keras.callbacks.Callback):
-    """Logs where the fit stands, a TrainingProgress on the progress logger (pipelines/progress.py): the
+    """Logs where the fit stands, a TrainingProgress on the progress logger (components/training_progress.py): the
     epoch, the step within it and the latest loss at most once every `interval_s` seconds, and an epoch's
     end with its validation metrics at most as often (the last one always). The console shows it while
     the Trainer runs."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from components.models.letters import features
-from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig
+from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, TransformConfig
+from pipelines.tuning import SearchSpace, varies
 
 # components/models/letters/model.py MODEL_BUILDERS, by name (checked before anything runs).
 MODEL_NAMES = ("one_hot_rnn", "embedding_rnn", "lstm", "gru", "bidirectional_lstm")
@@ -33,15 +34,36 @@ class LettersModelConfig:
     """Seeds weight initialization and shuffling."""
 
 
+@dataclasses.dataclass(frozen=True)
+class LettersTransformConfig(TransformConfig):
+    """What letters' preprocessing_fn reads (components/models/letters/preprocessing.py)."""
+
+    max_context: int
+    """Letters of context each example keeps, the latest ones."""
+
+
+@dataclasses.dataclass
+class LettersSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
+
+    model: tuple[str, ...] = varies("model.name", ("one_hot_rnn", "embedding_rnn", "lstm", "gru"))
+    """The notes' letter models: one-hot or Embedding input, SimpleRNN, LSTM or GRU."""
+    units: tuple[str, ...] = varies("model.units", ("64", "128"))
+    """Units of the recurrent layers, each candidate's sizes separated by spaces."""
+
+
 @dataclasses.dataclass
 class LettersConfig(PipelineConfig):
     name: ClassVar[str] = "letters"
     description: ClassVar[str] = (
         "The next letter of a word from the letters so far (one-hot/Embedding RNN, LSTM, GRU, BiLSTM)."
     )
-    preprocessing_module: ClassVar[str] = "components/models/letters/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/letters/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.letters.preprocessing"
+    model_module: ClassVar[str] = "components.models.letters.model"
     request_module: ClassVar[str] = "components.models.letters.prediction_inputs"
+    prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "sequence"
+    # TextExampleGen's line reader (components/example_gen/text_example_gen.py).
+    example_reader: ClassVar[str] = "components.models.letters.ingest"
     # The label is the next character's class in the vocabulary Transform analyzed: TFMA gets it
     # from the model's `transform_features` signature (evaluation_preprocessing).
     label_key: ClassVar[str] = features.LABEL_KEY
@@ -59,6 +81,8 @@ class LettersConfig(PipelineConfig):
     )
     slice_features: ClassVar[tuple[str, ...]] = (features.CONTEXT_LENGTH_KEY,)
     blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
+    tuning_objective: ClassVar[str] = "val_sparse_categorical_accuracy"
+    tuning_higher_is_better: ClassVar[bool] = True
 
     data_dir: str = "data/letters"
     """Folder of word lists, one word per line (the files matching file_pattern); defaults are relative
@@ -82,6 +106,7 @@ class LettersConfig(PipelineConfig):
     max_regression: float = 0.01
     """How far the accuracy may fall below the latest blessed model's."""
     model: LettersModelConfig = dataclasses.field(default_factory=LettersModelConfig)
+    search_space: LettersSearchSpace = dataclasses.field(default_factory=LettersSearchSpace)
 
     def example_gen(self):
         """TextExampleGen with the letters reader: one example per prefix, split 4:1 by word."""
@@ -90,21 +115,21 @@ class LettersConfig(PipelineConfig):
         return TextExampleGen(
             data_dir=str(self.resolved_data_dir()),
             file_pattern=self.file_pattern,
-            reader="components.models.letters.ingest",
+            reader=self.example_reader,
             reader_options={"min_context": self.min_context, "max_context": self.max_context},
             partition_feature=features.WORD_KEY,
             split_buckets={"train": 4, "eval": 1},
             component_id="WordExampleGen",
         )
 
-    def transform_params(self) -> dict:
-        return {"max_context": self.max_context}
+    def transform_config(self) -> LettersTransformConfig:
+        return LettersTransformConfig(max_context=self.max_context)
 
     def required_wins(self) -> tuple[str, ...]:
         return ("bigram",) if self.must_beat_bigram else ()
 
-    def check(self) -> None:
-        super().check()
+    def check_values(self) -> None:
+        super().check_values()
         if self.min_context > self.max_context:
             raise ConfigError(
                 f"min_context={self.min_context}, max_context={self.max_context}: expected "

@@ -25,7 +25,7 @@ class MnistConfig(ImageConfig):
     image_height: int = 28
     image_width: int = 28
     # LeNet5 at Adam 0.003 is the one of the notes' models that passes 0.97 on 5,000 training
-    # images within a CPU-friendly budget: about 15 passes over them (benchmarks/RESULTS.md).
+    # images within a CPU-friendly budget: about 15 passes over them.
     train_steps: int = 2400
     epochs: int = 6
     eval_steps: int = 32

@@ -13,7 +13,9 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.models.spoken_digits import features
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.images import IMAGE_MODELS
+from pipelines.tuning import SearchSpace, varies
 
 SPLITS = ("speaker", "fsdd", "given")
 # FSDD's own test set: each speaker's recordings 0-4 of every digit.
@@ -61,6 +63,29 @@ class AudioAugmentationConfig:
     """Widest frequency mask, in mel bins."""
 
 
+@dataclasses.dataclass(frozen=True)
+class SpectrogramConfig(TransformConfig):
+    """What the spoken digits preprocessing_fn reads (components/models/spoken_digits/preprocessing.py):
+    the log-mel spectrogram's settings, in samples, as SpokenDigitsConfig works them out."""
+
+    sample_rate: int
+    samples: int
+    frame_length: int
+    frame_step: int
+    fft_length: int
+    mel_bins: int
+
+
+@dataclasses.dataclass
+class AudioSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
+
+    model: tuple[str, ...] = varies("model.name", ("audionet", "baseline", "lenet5"))
+    """AudioNet or a CNN of the image zoo on the spectrogram."""
+    learning_rate: tuple[float, ...] = varies("model.learning_rate", (0.001, 0.003))
+    """Adam's step sizes."""
+
+
 @dataclasses.dataclass
 class SpokenDigitsConfig(PipelineConfig):
     """WAV recordings -> one of `class_names`, from a normalised log-mel spectrogram."""
@@ -69,8 +94,8 @@ class SpokenDigitsConfig(PipelineConfig):
     description: ClassVar[str] = (
         "Spoken digits 0-9 from WAV recordings (FSDD): log-mel spectrogram, AudioNet CNN, eval on an unseen speaker."
     )
-    preprocessing_module: ClassVar[str] = "components/models/spoken_digits/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/spoken_digits/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.spoken_digits.preprocessing"
+    model_module: ClassVar[str] = "components.models.spoken_digits.model"
     request_module: ClassVar[str] = "components.models.spoken_digits.prediction_inputs"
     # FileExampleGen's reader for WAV files (components/example_gen/file_example_gen.py).
     example_reader: ClassVar[str] = "components.models.spoken_digits.ingest"
@@ -80,6 +105,8 @@ class SpokenDigitsConfig(PipelineConfig):
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")
     slice_features: ClassVar[tuple[str, ...]] = (features.LABEL_KEY, features.SPEAKER_KEY)
     blessing_metric: ClassVar[str] = "SparseCategoricalAccuracy"
+    tuning_objective: ClassVar[str] = "val_sparse_categorical_accuracy"
+    tuning_higher_is_better: ClassVar[bool] = True
 
     data_dir: str = "data/spoken_digits"
     """Folder of WAV recordings in one of the layouts of components/example_gen/layouts.py: files named
@@ -110,6 +137,7 @@ class SpokenDigitsConfig(PipelineConfig):
     blessing_threshold: float = 0.9
     model: AudioModelConfig = dataclasses.field(default_factory=AudioModelConfig)
     augmentation: AudioAugmentationConfig = dataclasses.field(default_factory=AudioAugmentationConfig)
+    search_space: AudioSearchSpace = dataclasses.field(default_factory=AudioSearchSpace)
 
     # --- Derived sizes, in samples and frames (Transform and the model agree on them through these). ---
 
@@ -139,7 +167,11 @@ class SpokenDigitsConfig(PipelineConfig):
         """What the model takes: frames, mel bins, one channel."""
         return (self.frames, self.mel_bins, 1)
 
-    def check(self) -> None:
+    def check_values(self) -> None:
+        if self.model.name not in ("audionet", *IMAGE_MODELS):
+            raise ConfigError(
+                f"--set model.name={self.model.name}: expected audionet or one of {', '.join(IMAGE_MODELS)}."
+            )
         if self.split not in SPLITS:
             raise ConfigError(f"--set split={self.split}: expected one of {', '.join(SPLITS)}.")
         if self.split == "speaker" and not self.eval_speakers:
@@ -161,7 +193,7 @@ class SpokenDigitsConfig(PipelineConfig):
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
-        super().check()
+        super().check_values()
 
     def check_data(self, data_dir: Path) -> None:
         layout = files.detect_layout(data_dir)
@@ -200,12 +232,12 @@ class SpokenDigitsConfig(PipelineConfig):
     def label_class_names(self) -> tuple[str, ...]:
         return self.class_names
 
-    def transform_params(self) -> dict:
-        return {
-            "sample_rate": self.sample_rate,
-            "samples": self.samples,
-            "frame_length": self.frame_length,
-            "frame_step": self.frame_step,
-            "fft_length": self.fft_length,
-            "mel_bins": self.mel_bins,
-        }
+    def transform_config(self) -> SpectrogramConfig:
+        return SpectrogramConfig(
+            sample_rate=self.sample_rate,
+            samples=self.samples,
+            frame_length=self.frame_length,
+            frame_step=self.frame_step,
+            fft_length=self.fft_length,
+            mel_bins=self.mel_bins,
+        )

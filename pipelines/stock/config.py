@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
-from pipelines.config import ConfigError, PipelineConfig
+from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.tuning import SearchSpace, varies
 
+# components/models/stock/model.py MODEL_BUILDERS, by name (checked before anything runs).
+ARCHITECTURES = ("simple_rnn", "lstm", "gru", "bidirectional_lstm")
 # How each window is scaled for the model (components/models/stock/preprocessing.py).
 SCALING_MODES = ("window_relative", "min_max")
 
@@ -35,13 +38,40 @@ class StockModelConfig:
     """Seeds weight initialization and shuffling."""
 
 
+@dataclasses.dataclass(frozen=True)
+class StockTransformConfig(TransformConfig):
+    """What stock's preprocessing_fn reads (components/models/stock/preprocessing.py); see StockConfig."""
+
+    window_days: int
+    target_column: str
+    feature_columns: tuple[str, ...]
+    scaling: str
+
+
+@dataclasses.dataclass
+class StockSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set. The
+    window (window_days) is not among them: it shapes the ExampleGen's windows, and a search trains
+    every trial on the same ones."""
+
+    architecture: tuple[str, ...] = varies("model.architecture", ("simple_rnn", "lstm", "gru"))
+    """Recurrent cells: the notes' SimpleRNN, LSTM and GRU."""
+    units: tuple[str, ...] = varies("model.units", ("80 100", "50 50"))
+    """Units of the recurrent layers, each candidate's sizes separated by spaces."""
+    learning_rate: tuple[float, ...] = varies("model.learning_rate", (0.001, 0.003))
+    """The optimizer's step sizes."""
+
+
 @dataclasses.dataclass
 class StockConfig(PipelineConfig):
     name: ClassVar[str] = "stock"
     description: ClassVar[str] = "Next-day opening price from 60 trading days of prices (LSTM/GRU/RNN)."
-    preprocessing_module: ClassVar[str] = "components/models/stock/preprocessing.py"
-    model_module: ClassVar[str] = "components/models/stock/model.py"
+    preprocessing_module: ClassVar[str] = "components.models.stock.preprocessing"
+    model_module: ClassVar[str] = "components.models.stock.model"
     request_module: ClassVar[str] = "components.models.stock.prediction_inputs"
+    prediction_kind: ClassVar[Literal["label", "forecast", "sequence"]] = "forecast"
+    # TimeSeriesExampleGen's windowing module (components/example_gen/time_series_example_gen.py).
+    windowing_module: ClassVar[str] = "components.models.stock.windowing"
     label_key: ClassVar[str] = "target"
     json_signature: ClassVar[str] = "predict_prices"
     prediction_key: ClassVar[str] = "forecast"
@@ -81,6 +111,7 @@ class StockConfig(PipelineConfig):
     (regression_relative, the default), or price units with regression_relative=false."""
     regression_relative: bool = True
     model: StockModelConfig = dataclasses.field(default_factory=StockModelConfig)
+    search_space: StockSearchSpace = dataclasses.field(default_factory=StockSearchSpace)
 
     def example_gen(self):
         """Windows of each series, split by time (components/example_gen/time_series_example_gen.py)."""
@@ -90,26 +121,33 @@ class StockConfig(PipelineConfig):
         return TimeSeriesExampleGen(
             input_base=input_base,
             input_fingerprint=input_fingerprint(input_base),
+            windowing_module=self.windowing_module,
             window_days=self.window_days,
             horizon_days=self.horizon_days,
             eval_days=self.eval_days,
             target_column=self.target_column,
         )
 
-    def transform_params(self) -> dict:
-        return {
-            "window_days": self.window_days,
-            "target_column": self.target_column,
-            "feature_columns": list(self.feature_columns),
-            "scaling": self.scaling,
-        }
+    def transform_config(self) -> StockTransformConfig:
+        return StockTransformConfig(
+            window_days=self.window_days,
+            target_column=self.target_column,
+            feature_columns=self.feature_columns,
+            scaling=self.scaling,
+        )
 
     def required_wins(self) -> tuple[str, ...]:
         return ("persistence",) if self.must_beat_persistence else ()
 
-    def check(self) -> None:
-        super().check()
+    def check_values(self) -> None:
+        super().check_values()
         _require(self.scaling in SCALING_MODES, "scaling", self.scaling, " or ".join(SCALING_MODES))
+        _require(
+            self.model.architecture in ARCHITECTURES,
+            "model.architecture",
+            self.model.architecture,
+            "one of " + ", ".join(ARCHITECTURES),
+        )
         _require(
             self.target_column in PRICE_COLUMNS,
             "target_column",

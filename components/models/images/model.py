@@ -23,7 +23,7 @@ from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import precision
-from components.models import training
+from components.models import training, tuning
 from components.models.images import features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
 
@@ -141,3 +141,7 @@ def run_fn(fn_args: FnArgs) -> None:
         save_format="tf",
         signatures=_serving_signatures(exported, transform_output, list(config.class_names)),
     )
+
+
+# The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
+tuner_fn = tuning.tuner_fn_for(run_fn, ImageConfig)

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from components.models.images import features
-from serving.client import example
+from components.tf_example import serialized
 
 # What the model's decoder (tf.io.decode_image in components/models/images/preprocessing.py) reads as it is.
 _SENT_AS_IS = {"formats": ("JPEG", "PNG"), "modes": ("L", "RGB", "RGBA", "LA", "P")}
@@ -31,7 +31,7 @@ _INK_FRACTION = 0.2
 
 def to_examples(inputs: list[str], config) -> list[bytes]:
     """Image file paths -> serialized tf.Examples holding each image's encoded bytes, as served examples do."""
-    return [example({features.IMAGE_KEY: encoded_for_model(name, config)}) for name in inputs]
+    return [serialized({features.IMAGE_KEY: encoded_for_model(name, config)}) for name in inputs]
 
 
 def encoded_for_model(name: str, config) -> bytes:
@@ -44,8 +44,8 @@ def encoded_for_model(name: str, config) -> bytes:
     try:
         image = Image.open(BytesIO(content))
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"{name} cannot be read as an image ({error}); expected a JPEG or PNG file.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValueError(f"{name} cannot be decoded as an image; expected a PNG or JPEG file.") from None
     upright = ImageOps.exif_transpose(image)
     turned = upright.size != image.size or upright.tobytes() != image.tobytes()
     if config.light_on_dark:

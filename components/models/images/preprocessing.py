@@ -7,15 +7,15 @@ count is prepared exactly as the training images were.
 import tensorflow as tf
 
 from components.models.images import features
+from pipelines.images import ImageTransformConfig
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    """`custom_config`: image_height and image_width in pixels, channels 1 or 3 (DigitsConfig.transform_params)."""
+    """`custom_config`: ImageTransformConfig's (pipelines/images.py)."""
+    image = ImageTransformConfig.from_custom_config(custom_config)
     encoded = tf.reshape(inputs[features.IMAGE_KEY], [-1])
     return {
-        features.PIXELS_KEY: to_pixels(
-            encoded, custom_config["image_height"], custom_config["image_width"], custom_config["channels"]
-        ),
+        features.PIXELS_KEY: to_pixels(encoded, image.image_height, image.image_width, image.channels),
         features.LABEL_KEY: inputs[features.LABEL_KEY],
     }
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from components.models.iris import features
-from serving.client import example
+from components.tf_example import serialized
 
 _EXPECTED = (
     f"expected {','.join(f'{key}=<cm>' for key in features.FEATURE_KEYS)} "
@@ -14,7 +14,7 @@ _EXPECTED = (
 def to_examples(inputs: list[str], config) -> list[bytes]:
     """`sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2`, or the four numbers
     alone (`5.1,3.5,1.4,0.2`), in centimetres -> serialized tf.Examples."""
-    return [example(_measurements(text)) for text in inputs]
+    return [serialized(_measurements(text)) for text in inputs]
 
 
 def _measurements(text: str) -> dict[str, float]:

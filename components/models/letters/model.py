@@ -26,7 +26,7 @@ from tensorflow.io import gfile
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.models import training
+from components.models import training, tuning
 from components.models.letters import features
 from pipelines.letters.config import LettersConfig, LettersModelConfig
 
@@ -249,3 +249,7 @@ def run_fn(fn_args: FnArgs) -> None:
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
     letters_model = _LettersModel(model, transform_output, vocabulary, config.win_output(BIGRAM))
     tf.saved_model.save(letters_model, fn_args.serving_model_dir, signatures=letters_model.signatures())
+
+
+# The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
+tuner_fn = tuning.tuner_fn_for(run_fn, LettersConfig)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from components.models.letters import features
-from serving.client import example
+from components.tf_example import serialized
 
 # --complete stops a word that has not ended after this many added letters.
 MAX_ADDED_LETTERS = 30
@@ -29,7 +29,7 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
             raise ValueError(
                 "An empty input has no letter to predict from; give the first letters of a word, e.g. hel."
             )
-    return [example({features.PREFIX_KEY: text}) for text in inputs]
+    return [serialized({features.PREFIX_KEY: text}) for text in inputs]
 
 
 def describe(outputs: dict[str, np.ndarray], index: int) -> str:

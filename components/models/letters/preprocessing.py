@@ -20,6 +20,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.models.letters import features
+from pipelines.letters.config import LettersTransformConfig
 
 
 def characters(prefixes: tf.Tensor, max_context: int) -> tf.RaggedTensor:
@@ -28,7 +29,8 @@ def characters(prefixes: tf.Tensor, max_context: int) -> tf.RaggedTensor:
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    max_context = custom_config["max_context"]
+    """`custom_config`: LettersTransformConfig's."""
+    max_context = LettersTransformConfig.from_custom_config(custom_config).max_context
     prefixes = _strings(inputs[features.PREFIX_KEY])
     chars = characters(prefixes, max_context)
     following = _strings(inputs[features.NEXT_KEY])

@@ -18,7 +18,7 @@ word sits in the clip and whoever says it. So:
     normalisation after every convolution lets Adam take large steps from the start.
 What makes an unseen voice work is mostly in Transform (preprocessing.py): each recording's
 loudness evened out and its own mean spectrum subtracted; and in the augmentation below (time
-and pitch shifts, noise, masks). Measured: benchmarks/RESULTS.md.
+and pitch shifts, noise, masks). Measured: benchmarks/RESULTS.md#spoken_digits_speakers.
 """
 
 import tensorflow as tf

@@ -52,21 +52,30 @@ def wav_header(content: bytes) -> dict[str, int]:
         chunk_id, size = struct.unpack_from("<4sI", content, offset)
         body = content[offset + 8 : offset + 8 + size]
         if chunk_id == b"fmt ":
-            if len(body) < 16:
-                raise ValueError("is truncated (its format chunk is cut short)")
-            audio_format, channels, sample_rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
-            if audio_format != PCM or bits != 16:
-                raise ValueError(f"is not 16-bit PCM (format {audio_format}, {bits} bits per sample)")
-            found.update(channels=channels, sample_rate=sample_rate, bits=bits)
+            found.update(_format_chunk(body))
         elif chunk_id == b"data":
-            if "sample_rate" not in found:
-                raise ValueError("is not a valid WAV file (its data chunk comes before its format chunk)")
-            if len(body) < size:
-                raise ValueError(f"is truncated (its data chunk declares {size} bytes, {len(body)} are present)")
-            found["data_bytes"] = size
+            found["data_bytes"] = _data_chunk_size(body, size, found)
         offset += 8 + size + size % 2  # chunks are padded to an even size
     if "sample_rate" not in found:
         raise ValueError("is truncated (no format chunk)")
     if "data_bytes" not in found:
         raise ValueError("is truncated (no data chunk)")
     return found
+
+
+def _format_chunk(body: bytes) -> dict[str, int]:
+    if len(body) < 16:
+        raise ValueError("is truncated (its format chunk is cut short)")
+    audio_format, channels, sample_rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
+    if audio_format != PCM or bits != 16:
+        raise ValueError(f"is not 16-bit PCM (format {audio_format}, {bits} bits per sample)")
+    return {"channels": channels, "sample_rate": sample_rate, "bits": bits}
+
+
+def _data_chunk_size(body: bytes, size: int, found: dict[str, int]) -> int:
+    """The data chunk's size, once the format chunk before it was `found`."""
+    if "sample_rate" not in found:
+        raise ValueError("is not a valid WAV file (its data chunk comes before its format chunk)")
+    if len(body) < size:
+        raise ValueError(f"is truncated (its data chunk declares {size} bytes, {len(body)} are present)")
+    return size

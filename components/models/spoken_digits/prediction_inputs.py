@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from components.models.spoken_digits import features, ingest
-from serving.client import example
+from components.tf_example import serialized
 
 
 def to_examples(inputs: list[str], config) -> list[bytes]:
@@ -25,7 +25,7 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
             raise ValueError(
                 f"{name} {error}; expected a 16-bit PCM WAV recording at {config.sample_rate} Hz."
             ) from None
-        examples.append(example({features.AUDIO_KEY: content}))
+        examples.append(serialized({features.AUDIO_KEY: content}))
     return examples
 
 

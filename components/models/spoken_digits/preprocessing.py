@@ -13,12 +13,14 @@ exactly as the training recordings were; one at another sample rate fails the re
 than being read at the wrong speed.
 """
 
+import dataclasses
 import math
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.models.spoken_digits import features
+from pipelines.spoken_digits.config import SpectrogramConfig
 
 # Mel bands start here: below it a telephone-rate recording holds hum, not speech.
 LOWER_EDGE_HERTZ = 20.0
@@ -35,11 +37,12 @@ PEAK_FLOOR = 1e-4
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    """`custom_config`: SpokenDigitsConfig.transform_params() (sample rate, samples, frame sizes, mel bins)."""
-    log_mel = mean_normalise(log_mel_spectrogram(tf.reshape(inputs[features.AUDIO_KEY], [-1]), **custom_config))
-    mel_bins = custom_config["mel_bins"]
+    """`custom_config`: SpectrogramConfig's (sample rate, samples, frame sizes, mel bins)."""
+    spectrogram = SpectrogramConfig.from_custom_config(custom_config)
+    audio = tf.reshape(inputs[features.AUDIO_KEY], [-1])
+    log_mel = mean_normalise(log_mel_spectrogram(audio, **dataclasses.asdict(spectrogram)))
     # One mean and variance per mel band, over every frame of every train recording.
-    bands = tf.reshape(log_mel, [-1, mel_bins])
+    bands = tf.reshape(log_mel, [-1, spectrogram.mel_bins])
     mean = tft.mean(bands, reduce_instance_dims=False)
     variance = tft.var(bands, reduce_instance_dims=False)
     normalised = (log_mel - mean) * tf.math.rsqrt(variance + VARIANCE_FLOOR)

@@ -24,10 +24,9 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from components import tf_setup, training_record
-from components.models import training
+from components.models import training, tuning
 from components.models.stock import features
 from components.models.stock.preprocessing import dense_window, required_columns
-from pipelines.registry import config_from_custom_config
 from pipelines.stock.config import StockConfig, StockModelConfig
 
 FORECAST_CHART = "forecast_vs_real.png"
@@ -120,7 +119,7 @@ class _PriceModel(tf.Module):
         self.window_days = config.window_days
         self.feature_columns = list(config.feature_columns)
         self.target_column = config.target_column
-        self.input_columns = required_columns(config.transform_params())
+        self.input_columns = required_columns(config.transform_config())
         self.raw_spec = {column: tf.io.VarLenFeature(tf.float32) for column in self.input_columns}
 
     def forecast(self, raw_windows: dict) -> tf.Tensor:
@@ -178,8 +177,7 @@ class _PriceModel(tf.Module):
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split, charts the eval split, exports the price SavedModel."""
     tf_setup.configure()
-    config = config_from_custom_config(fn_args.custom_config)
-    assert isinstance(config, StockConfig)
+    config = tuning.with_hyperparameters(StockConfig.from_custom_config(fn_args.custom_config), fn_args)
     keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
     train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, config)
@@ -247,3 +245,7 @@ def _chart_eval_split(
     with gfile.GFile(os.path.join(fn_args.model_run_dir, FORECAST_CHART), "wb") as f:
         figure.savefig(f, format="png", dpi=100)
     plt.close(figure)
+
+
+# The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
+tuner_fn = tuning.tuner_fn_for(run_fn, StockConfig)

@@ -7,12 +7,12 @@ import datetime
 import numpy as np
 
 from components.models.stock import features, windowing
-from serving.client import example
+from components.tf_example import serialized
 
 
 def to_examples(inputs: list[str], config) -> list[bytes]:
     """Price files -> serialized tf.Examples of each file's last `config.window_days` days."""
-    return [example(_last_window(path, config.window_days)) for path in inputs]
+    return [serialized(_last_window(path, config.window_days)) for path in inputs]
 
 
 def _days(path: str) -> list[windowing.Day]:

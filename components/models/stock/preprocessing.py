@@ -1,6 +1,6 @@
 """Transform module for stock: each window's columns scaled for the model, and how to undo it.
 
-Two scaling modes (custom_config["scaling"]):
+Two scaling modes (StockTransformConfig.scaling, pipelines/stock/config.py):
   min_max          the notes' MinMaxScaler: each column's windows scaled to [0, 1] with the
                    min and max of the train split (TFX's Transform analyzes the train split
                    only, as the notes fit the scaler on training days). Prices outside the
@@ -16,12 +16,13 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.models.stock import features
+from pipelines.stock.config import StockTransformConfig
 
 
-def required_columns(custom_config: dict) -> list[str]:
+def required_columns(transform: StockTransformConfig) -> list[str]:
     """The daily columns a window must carry for the model's inputs and its scaling."""
-    reference = custom_config["target_column"] if custom_config["scaling"] == "min_max" else features.LAST_CLOSE_COLUMN
-    columns = list(custom_config["feature_columns"])
+    reference = transform.target_column if transform.scaling == "min_max" else features.LAST_CLOSE_COLUMN
+    columns = list(transform.feature_columns)
     return columns if reference in columns else [*columns, reference]
 
 
@@ -33,13 +34,14 @@ def dense_window(values, window_days: int) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
-    window_days = custom_config["window_days"]
-    windows = {column: dense_window(inputs[column], window_days) for column in required_columns(custom_config)}
-    if custom_config["scaling"] == "min_max":
-        scaled, offset, scale = _min_max(windows, custom_config)
+    """`custom_config`: StockTransformConfig's."""
+    transform = StockTransformConfig.from_custom_config(custom_config)
+    windows = {column: dense_window(inputs[column], transform.window_days) for column in required_columns(transform)}
+    if transform.scaling == "min_max":
+        scaled, offset, scale = _min_max(windows, transform.target_column)
     else:
         scaled, offset, scale = _window_relative(windows)
-    outputs = {features.scaled_key(column): scaled[column] for column in custom_config["feature_columns"]}
+    outputs = {features.scaled_key(column): scaled[column] for column in transform.feature_columns}
     outputs[features.TARGET_OFFSET_KEY] = offset
     outputs[features.TARGET_SCALE_KEY] = scale
     if features.TARGET_KEY in inputs:  # absent at serving
@@ -51,14 +53,13 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     return outputs
 
 
-def _min_max(windows: dict, custom_config: dict):
+def _min_max(windows: dict, target_column: str):
     lows = {column: tft.min(window) for column, window in windows.items()}
     highs = {column: tft.max(window) for column, window in windows.items()}
     scaled = {
         column: tf.math.divide_no_nan(window - lows[column], highs[column] - lows[column])
         for column, window in windows.items()
     }
-    target_column = custom_config["target_column"]
     batch = tf.shape(windows[target_column])[:1]
     offset = tf.fill(batch, lows[target_column])
     scale = tf.fill(batch, highs[target_column] - lows[target_column])

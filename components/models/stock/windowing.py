@@ -21,6 +21,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from components.models.stock import features
+from components.tf_example import FeatureValue, tf_example
 
 TRAIN = "train"
 EVAL = "eval"
@@ -136,18 +137,12 @@ def series_windows(
     first_eval_day = len(days) - eval_days
     for last in range(window_days - 1, len(days) - horizon_days):
         target_day = last + horizon_days
-        feature = {column: _floats(values[last - window_days + 1 : last + 1]) for column, values in columns.items()}
-        feature[features.TARGET_KEY] = _floats([columns[target_column][target_day]])
-        feature[features.TICKER_COLUMN] = _bytes(ticker)
-        feature[features.TARGET_DATE_KEY] = _bytes(days[target_day].date.isoformat())
-        feature[features.YEAR_KEY] = tf.train.Feature(int64_list=tf.train.Int64List(value=[days[target_day].date.year]))
+        window: dict[str, FeatureValue] = {
+            column: values[last - window_days + 1 : last + 1] for column, values in columns.items()
+        }
+        window[features.TARGET_KEY] = [columns[target_column][target_day]]
+        window[features.TICKER_COLUMN] = ticker
+        window[features.TARGET_DATE_KEY] = days[target_day].date.isoformat()
+        window[features.YEAR_KEY] = days[target_day].date.year
         split = EVAL if target_day >= first_eval_day else TRAIN
-        yield Window(split, tf.train.Example(features=tf.train.Features(feature=feature)))
-
-
-def _floats(values) -> tf.train.Feature:
-    return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-
-
-def _bytes(text: str) -> tf.train.Feature:
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+        yield Window(split, tf_example(window))

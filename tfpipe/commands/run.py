@@ -1,0 +1,122 @@
+"""`tfpipe run PIPELINE`: runs every component of a pipeline and prints a line each, then a summary."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import TextIO
+
+from pipelines import interrupts
+from pipelines import run as pipeline_run
+from pipelines.outcome import RunOutcome
+from pipelines.progress import ComponentRun
+from pipelines.workdir import Workdir
+from tfpipe.commands import options
+from tfpipe.console import Console
+from tfpipe.run_view import outcome_words, summary_lines
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run a pipeline end to end",
+        description="Runs every component of a pipeline (cached ones are reused) and prints a summary.",
+        epilog=_settable_fields_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    options.add_workdir(parser)
+    options.add_overrides(parser, "override a config value; repeatable (keys below)")
+    parser.add_argument(
+        "--runner",
+        choices=list(pipeline_run.RUNNERS),
+        default="local",
+        help="orchestrator in this process: local (TFX's LocalDagRunner, default) or beam (BeamDagRunner)",
+    )
+    options.add_beam_options(parser)
+    parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run even when nothing changed since the last successful run (every component is then cached); "
+        "without it such a run only says so, before loading TensorFlow",
+    )
+    parser.set_defaults(handler=run)
+
+
+def _settable_fields_text() -> str:
+    from pipelines.config import describe_fields
+    from pipelines.config_files import field_descriptions
+    from pipelines.registry import PIPELINES
+
+    lines = ["settable with --set or in a --config file (default values):"]
+    for name, config_class in sorted(PIPELINES.items()):
+        lines.append(f"  {name}:")
+        descriptions = field_descriptions(config_class)
+        for key, value in describe_fields(config_class()):
+            lines.append(f"    {key}={value}")
+            if descriptions.get(key):
+                lines.append(f"        {descriptions[key]}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = options.checked_config(args)
+    request = pipeline_run.RunRequest(
+        config=config,
+        workdir=Workdir(args.workdir, config.name),
+        runner=args.runner,
+        beam_args=options.beam_args(args),
+        rerun=args.rerun,
+    )
+    observer = _ConsoleObserver(f"tfpipe run {config.name} --runner {args.runner} --beam-profile {args.beam_profile}")
+    observer.ui_hint = f"tfpipe ui{options.workdir_option(args)}"
+    try:
+        result = pipeline_run.execute(request, observer)
+    except interrupts.Interrupted as interrupted:  # a signal after the run's summary: it is stopped already
+        return interrupted.exit_status
+    if isinstance(result, pipeline_run.UpToDate):
+        print(
+            f"tfpipe run {config.name}: up to date, nothing run ({result.seconds:.1f} s). Data, code, "
+            f"schema, config and settings are those of the last run, {result.run_dir} "
+            f"({outcome_words(result.last)}). `--rerun` runs it anyway (every component cached)."
+        )
+        return 0
+    if result.status == "interrupted" and result.exit_status is not None:
+        return result.exit_status
+    return 0 if result.succeeded else options.EXIT_RUN_FAILED
+
+
+class _ConsoleObserver:
+    """A run as the console shows it (pipeline_run.RunObserver)."""
+
+    def __init__(self, header: str):
+        self.header = header
+        self.ui_hint = "tfpipe ui"
+        self.console: Console | None = None
+
+    def started(self, terminal: TextIO, log_path: Path, took_over: dict | None) -> None:
+        self.console = Console(terminal)
+        self.console.say(f"{self.header}  (log: {log_path})")
+        if took_over:
+            self.console.say(
+                f"Took over the workdir from a run that ended without releasing it "
+                f"(pid {took_over.get('pid')}, started {took_over.get('started')})."
+            )
+
+    def _console(self) -> Console:
+        assert self.console is not None, "started() comes first"
+        return self.console
+
+    def step(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self._console().step(name)
+
+    def component(self, name: str, run: ComponentRun) -> None:
+        self._console().component(name, run.status, run.seconds, run.detail, run.milestone, run.every_milestone)
+
+    def notice(self, text: str) -> None:
+        self._console().say(text)
+
+    def finished(self, outcome: RunOutcome) -> None:
+        for line in summary_lines(outcome, self.ui_hint):
+            self._console().say(line)
