@@ -1,8 +1,7 @@
 """The notes' six CNNs (and the cifar10 default, vgg6) trained on CIFAR-10 for the same time each, and
 bfloat16 mixed precision against float32: parameters, training images/s, wall time, test accuracy.
 
-  .venv/bin/python benchmarks/image_zoo.py [--budget-s 300] [--models baseline,lenet5,...] [--compare vgg6]
-      [--results-fp PATH]
+  .venv/bin/python benchmarks/image_zoo.py [--budget-s 300] [--models baseline,...] [--compare vgg6] [--results-fp PATH]
 
 Each network is built by the zoo (components/models/images/zoo.py) behind the cifar10 pipeline's
 augmentation (flips, shifts of 0.1) and trained with Adam at the notes' step size (0.001), batch 128,
@@ -11,7 +10,8 @@ default precision (components/precision.py: bfloat16 where the CPU has AVX-512-B
 accuracy is on the 5,000 shipped test photos, evaluated by the float32 copy the pipeline exports.
 `--compare` models are then trained again for the same budget under each policy, and their test
 accuracy is given both ways: computed in bfloat16 and by the float32 copy. Images/s counts the
-steps after the first 20 (tracing and warm-up), wall time includes them. Prints Markdown tables.
+steps after the first 20 (tracing and warm-up), wall time includes them. Prints Markdown tables
+and, with --results-fp, writes them as benchmarks/results.py's JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from results import Results, Value, add_results_option
+from results import Results, add_results_option
 
 from components import precision, tf_setup
 
@@ -104,24 +104,6 @@ def train(name: str, policy: str, budget_s: float, train_data, test_data, seed: 
     }
 
 
-ZOO_COLUMNS = ["network", "precision", "parameters", "images/s", "wall s", "epochs", "test accuracy"]
-PRECISION_COLUMNS = ["network", "trained in", "images/s", "epochs", "test accuracy as trained", "by the float32 copy"]
-
-
-def results(zoo_rows: list[list[Value]], precision_rows: list[list[Value]], budget_s: float) -> Results:
-    """The equal-time table of the networks and the bfloat16/float32 comparison."""
-    recorded = Results("image_zoo")
-    for row in zoo_rows:
-        recorded.figure(f"{row[0]}: test accuracy after {budget_s:g} s", row[6])
-        recorded.figure(f"{row[0]}: training images/s ({row[1]})", row[3], "images/s")
-    for row in precision_rows:
-        recorded.figure(f"{row[0]} in {row[1]}: training images/s", row[2], "images/s")
-        recorded.figure(f"{row[0]} in {row[1]}: test accuracy by the float32 copy", row[5])
-    recorded.table(f"The networks on CIFAR-10, {budget_s:g} s of training each", ZOO_COLUMNS, zoo_rows)
-    recorded.table("bfloat16 mixed precision against float32, the same budget", PRECISION_COLUMNS, precision_rows)
-    return recorded
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-s", type=float, default=300, help="seconds of training per network (default 300)")
@@ -129,6 +111,7 @@ def main() -> int:
     parser.add_argument("--compare", default="vgg6", help="networks trained both ways, bfloat16 and float32")
     add_results_option(parser)
     args = parser.parse_args()
+    recorded = Results("image_zoo")
     tf_setup.configure()
     train_data, test_data = load("train"), load("test")
     flags = precision.cpu_bf16_flags()
@@ -136,11 +119,16 @@ def main() -> int:
         f"CPU bfloat16 units: {', '.join(flags) or 'none'}; {len(train_data[1]):,} training photos, "
         f"{len(test_data[1]):,} test photos; {args.budget_s:g} s of training each, batch {BATCH}, Adam 0.001."
     )
-    zoo_rows: list[list[Value]] = []
+    print()
+    recorded.figure("training budget per network", args.budget_s, "s")
+    recorded.figure("CPU bfloat16 units", ", ".join(flags) or "none")
+    print("| network | precision | parameters | images/s | wall s | epochs | test accuracy |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    equal_time = []
     for name in filter(None, args.models.split(",")):
         policy = precision.policy_name(precision.AUTO, recurrent=False, cpu_flags=flags)
         row = train(name, policy, args.budget_s, train_data, test_data)
-        zoo_rows.append(
+        equal_time.append(
             [
                 name,
                 policy,
@@ -151,12 +139,19 @@ def main() -> int:
                 round(row["accuracy_float32"], 4),
             ]
         )
-        print(" | ".join(map(str, zoo_rows[-1])), flush=True)
-    precision_rows: list[list[Value]] = []
+        print(
+            f"| {name} | {policy} | {row['parameters']:,} | {row['images_per_s']:,.0f} | {row['wall_s']:.0f} | "
+            f"{row['epochs']:.1f} | {row['accuracy_float32']:.3f} |",
+            flush=True,
+        )
+    print()
+    print("| network | trained in | images/s | epochs | test accuracy computed as trained | by the float32 copy |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    both_ways = []
     for name in filter(None, args.compare.split(",")):
         for policy in (precision.MIXED_POLICY, precision.FLOAT32_POLICY):
             row = train(name, policy, args.budget_s, train_data, test_data)
-            precision_rows.append(
+            both_ways.append(
                 [
                     name,
                     policy,
@@ -166,8 +161,22 @@ def main() -> int:
                     round(row["accuracy_float32"], 4),
                 ]
             )
-            print(" | ".join(map(str, precision_rows[-1])), flush=True)
-    results(zoo_rows, precision_rows, args.budget_s).write(args.results_fp)
+            print(
+                f"| {name} | {policy} | {row['images_per_s']:,.0f} | {row['epochs']:.1f} | "
+                f"{row['accuracy_as_trained']:.3f} | {row['accuracy_float32']:.3f} |",
+                flush=True,
+            )
+    recorded.table(
+        "The notes' CNNs at equal time (test accuracy by the float32 copy)",
+        ["network", "precision", "parameters", "images/s", "wall s", "epochs", "test accuracy"],
+        equal_time,
+    )
+    recorded.table(
+        "bfloat16 against float32, same budget",
+        ["network", "trained in", "images/s", "epochs", "test accuracy as trained", "by the float32 copy"],
+        both_ways,
+    )
+    recorded.write(args.results_fp)
     return 0
 
 

@@ -18,7 +18,7 @@ from pipelines.config import ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
-# CNNs, vgg6 (cifar10's default), a dense baseline and the rows-as-time-steps readers.
+# CNNs, a dense baseline, vgg6 (a VGG16 cut to CPU size) and the rows-as-time-steps readers.
 IMAGE_MODELS = (
     "mlp",
     "baseline",

@@ -50,9 +50,9 @@ PIPELINE_RUNS = {
     "mnist_run",
     "letters_run",
     "spoken_digits_run",
-    "iris_search",
     "cifar10_run",
     "fashion_mnist_run",
+    "iris_search",
 }
 
 

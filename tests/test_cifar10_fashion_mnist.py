@@ -73,12 +73,12 @@ def test_only_cifar10_augments_and_with_photo_changes():
 @pytest.mark.parametrize("pipeline", PIPELINES)
 def test_a_small_run_is_blessed_and_pushed(pipeline, request):
     run: PipelineRun = request.getfixturevalue(f"{pipeline}_run")
-    assert "ImageExampleGen" in run.summary["components"]
-    assert run.summary["blessed"] is True
-    assert run.summary["pushed_model"]
+    assert "ImageExampleGen" in run.outcome.components
+    assert run.outcome.results.blessed is True
+    assert run.outcome.results.pushed_model
     # 120 steps leave BatchNormalization's moving averages far from the data's: no accuracy is
     # expected of this run (the default run's is in benchmarks/RESULTS.md).
-    assert 0 <= run.summary["metrics"]["overall"]["sparse_categorical_accuracy"] <= 1
+    assert 0 <= run.outcome.results.metrics["overall"]["sparse_categorical_accuracy"] <= 1
     # Trained in bfloat16 exactly where the CPU has the units (the default, model.precision=auto).
     (summary_file,) = (run.workdir / pipeline).rglob(SUMMARY_FILE)
     policy = "mixed_bfloat16" if precision.cpu_bf16_flags() else "float32"
@@ -132,7 +132,7 @@ def test_predict_refuses_a_file_that_is_no_image_in_one_sentence(cifar10_run: Pi
     path.write_text("not a photo")
     result = run_tfpipe("predict", "cifar10", str(path), "--workdir", str(cifar10_run.workdir))
     assert result.returncode == 2
-    assert "photo.jpg cannot be read as an image" in result.stderr
+    assert "photo.jpg cannot be decoded as an image; expected a PNG or JPEG file." in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -38,7 +38,7 @@ class Cifar10Config(ImageConfig):
     image_width: int = 32
     channels: int = 3
     # The VGG variant in bfloat16 with a cosine schedule over 24 passes: test accuracy 0.841 in a run of
-    # 24.6 minutes on 2 shared cores (benchmarks/RESULTS.md, "CIFAR-10: default run").
+    # 24.6 minutes on 2 shared cores (benchmarks/RESULTS.md#cifar10_run).
     train_steps: int = 9360
     epochs: int = 24
     eval_steps: int = 40

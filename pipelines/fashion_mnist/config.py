@@ -37,7 +37,7 @@ class FashionMnistConfig(ImageConfig):
     image_width: int = 28
     channels: int = 1
     # Ten passes over the 60,000 training images: test accuracy 0.934 in an 8-minute run on 2 cores
-    # (benchmarks/RESULTS.md, "Fashion-MNIST: default run").
+    # (benchmarks/RESULTS.md#fashion_mnist_run).
     train_steps: int = 4690
     epochs: int = 10
     eval_steps: int = 40

@@ -44,8 +44,8 @@ def encoded_for_model(name: str, config) -> bytes:
     try:
         image = Image.open(BytesIO(content))
         image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"{name} cannot be read as an image ({error}); expected a JPEG or PNG file.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ValueError(f"{name} cannot be decoded as an image; expected a PNG or JPEG file.") from None
     upright = ImageOps.exif_transpose(image)
     turned = upright.size != image.size or upright.tobytes() != image.tobytes()
     if config.light_on_dark:
