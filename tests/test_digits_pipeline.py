@@ -76,9 +76,9 @@ def test_console_shows_each_component_and_the_rejected_inputs(digits_run: Digits
         assert line.split()[1] == "done", line
     assert "Run succeeded" in console and "Blessed: yes" in console
     rejected = digits_run.outcome.results.rejected_inputs
-    assert rejected["count"] == 2
+    assert rejected.count == 2
     assert (
-        f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected['list']}):"
+        f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected.list}):"
         in console
     )
     assert f"  - {CORRUPT_IMAGE}: is not an image Transform can decode" in console

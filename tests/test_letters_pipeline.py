@@ -32,8 +32,8 @@ def _examples(workdir: Path, split: str) -> list[dict]:
 
 def test_lines_that_are_not_words_are_listed_and_left_out(letters_run):
     rejected = letters_run.outcome.results.rejected_inputs
-    assert rejected["count"] == len(BAD_WORD_LINES)
-    assert "words.txt line 2001: 'ice cream' holds ' ', which is not a letter" in rejected["first"][0]
+    assert rejected.count == len(BAD_WORD_LINES)
+    assert "words.txt line 2001: 'ice cream' holds ' ', which is not a letter" in rejected.first[0]
     assert "Rejected 2 input(s)" in letters_run.process.stdout
 
 

@@ -51,8 +51,8 @@ def test_the_run_lists_the_truncated_recording_and_evaluates_the_held_out_voice(
     assert "AudioExampleGen" in spoken_digits_run.outcome.components
     assert "Run succeeded" in console and "Blessed: yes" in console
     rejected = spoken_digits_run.outcome.results.rejected_inputs
-    assert rejected["count"] == 1
-    assert rejected["first"][0].startswith(f"{CUT_SHORT_RECORDING}: is truncated (its data chunk declares")
+    assert rejected.count == 1
+    assert rejected.first[0].startswith(f"{CUT_SHORT_RECORDING}: is truncated (its data chunk declares")
     metrics = spoken_digits_run.outcome.results.metrics
     # The eval split is george's 80 recordings, sliced per digit and per speaker.
     assert metrics["overall"]["example_count"] == 80
