@@ -45,6 +45,8 @@ EXAMPLE_GENS = {
     "stock": "TimeSeriesExampleGen",
     "digits": "ImageExampleGen",
     "mnist": "ImageExampleGen",
+    "fashion_mnist": "ImageExampleGen",
+    "cifar10": "ImageExampleGen",
     "letters": "WordExampleGen",
     "spoken_digits": "AudioExampleGen",
 }
