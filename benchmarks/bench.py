@@ -142,6 +142,30 @@ BENCHMARKS = (
         quick_arguments=("--budget-s", "60"),
     ),
     Benchmark(
+        "model_search_cifar10",
+        "The notes' six CNNs searched by the Tuner on CIFAR-10 (150 steps each) against the default vgg6, "
+        "both trained 1,200 steps",
+        "model_search.py",
+        (
+            "cifar10",
+            "--trials",
+            "6",
+            "--steps-per-trial",
+            "150",
+            "--set",
+            "train_steps=1200",
+            "--set",
+            "epochs=2",
+            "--set",
+            "search_space.learning_rate=0.003",
+            "--set",
+            "search_space.shift_fraction=0.1",
+            "--set",
+            "tuning.max_minutes=20",
+        ),  # fmt: skip
+        in_make_bench=False,
+    ),
+    Benchmark(
         "model_search_letters",
         "The letters models searched by the Tuner (8 trials of 400 steps) against the default GRU, same budget",
         "model_search.py",
