@@ -78,8 +78,7 @@ def test_console_shows_each_component_and_the_rejected_inputs(digits_run: Digits
     rejected = digits_run.outcome.results.rejected_inputs
     assert rejected.count == 2
     assert (
-        f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected.list}):"
-        in console
+        f"Rejected 2 input(s) that could not be read; nothing was trained on them (list: {rejected.list}):" in console
     )
     assert f"  - {CORRUPT_IMAGE}: is not an image Transform can decode" in console
     assert f"  - images.txt line {SHIPPED_IMAGES + 2}: names {MISSING_IMAGE}, which does not exist" in console
