@@ -24,9 +24,9 @@ from pathlib import Path
 from results import Results, add_results_option
 
 from components import precision, tf_setup
+from pipelines.images import NOTES_CNNS
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "cifar10"
-NOTES_SIX = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
 BATCH = 128
 WARM_UP_STEPS = 20
 
@@ -107,7 +107,7 @@ def train(name: str, policy: str, budget_s: float, train_data, test_data, seed: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget-s", type=float, default=300, help="seconds of training per network (default 300)")
-    parser.add_argument("--models", default=",".join(NOTES_SIX), help="the networks of the equal-time table")
+    parser.add_argument("--models", default=",".join(NOTES_CNNS), help="the networks of the equal-time table")
     parser.add_argument("--compare", default="vgg6", help="networks trained both ways, bfloat16 and float32")
     add_results_option(parser)
     args = parser.parse_args()

@@ -64,12 +64,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.unit)
 
 
-def run_tfpipe(*args: str, tracking_uri: str | None = None) -> subprocess.CompletedProcess:
+def run_tfpipe(*args: str, tracking_uri: str | None = None, fault: str | None = None) -> subprocess.CompletedProcess:
     """`tfpipe ARGS` as a user runs it: a real process, its console captured.
-    `tracking_uri` sets MLFLOW_TRACKING_URI; without it runs go to the workdir's embedded store."""
+    `tracking_uri` sets MLFLOW_TRACKING_URI; without it runs go to the workdir's embedded store.
+    `fault` sets TFPIPE_FAULT (components/faults.py)."""
     env = dict(os.environ)
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
+    if fault:
+        env["TFPIPE_FAULT"] = fault
     return subprocess.run(
         [str(BIN / "tfpipe"), *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900
     )

@@ -63,10 +63,3 @@ def test_a_module_missing_a_function_or_with_other_parameters_breaks_its_contrac
     assert _broken_promises(module, contracts.RequestModule) == []
     assert _broken_promises(module, contracts.SequenceRequestModule) == ["half_done has no complete"]
     assert _broken_promises(module, contracts.FileReader) == ["half_done has no read", "half_done has no CONTENT_KEY"]
-
-
-def test_the_image_configs_know_every_zoo_model_and_no_other():
-    from components.models.images import zoo
-    from pipelines.images import IMAGE_MODELS
-
-    assert sorted(IMAGE_MODELS) == sorted(zoo.MODELS)

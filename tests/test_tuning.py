@@ -4,12 +4,10 @@ resumed, and the search compiled for Kubeflow."""
 
 import dataclasses
 import json
-import os
-import subprocess
 
 import mlflow
 import pytest
-from conftest import BIN, FAST_IRIS, REPO_ROOT, last_outcome, run_tfpipe
+from conftest import FAST_IRIS, last_outcome, run_tfpipe
 
 from components.leaderboard import Search, TrialResult
 from components.training_progress import TrialProgress
@@ -24,20 +22,11 @@ from tfpipe.run_view import search_lines
 SEARCH = [*FAST_IRIS, "--set", "tuning.trials=3", "--set", "tuning.steps_per_trial=20"]
 
 
-def _tfpipe(*args: str, fault: str | None = None) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
-    if fault:
-        env["TFPIPE_FAULT"] = fault
-    return subprocess.run(
-        [str(BIN / "tfpipe"), *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=900
-    )
-
-
 @pytest.fixture(scope="module")
 def iris_search(tmp_path_factory):
     """A three-trial search whose second trial fails (an error injected where it starts)."""
     workdir = tmp_path_factory.mktemp("iris-search")
-    process = _tfpipe("run", "iris", "--workdir", str(workdir), *SEARCH, fault="trial:2:RAISE")
+    process = run_tfpipe("run", "iris", "--workdir", str(workdir), *SEARCH, fault="trial:2:RAISE")
     assert process.returncode == 0, process.stdout + process.stderr
     return workdir, process
 
@@ -202,7 +191,7 @@ def test_mlflow_holds_a_child_run_per_trial_and_the_winners_values_on_the_run(ir
 
 def test_the_same_search_again_searches_nothing(iris_search):
     workdir, _ = iris_search
-    again = _tfpipe("run", "iris", "--workdir", str(workdir), *SEARCH, "--rerun")
+    again = run_tfpipe("run", "iris", "--workdir", str(workdir), *SEARCH, "--rerun")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "Tuner                            cached" in again.stdout
     assert "trial 1/3" not in again.stdout
@@ -210,10 +199,10 @@ def test_the_same_search_again_searches_nothing(iris_search):
 
 @pytest.mark.e2e
 def test_a_killed_search_resumes_from_the_trials_it_finished(tmp_path):
-    killed = _tfpipe("run", "iris", "--workdir", str(tmp_path), *SEARCH, fault="trial:3:KILL")
+    killed = run_tfpipe("run", "iris", "--workdir", str(tmp_path), *SEARCH, fault="trial:3:KILL")
     assert killed.returncode == -9
     assert "trial 2/3 · " in killed.stdout
-    resumed = _tfpipe("run", "iris", "--workdir", str(tmp_path), *SEARCH)
+    resumed = run_tfpipe("run", "iris", "--workdir", str(tmp_path), *SEARCH)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     # Trials 1 and 2 are not trained again: only trial 3 starts in the resumed run.
     assert "trial 3/3 · " in resumed.stdout
