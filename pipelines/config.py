@@ -122,6 +122,12 @@ class TransformConfig:
         return from_dict(cls, custom_config)
 
 
+# The settings only the Evaluator's config reads (pipelines/factory.py), never the module code.
+EVALUATOR_KEYS = ("blessing_threshold", "max_regression", "regression_relative")
+# Blessing metrics (Keras metric classes) whose values are shares, between 0 and 1.
+_SHARE_METRICS = ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "AUC")
+
+
 @dataclasses.dataclass
 class PipelineConfig:
     """Tunable values shared by every pipeline; subclasses add their own."""
@@ -129,6 +135,9 @@ class PipelineConfig:
     # --- Structure, fixed per pipeline (not settable with --set). ---
     name: ClassVar[str]
     description: ClassVar[str]
+    # A named pipeline's (pipelines/named.py): the shipped pipeline whose module code, schema and
+    # defaults it runs under its own name; "" for a shipped pipeline.
+    based_on: ClassVar[str] = ""
     # Every module of a pipeline's module code is named by its import name, as
     # `components.models.iris.model`. Run from this checkout, TFX packages the Transform's and
     # Trainer's module files (module_file), so a change to them invalidates their cache.
@@ -203,7 +212,12 @@ class PipelineConfig:
     @property
     def schema_path(self) -> Path:
         """The curated schema that ExampleValidator checks the data against."""
-        return REPO_ROOT / "schemas" / self.name / "schema.pbtxt"
+        return REPO_ROOT / "schemas" / self.shipped_name / "schema.pbtxt"
+
+    @property
+    def shipped_name(self) -> str:
+        """The shipped pipeline whose code this config runs: its own name, or a named pipeline's `based_on`."""
+        return self.based_on or self.name
 
     @property
     def model_name(self) -> str:
@@ -232,6 +246,11 @@ class PipelineConfig:
     def check_values(self) -> None:
         """The checks that need no data: ranges, and what a pipeline adds (names its model code knows)."""
         check_ranges(self)
+        if self.blessing_metric in _SHARE_METRICS and not 0 <= self.blessing_threshold <= 1:
+            raise ConfigError(
+                f"--set blessing_threshold={self.blessing_threshold}: {self.blessing_metric} is a share between 0 "
+                "and 1; expected a threshold in that range."
+            )
         if self.epochs > self.train_steps:
             raise ConfigError(
                 f"epochs={self.epochs} with train_steps={self.train_steps}: each epoch needs at least one "
@@ -270,6 +289,13 @@ class PipelineConfig:
     def with_trial(self, values: dict[str, typing.Any]) -> PipelineConfig:
         """This config with a trial's values (config key -> value) applied as --set values are."""
         return apply_overrides(self, [tuning.assignment(key, value) for key, value in values.items()])
+
+    def read_from_data(self, given: set[str]) -> list[tuple[str, Setting]]:
+        """Settings read from the data folder rather than typed (class names from class folders), for
+        the keys the user did not give (`given`: the dotted keys of their --config and --set); applied
+        before the config is checked. None by default."""
+        del given
+        return []
 
     def check_data(self, data_dir: Path) -> None:
         """The default suits ExampleGens that read every file in the folder as CSV (CsvExampleGen,
@@ -313,10 +339,12 @@ class PipelineConfig:
         return TransformConfig()
 
     def to_custom_config(self) -> dict:
-        """The Trainer's custom_config: the pipeline's name and every tunable value, which run_fn turns
-        back into this typed config (from_custom_config). TFX keys the Trainer's cache on it, so any
-        changed value trains anew."""
-        return {"pipeline": self.name, "config": self.to_dict()}
+        """The Trainer's custom_config: the pipeline's name and every tunable value but those only the
+        Evaluator reads (EVALUATOR_KEYS), which run_fn turns back into this typed config
+        (from_custom_config). TFX keys the Trainer's cache on it, so any changed value it holds trains
+        anew, and a changed blessing threshold only evaluates anew."""
+        values = {key: value for key, value in self.to_dict().items() if key not in EVALUATOR_KEYS}
+        return {"pipeline": self.name, "config": values}
 
     @classmethod
     def from_custom_config(cls: type[_ConfigT], custom_config: dict) -> _ConfigT:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -381,10 +380,27 @@ def _content_addressed_schema(config: PipelineConfig, pipeline_root: str) -> str
     # ImportSchemaGen's cache key is the file's path, not its content: an edited
     # schema would be ignored on the next run. A copy named by its hash makes an
     # edit produce a new path (and a cache miss) while an unchanged schema stays cached.
-    content = config.schema_path.read_bytes()
+    content = _schema_for_classes(config)
     folder = Path(pipeline_root) / "curated_schemas" / hashlib.sha256(content).hexdigest()[:16]
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "schema.pbtxt"
     if not target.exists():
-        shutil.copyfile(config.schema_path, target)
+        target.write_bytes(content)
     return str(target)
+
+
+def _schema_for_classes(config: PipelineConfig) -> bytes:
+    """The curated schema, its label's class index domain fitted to the config's class names: a named
+    pipeline (pipelines/named.py) may have more or fewer classes than the shipped one whose schema it
+    uses. Unchanged, byte for byte, where the domain already fits."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    content = config.schema_path.read_bytes()
+    classes = len(config.label_class_names())
+    schema = text_format.Parse(content, schema_pb2.Schema())
+    label = next((feature for feature in schema.feature if feature.name == config.label_key), None)
+    if not classes or label is None or not label.HasField("int_domain") or label.int_domain.max == classes - 1:
+        return content
+    label.int_domain.max = classes - 1
+    return text_format.MessageToString(schema).encode()

@@ -6,11 +6,12 @@ No TensorFlow here: the CLI reads configs for `--help` and `tfpipe list`.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 
 from components.example_gen import layouts
-from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig
+from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig, Setting
 
 
 def detect_layout(data_dir: Path) -> layouts.Layout:
@@ -19,6 +20,31 @@ def detect_layout(data_dir: Path) -> layouts.Layout:
         return layouts.detect(data_dir)
     except layouts.LayoutError as error:
         raise ConfigError(str(error)) from None
+
+
+def check_class_names(data_dir: Path, layout: layouts.Layout, class_names: tuple[str, ...]) -> None:
+    """ConfigError, before anything loads, when no class folder of the data is one of `class_names`:
+    FileExampleGen would leave out every example. (A stray folder among the classes is one bad input,
+    listed and left out.)"""
+    found = layouts.class_names_found(data_dir, layout)
+    if found and not set(found) & set(class_names):
+        raise ConfigError(
+            f"data folder {data_dir}: none of its class folders ({', '.join(found)}) is one of class_names "
+            f"({','.join(class_names)}); --set {shlex.quote('class_names=' + ','.join(found))} (the folders, "
+            "sorted), or leave class_names unset to read them from the folders."
+        )
+
+
+def class_names_from_data(config: PipelineConfig, given: set[str]) -> list[tuple[str, Setting]]:
+    """The class_names setting the data's class folders give, when the user named a data folder and no
+    class names (PipelineConfig.read_from_data); none for the other layouts."""
+    if "data_dir" not in given or "class_names" in given:
+        return []
+    data_dir = config.resolved_data_dir()
+    if not data_dir.is_dir():
+        return []
+    found = layouts.class_names_found(data_dir, detect_layout(data_dir))
+    return [("class_names", ",".join(found))] if found else []
 
 
 def file_example_gen(

@@ -56,7 +56,7 @@ def _past_run(pipeline: str, folder: Path) -> PastRun:
         pipeline=pipeline,
         started=started,
         status=outcome.status,
-        metric=_blessing_metric(pipeline, outcome),
+        metric=_blessing_metric(outcome),
         blessed=outcome.results.blessed,
         pushed_version=outcome.results.pushed_version or "",
         seconds=outcome.seconds,
@@ -65,14 +65,15 @@ def _past_run(pipeline: str, folder: Path) -> PastRun:
     )
 
 
-def _blessing_metric(pipeline: str, outcome: RunOutcome) -> str:
+def _blessing_metric(outcome: RunOutcome) -> str:
     overall = (outcome.results.metrics or {}).get("overall", {})
-    name = blessing_metric_key(pipeline, overall)
-    return f"{_snake(PIPELINES[pipeline].blessing_metric)} {overall[name]:.4g}" if name else ""
+    name = blessing_metric_key(outcome.shipped_pipeline, overall)
+    return f"{_snake(PIPELINES[outcome.shipped_pipeline].blessing_metric)} {overall[name]:.4g}" if name else ""
 
 
 def blessing_metric_key(pipeline: str, metrics: dict) -> str:
-    """The name under which a slice's `metrics` (RunResults.metrics) hold the pipeline's blessing metric; "" if none."""
+    """The name under which a slice's `metrics` (RunResults.metrics) hold the blessing metric of the
+    shipped pipeline `pipeline`; "" if none."""
     if pipeline not in PIPELINES:
         return ""
     config = PIPELINES[pipeline]

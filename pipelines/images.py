@@ -14,7 +14,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.precision import CHOICES as PRECISIONS
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.config import ConfigError, PipelineConfig, Setting, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
@@ -155,8 +155,11 @@ class ImageConfig(PipelineConfig):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
         super().check_values()
 
+    def read_from_data(self, given: set[str]) -> list[tuple[str, Setting]]:
+        return files.class_names_from_data(self, given)
+
     def check_data(self, data_dir: Path) -> None:
-        files.detect_layout(data_dir)
+        files.check_class_names(data_dir, files.detect_layout(data_dir), self.class_names)
 
     def example_gen(self):
         """FileExampleGen with the image reader over the data folder's layout, split as the data comes

@@ -59,6 +59,8 @@ class RunOutcome:
 
     pipeline: str
     status: Status
+    based_on: str | None = None
+    """A named pipeline's shipped pipeline (pipelines/named.py), whose metrics and code it has."""
     runner: str = ""
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -80,6 +82,11 @@ class RunOutcome:
     fingerprint: str | None = None
     """up_to_date.fingerprint of the run; None when an input could not be read."""
     log: str | None = None
+
+    @property
+    def shipped_pipeline(self) -> str:
+        """The shipped pipeline whose code ran: `pipeline`, or a named pipeline's `based_on`."""
+        return self.based_on or self.pipeline
 
     @property
     def succeeded(self) -> bool:

@@ -28,8 +28,12 @@ PIPELINES: dict[str, type[PipelineConfig]] = {
 
 
 class UnknownPipelineError(KeyError):
+    """A name that is no pipeline's; the second argument, if given, names the workdir's named pipelines."""
+
     def __str__(self) -> str:
-        return f"Unknown pipeline {self.args[0]!r}; known pipelines: {', '.join(sorted(PIPELINES))}."
+        named = self.args[1] if len(self.args) > 1 else ()
+        also = f"; named in this workdir: {', '.join(named)}" if named else ""
+        return f"Unknown pipeline {self.args[0]!r}; known pipelines: {', '.join(sorted(PIPELINES))}{also}."
 
 
 def config_for(name: str) -> PipelineConfig:

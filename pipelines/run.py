@@ -105,6 +105,7 @@ def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate
                 interruption = interrupts.as_interruption(error) or interrupts.Interrupted(signal.SIGINT)
                 outcome = RunOutcome(
                     pipeline=config.name,
+                    based_on=config.based_on or None,
                     status="interrupted",
                     interrupted_at=LOADING_STEP,
                     signal=interruption.signal_name,
@@ -149,6 +150,7 @@ def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, obse
     metadata_path = str(workdir.metadata_path.resolve())
     outcome = RunOutcome(
         pipeline=config.name,
+        based_on=config.based_on or None,
         status="succeeded",
         runner=runner_name,
         beam_pipeline_args=request.beam_args,

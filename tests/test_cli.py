@@ -21,7 +21,7 @@ def _modules_loaded_by(argv: list[str]) -> set[str]:
 
 
 def test_help_and_list_do_not_import_tensorflow():
-    for argv in (["--help"], ["run", "--help"], ["compile", "--help"], ["serve", "--help"], ["list"]):
+    for argv in (["--help"], ["run", "iris", "--help"], ["compile", "--help"], ["serve", "--help"], ["list"]):
         modules = _modules_loaded_by(argv)
         assert "pipelines.registry" in modules, argv  # the probe itself works
         assert "tensorflow" not in modules, argv
@@ -35,10 +35,16 @@ def test_list_names_each_pipeline_on_one_line():
     assert any(line.startswith("iris ") and "species" in line for line in lines)
 
 
-def test_run_help_lists_settable_keys_with_defaults():
-    result = run_tfpipe("run", "--help")
-    assert "model.learning_rate=" in result.stdout
-    assert "train_steps=" in result.stdout
+def test_run_help_lists_the_settable_keys_of_the_pipeline_named():
+    result = run_tfpipe("run", "cifar10", "--help")
+    assert result.returncode == 0
+    assert "cifar10: settable with --set" in result.stdout
+    assert "model.name=vgg6" in result.stdout and "train_steps=" in result.stdout
+    assert "model.hidden_units" not in result.stdout  # iris's
+    assert len(result.stdout.splitlines()) < 200
+    # No pipeline named: how to see a pipeline's keys.
+    bare = run_tfpipe("run", "--help")
+    assert "`tfpipe run PIPELINE --help` lists the keys" in bare.stdout and "model.name=" not in bare.stdout
 
 
 def test_bad_override_is_one_sentence_and_exit_2():
@@ -61,9 +67,38 @@ def test_bare_tfpipe_shows_help_and_succeeds():
 
 
 def test_version():
-    result = run_tfpipe("--version")
-    assert result.returncode == 0
-    assert result.stdout.strip().startswith("tfpipe 0.")
+    for flag in ("--version", "-V"):
+        result = run_tfpipe(flag)
+        assert result.returncode == 0
+        assert result.stdout.strip().startswith("tfpipe 0.")
+
+
+def test_help_as_a_command():
+    assert run_tfpipe("help").stdout == run_tfpipe("--help").stdout
+    assert run_tfpipe("help", "runs").stdout == run_tfpipe("runs", "--help").stdout
+    unknown = run_tfpipe("help", "rnus")
+    assert unknown.returncode == 2
+    assert "no command 'rnus'" in unknown.stderr
+
+
+def test_the_workdir_can_come_before_the_command(tmp_path):
+    run_dir = tmp_path / "iris" / "runs" / "20261123-101500"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.log").write_text("")
+    RunOutcome("iris", "failed", seconds=3.5).write(run_dir)
+    before = run_tfpipe("--workdir", str(tmp_path), "runs")
+    assert before.returncode == 0, before.stderr
+    assert "2026-11-23 10:15:00  iris      failed" in before.stdout
+    # After the command it wins: it is the command's own.
+    after = run_tfpipe("--workdir", str(tmp_path), "runs", "--workdir", str(tmp_path / "elsewhere"))
+    assert after.returncode == 2
+    assert "elsewhere holds no runs yet" in after.stderr
+
+
+def test_a_blessing_threshold_outside_its_metrics_range_is_refused():
+    result = run_tfpipe("run", "iris", "--set", "blessing_threshold=1.5")
+    assert result.returncode == 2
+    assert "SparseCategoricalAccuracy is a share between 0 and 1" in result.stderr
 
 
 def test_the_workdir_can_be_set_once_in_the_environment(tmp_path):
@@ -80,9 +115,8 @@ def test_the_workdir_can_be_set_once_in_the_environment(tmp_path):
 
 
 def test_run_help_describes_each_key():
-    result = run_tfpipe("run", "--help")
-    assert "model.learning_rate=0.1" in result.stdout
-    assert "Adam's step size." in result.stdout  # the field's docstring, under its key
+    assert "model.learning_rate=0.1" in run_tfpipe("run", "iris", "--help").stdout
+    assert "Adam's step size (the first one" in run_tfpipe("run", "mnist", "--help").stdout  # the field's docstring
 
 
 def test_a_config_file_with_an_unknown_key_stops_before_anything_runs(tmp_path):

@@ -59,6 +59,13 @@ def test_the_trainer_gets_back_the_typed_config_it_was_given(pipeline):
     assert type(rebuilt) is type(config)
 
 
+def test_settings_only_the_evaluator_reads_leave_the_trainer_cached():
+    config = config_for("stock")
+    evaluation = apply_overrides(config, ["blessing_threshold=2.5", "max_regression=0.1", "regression_relative=true"])
+    assert evaluation.to_custom_config() == config.to_custom_config()
+    assert apply_overrides(config, ["train_steps=7"]).to_custom_config() != config.to_custom_config()
+
+
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
 def test_transform_gets_back_the_typed_sub_config_it_was_given(pipeline):
     transform = config_for(pipeline).transform_config()

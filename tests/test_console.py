@@ -177,7 +177,7 @@ def test_many_slices_are_cut_to_the_best_and_worst_by_the_blessing_metric():
     }
     tickers["ticker=NAN"] = {"forecast/root_mean_squared_error": math.nan}
     metrics = {"overall": {"forecast/root_mean_squared_error": 250.0}, **tickers}
-    table = metrics_table(metrics, "forecast/root_mean_squared_error", higher_is_better=False)
+    table = metrics_table(metrics, "forecast/root_mean_squared_error", higher_is_better=False, width=200)
     header = table[0].split()
     best, worst = [f"ticker=T{i:03d}" for i in range(5)], [f"ticker=T{i:03d}" for i in range(495, 500)]
     assert header == ["overall", *best, *worst]
@@ -187,7 +187,21 @@ def test_many_slices_are_cut_to_the_best_and_worst_by_the_blessing_metric():
     )
     # Higher is better (accuracy): the best come first.
     accuracy = {"overall": {"acc": 0.5}, **{f"label={i}": {"acc": i / 20} for i in range(20)}}
-    assert metrics_table(accuracy, "acc")[0].split()[1:4] == ["label=19", "label=18", "label=17"]
-    # Few slices (overall and ten classes), or nothing to rank by: every slice.
-    assert len(metrics_table(accuracy)[0].split()) == 21
-    assert len(metrics_table(dict(list(accuracy.items())[:11]), "acc")[0].split()) == 11
+    assert metrics_table(accuracy, "acc", width=200)[0].split()[1:4] == ["label=19", "label=18", "label=17"]
+    # Few slices (overall and ten classes): every slice; nothing to rank by: the first ones.
+    assert len(metrics_table(dict(list(accuracy.items())[:11]), "acc", width=200)[0].split()) == 11
+    assert metrics_table(accuracy, width=200)[0].split() == ["overall", *(f"label={i}" for i in range(11))]
+
+
+def test_the_table_fits_the_terminal_and_shows_counts_as_integers():
+    metrics = {
+        "overall": {"example_count": 33000.0, "sparse_categorical_accuracy": 0.91234},
+        **{f"label=class {i}": {"example_count": 3300.0, "sparse_categorical_accuracy": i / 10} for i in range(10)},
+    }
+    table = metrics_table(metrics, "sparse_categorical_accuracy", width=80)
+    assert max(len(line) for line in table[:-1]) <= 80
+    assert table[0].split()[:3] == ["overall", "label=class", "9"]
+    assert table[-1].startswith("  (2 of 10 slices shown: the 1 best and 1 worst by sparse_categorical_accuracy")
+    counts = next(line for line in table if line.split()[0] == "example_count")
+    assert counts.split()[1:] == ["33000", "3300", "3300"]
+    assert "0.9123" in next(line for line in table if line.split()[0] == "sparse_categorical_accuracy")

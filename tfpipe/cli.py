@@ -10,12 +10,12 @@ from pipelines.beam_profiles import BeamProfileError
 from pipelines.config import ConfigError
 from pipelines.registry import UnknownPipelineError
 from pipelines.workdir import WorkdirBusyError
-from tfpipe.commands import compile, completion, listing, predict, run, runs, schema, serve, ui
+from tfpipe.commands import compile, completion, help_text, listing, options, predict, run, runs, schema, serve, ui
 from tfpipe.commands.options import EXIT_USAGE, UsageError
 from tfpipe.ui import UiError
 
 # In the order `tfpipe --help` lists them.
-COMMANDS = (listing, runs, completion, run, compile, schema, ui, serve, predict)
+COMMANDS = (listing, runs, completion, run, compile, schema, ui, serve, predict, help_text)
 # Bad arguments or input, each said in one sentence: exit status 2.
 USAGE_ERRORS = (UsageError, ConfigError, UnknownPipelineError, BeamProfileError, WorkdirBusyError, UiError)
 
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:  # bare `tfpipe`: what it can do
         parser.print_help()
         return 0
+    options.resolve_workdir(args)
     try:
         return args.handler(args)
     except USAGE_ERRORS as error:
@@ -44,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tfpipe",
         description="Classic TensorFlow 2 workflows as TFX pipelines: validate, transform, train, evaluate, push.",
     )
-    parser.add_argument("--version", action="version", version=f"tfpipe {_version()}")
+    parser.add_argument("-V", "--version", action="version", version=f"tfpipe {_version()}")
+    options.add_global_workdir(parser)
     # Every command can see the whole command line's parser (completion writes a script from it).
     parser.set_defaults(root_parser=parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import shutil
 import time
 from collections.abc import Iterator
 from typing import TextIO
@@ -139,39 +140,50 @@ class Console:
 
 
 # The most slices the console table shows as columns: enough for overall, ten classes and a speaker;
-# more (stock's tickers) are cut to the best and worst by the blessing metric, with every slice
-# still in summary.json and MLflow.
+# more (stock's tickers), or more than the terminal's width holds, are cut to the best and worst by
+# the blessing metric, with every slice still in summary.json and MLflow.
 MOST_SLICES = 12
 
 
-def metrics_table(metrics: dict[str, dict[str, float]], rank_by: str = "", higher_is_better: bool = True) -> list[str]:
+def metrics_table(
+    metrics: dict[str, dict[str, float]], rank_by: str = "", higher_is_better: bool = True, width: int | None = None
+) -> list[str]:
     """Rows of metrics, one column per slice. A metric of several outputs (`<output>/<metric>`: the
     model's and its baselines') has its rows together, so the figures to compare stand side by side.
-    Over MOST_SLICES slices, the first (overall) and the best and worst by `rank_by` are shown."""
-    slices, note = _shown_slices(metrics, rank_by, higher_is_better)
-    names = sorted({name for s in slices for name in metrics[s]}, key=lambda name: (name.rpartition("/")[2], name))
-    width = max(len(name) for name in names)
-    column = max(9, *(len(s) for s in slices))
-    lines = ["  " + " " * width + "".join(f"  {s:>{column}}" for s in slices)]
+    Over MOST_SLICES slices, or more than fit in `width` characters (the terminal's by default), the
+    first (overall) and the best and worst by `rank_by` are shown (without `rank_by`, the first ones)."""
+    names = sorted({name for s in metrics for name in metrics[s]}, key=lambda name: (name.rpartition("/")[2], name))
+    name_width = max(len(name) for name in names)
+    column = max(9, *(len(s) for s in metrics))
+    fit = ((width or shutil.get_terminal_size().columns) - 2 - name_width) // (column + 2)
+    slices, note = _shown_slices(metrics, rank_by, higher_is_better, max(3, min(MOST_SLICES, fit)))
+    lines = ["  " + " " * name_width + "".join(f"  {s:>{column}}" for s in slices)]
     for name in names:
         cells = "".join(f"  {_cell(metrics[s].get(name, '-')):>{column}}" for s in slices)
-        lines.append(f"  {name:<{width}}{cells}")
+        lines.append(f"  {name:<{name_width}}{cells}")
     return lines + ([note] if note else [])
 
 
-def _shown_slices(metrics: dict[str, dict[str, float]], rank_by: str, higher_is_better: bool) -> tuple[list, str]:
+def _shown_slices(
+    metrics: dict[str, dict[str, float]], rank_by: str, higher_is_better: bool, most: int
+) -> tuple[list, str]:
     slices = list(metrics)
-    if len(slices) <= MOST_SLICES or not rank_by:
+    if len(slices) <= most:
         return slices, ""
     first, others = slices[0], slices[1:]
-    values = {s: _number(metrics[s].get(rank_by)) for s in others}
-    ranked = sorted(
-        (s for s in others if values[s] is not None), key=lambda s: values[s] or 0.0, reverse=higher_is_better
-    )
-    each = (MOST_SLICES - 1) // 2
-    shown = [first, *ranked[:each], *ranked[each:][-each:]]
+    if not rank_by:
+        shown = slices[:most]
+        how = f"the first {most - 1}"
+    else:
+        values = {s: _number(metrics[s].get(rank_by)) for s in others}
+        ranked = sorted(
+            (s for s in others if values[s] is not None), key=lambda s: values[s] or 0.0, reverse=higher_is_better
+        )
+        each = (most - 1) // 2
+        shown = [first, *ranked[:each], *ranked[each:][-each:]]
+        how = f"the {each} best and {each} worst by {rank_by}"
     note = (
-        f"  ({len(shown) - 1} of {len(others)} slices shown: the {each} best and {each} worst by {rank_by}; "
+        f"  ({len(shown) - 1} of {len(others)} slices shown: {how}; "
         "every slice is in summary.json and in MLflow's evaluation/slices.csv)"
     )
     return shown, note
@@ -195,4 +207,6 @@ def _cell(value) -> str:
             return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e12:
+        return str(int(value))  # counts as integers, not 3.3e+04
     return f"{value:.4g}"

@@ -32,8 +32,8 @@ def summary_lines(outcome: RunOutcome, ui_hint: str) -> list[str]:
         lines += search_lines(results.search)
     if results.metrics is not None:
         lines.append("Evaluation (TFMA, eval split):")
-        rank_by = blessing_metric_key(outcome.pipeline, results.metrics.get("overall", {}))
-        higher_is_better = PIPELINES[outcome.pipeline].blessing_higher_is_better
+        rank_by = blessing_metric_key(outcome.shipped_pipeline, results.metrics.get("overall", {}))
+        higher_is_better = PIPELINES[outcome.shipped_pipeline].blessing_higher_is_better
         lines += metrics_table(results.metrics, rank_by, higher_is_better)
     lines.append("Blessed: yes" if results.blessed else "Blessed: no (" + "; ".join(results.blessing_failures) + ")")
     lines.append(f"Pushed model: {results.pushed_model or 'none'}")

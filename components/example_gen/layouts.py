@@ -134,3 +134,35 @@ def fingerprint(data_dir: Path) -> str:
             stat = path.stat()
             digest.update(f"{path.relative_to(data_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
+
+
+def class_names_found(data_dir: Path, layout: Layout) -> tuple[str, ...] | None:
+    """The class folders' names, sorted as Keras' image_dataset_from_directory sorts them; None for the
+    other layouts, whose labels are inside files or start file names (where a stray file is one bad
+    input, listed and left out, not a class)."""
+    if layout.kind != CLASS_FOLDERS:
+        return None
+    return tuple(
+        sorted(
+            {
+                entry.name
+                for pattern in layout.split_patterns.values()
+                for entry in (data_dir / pattern).parent.iterdir()
+                if entry.is_dir() and not entry.name.startswith(".")
+            }
+        )
+    )
+
+
+def name_field_values(data_dir: Path, layout: Layout, position: int) -> tuple[str, ...]:
+    """Named files' values of the name field at `position` (1: the field after the class), sorted;
+    empty for other layouts."""
+    if layout.kind != NAMED_FILES:
+        return ()
+    values = set()
+    for pattern in layout.split_patterns.values():
+        for entry in (data_dir / pattern).parent.iterdir():
+            fields = Path(entry.name).stem.split(NAME_SEPARATOR)
+            if not entry.name.startswith(".") and len(fields) > position:
+                values.add(fields[position])
+    return tuple(sorted(values))

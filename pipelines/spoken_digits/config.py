@@ -13,7 +13,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.models.spoken_digits import features
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.config import ConfigError, PipelineConfig, Setting, TransformConfig
 from pipelines.images import IMAGE_MODELS
 from pipelines.tuning import SearchSpace, varies
 
@@ -195,8 +195,20 @@ class SpokenDigitsConfig(PipelineConfig):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
         super().check_values()
 
+    def read_from_data(self, given: set[str]) -> list[tuple[str, Setting]]:
+        return files.class_names_from_data(self, given)
+
     def check_data(self, data_dir: Path) -> None:
         layout = files.detect_layout(data_dir)
+        files.check_class_names(data_dir, layout, self.class_names)
+        speakers = layouts.name_field_values(data_dir, layout, 1 + features.NAME_FIELDS.index(features.SPEAKER_KEY))
+        absent = [speaker for speaker in self.eval_speakers if speaker not in speakers]
+        if self.split == "speaker" and speakers and absent:
+            raise ConfigError(
+                f"--set eval_speakers={','.join(self.eval_speakers)}: data folder {data_dir} has no recordings of "
+                f"{', '.join(absent)}; its file names give the speakers {', '.join(speakers)}: "
+                f"--set eval_speakers=<one or more of them>."
+            )
         given = layouts.SINGLE_SPLIT not in layout.split_patterns
         if given and self.split != "given":
             raise ConfigError(

@@ -6,9 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+from pipelines import named
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, beam_pipeline_args
 from pipelines.config import PipelineConfig, Setting, apply_settings, assignment_settings
-from pipelines.registry import config_for
 from pipelines.workdir import DEFAULT_WORKDIR
 
 EXIT_RUN_FAILED = 1
@@ -21,14 +21,26 @@ class UsageError(Exception):
     """Bad arguments or input: printed as one sentence, exit status 2."""
 
 
+_WORKDIR_HELP = (
+    f"folder for artifacts, metadata, logs and served models (default: ${WORKDIR_VARIABLE} if set, "
+    f"else ./{DEFAULT_WORKDIR})"
+)
+
+
 def add_workdir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=_default_workdir(),
-        help=f"folder for artifacts, metadata, logs and served models (default: ${WORKDIR_VARIABLE} if set, "
-        f"else ./{DEFAULT_WORKDIR})",
-    )
+    """A command's --workdir; given before the command instead (`tfpipe --workdir DIR runs`), it applies
+    to the command all the same (resolve_workdir)."""
+    parser.add_argument("--workdir", type=Path, help=_WORKDIR_HELP)
+
+
+def add_global_workdir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workdir", dest="global_workdir", type=Path, metavar="WORKDIR", help=_WORKDIR_HELP)
+
+
+def resolve_workdir(args: argparse.Namespace) -> None:
+    """The command's --workdir: given after the command, else before it, else the default."""
+    if hasattr(args, "workdir") and args.workdir is None:
+        args.workdir = args.global_workdir or _default_workdir()
 
 
 def _default_workdir() -> Path:
@@ -69,16 +81,42 @@ def _from_cwd(key: str, value: Setting) -> tuple[str, Setting]:
     return key, value
 
 
+def workdir_of(args: argparse.Namespace) -> Path:
+    """The command's --workdir, or the default for a command that has none."""
+    return Path(getattr(args, "workdir", None) or _default_workdir())
+
+
+def config_settings(
+    args: argparse.Namespace, from_cwd: bool = True
+) -> tuple[type[PipelineConfig], list[tuple[str, Setting]]]:
+    """The pipeline's config class (a shipped pipeline's, or one named in the workdir) and the settings
+    to apply to it: a named pipeline's defining ones, then the --config file's and --set's."""
+    config_class, defining = named.pipeline(workdir_of(args), args.pipeline)
+    return config_class, [*defining, *settings(args, from_cwd)]
+
+
 def load_config(args: argparse.Namespace, from_cwd: bool = True) -> PipelineConfig:
-    """The pipeline's config with the --config file and --set values applied."""
-    return apply_settings(config_for(args.pipeline), settings(args, from_cwd))
+    """The pipeline's config with its settings applied (config_settings)."""
+    config_class, given = config_settings(args, from_cwd)
+    return apply_settings(config_class(), given)
+
+
+def checked(
+    config_class: type[PipelineConfig], given: list[tuple[str, Setting]]
+) -> tuple[PipelineConfig, list[tuple[str, Setting]]]:
+    """`config_class`'s config with the `given` settings, then what the data folder says of the keys not
+    given (PipelineConfig.read_from_data: class names from class folders), then checked (ConfigError,
+    one sentence); and the settings read from the data."""
+    config = apply_settings(config_class(), given)
+    read = config.read_from_data({key for key, _ in given})
+    config = apply_settings(config, read)
+    config.check()
+    return config, read
 
 
 def checked_config(args: argparse.Namespace) -> PipelineConfig:
-    """load_config, then the config's own checks (ConfigError, one sentence)."""
-    config = load_config(args)
-    config.check()
-    return config
+    """The pipeline's config with its settings and what its data says, checked (`checked`)."""
+    return checked(*config_settings(args))[0]
 
 
 def add_beam_options(parser: argparse.ArgumentParser) -> None:

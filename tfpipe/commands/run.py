@@ -7,10 +7,12 @@ import contextlib
 from pathlib import Path
 from typing import TextIO
 
-from pipelines import interrupts
+from pipelines import interrupts, named
 from pipelines import run as pipeline_run
+from pipelines.config import PipelineConfig
 from pipelines.outcome import RunOutcome
 from pipelines.progress import ComponentRun
+from pipelines.registry import PIPELINES
 from pipelines.workdir import Workdir
 from tfpipe.commands import options
 from tfpipe.console import Console
@@ -22,10 +24,16 @@ def register(commands: argparse._SubParsersAction) -> None:
         "run",
         help="run a pipeline end to end",
         description="Runs every component of a pipeline (cached ones are reused) and prints a summary.",
-        epilog=_settable_fields_text(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
+    parser.add_argument("-h", "--help", action=_PipelineHelp)
     parser.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    parser.add_argument(
+        "--name",
+        help="run the shipped pipeline's code as a pipeline of this name, with its own runs, served model and "
+        "MLflow experiment; the --config and --set values given define it (later: `tfpipe run NAME`)",
+    )
     options.add_workdir(parser)
     options.add_overrides(parser, "override a config value; repeatable (keys below)")
     parser.add_argument(
@@ -44,24 +52,65 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _settable_fields_text() -> str:
+class _PipelineHelp(argparse.Action):
+    """-h/--help: the options, then the --set keys of the pipeline named before it, or how to see them."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs):
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show this help and exit; after a pipeline name (`tfpipe run iris --help`), with its --set keys",
+        )
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.epilog = _settable_fields_text(getattr(namespace, "pipeline", None))
+        parser.print_help()
+        parser.exit()
+
+
+def _settable_fields_text(pipeline: str | None) -> str:
     from pipelines.config import describe_fields
     from pipelines.config_files import field_descriptions
-    from pipelines.registry import PIPELINES
 
-    lines = ["settable with --set or in a --config file (default values):"]
-    for name, config_class in sorted(PIPELINES.items()):
-        lines.append(f"  {name}:")
-        descriptions = field_descriptions(config_class)
-        for key, value in describe_fields(config_class()):
-            lines.append(f"    {key}={value}")
-            if descriptions.get(key):
-                lines.append(f"        {descriptions[key]}")
+    if pipeline not in PIPELINES:
+        return (
+            "`tfpipe run PIPELINE --help` lists the keys PIPELINE's --set and --config take, with their defaults; "
+            f"pipelines: {', '.join(sorted(PIPELINES))}."
+        )
+    config_class = PIPELINES[pipeline]
+    lines = [f"{pipeline}: settable with --set or in a --config file (default values):"]
+    descriptions = field_descriptions(config_class)
+    for key, value in describe_fields(config_class()):
+        lines.append(f"  {key}={value}")
+        if descriptions.get(key):
+            lines.append(f"      {descriptions[key]}")
     return "\n".join(lines)
 
 
+def _checked_config(args: argparse.Namespace) -> PipelineConfig:
+    """The run's config, checked; a pipeline named with --name is recorded in the workdir once its config
+    checks out. Says what was read from the data rather than given."""
+    if args.name is None:
+        config, read = options.checked(*options.config_settings(args))
+    else:
+        if args.pipeline not in PIPELINES:
+            raise options.UsageError(
+                f"--name {args.name}: name a shipped pipeline to run under it, one of {', '.join(sorted(PIPELINES))}; "
+                f"{args.pipeline} is not one."
+            )
+        given = options.settings(args)
+        definition = named.define(Path(args.workdir), args.name, args.pipeline, given)
+        config, read = options.checked(definition.config_class(), given)
+        named.write(Path(args.workdir), definition)
+    for key, value in read:
+        print(f"{key}={value} (read from {config.data_dir}; --set {key}=... to choose otherwise)")
+    return config
+
+
 def run(args: argparse.Namespace) -> int:
-    config = options.checked_config(args)
+    config = _checked_config(args)
     request = pipeline_run.RunRequest(
         config=config,
         workdir=Workdir(args.workdir, config.name),

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pipelines import history
-from pipelines.registry import config_for
+from pipelines import history, named
 from tfpipe.commands import options
 
 
@@ -24,7 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.pipeline is not None:
-        config_for(args.pipeline)  # an unknown name is one sentence
+        named.pipeline(Path(args.workdir), args.pipeline)  # an unknown name is one sentence
     if not Path(args.workdir).is_dir():
         raise options.UsageError(
             f"{args.workdir} holds no runs yet; run `tfpipe run <pipeline>{options.workdir_option(args)}` first."
