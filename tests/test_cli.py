@@ -1,11 +1,14 @@
 """The CLI's fast paths: help and listing answer without importing TensorFlow."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import BIN, REPO_ROOT, free_port, run_tfpipe
 
+from pipelines import named
 from pipelines.outcome import RunOutcome
 
 
@@ -128,16 +131,29 @@ def test_a_config_file_with_an_unknown_key_stops_before_anything_runs(tmp_path):
     assert not (tmp_path / "workdir" / "iris" / "runs").exists()
 
 
-def test_bash_completion_knows_the_commands_options_and_pipelines():
+def _bash_completions(line: str, workdir: Path) -> list[str]:
+    """What bash completes at the end of `line`, through the script `tfpipe completion bash` prints."""
     script = run_tfpipe("completion", "bash").stdout
-    assert "complete -o filenames -F _tfpipe tfpipe" in script
-    assert "runs" in script and "--beam-profile" in script and "mnist" in script
-    completed = subprocess.run(
-        ["bash", "-c", script + '\nCOMP_WORDS=(tfpipe run mn); COMP_CWORD=2; _tfpipe; echo "${COMPREPLY[@]}"'],
-        capture_output=True,
-        text=True,
+    complete = (
+        f'eval "$1"; COMP_LINE="{line}"; COMP_POINT=${{#COMP_LINE}}; read -ra COMP_WORDS <<< "$COMP_LINE"; '
+        'COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMP_TYPE=9; _python_argcomplete tfpipe; printf "%s\\n" "${COMPREPLY[@]}"'
     )
-    assert completed.stdout.split() == ["mnist"]
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "TFPIPE_WORKDIR": str(workdir)}
+    completed = subprocess.run(["bash", "-c", complete, "bash", script], capture_output=True, text=True, env=env)
+    return completed.stdout.split()
+
+
+def test_completion_knows_commands_pipelines_named_ones_and_set_keys(tmp_path):
+    named.write(tmp_path, named.define(tmp_path, "mine", "mnist", []))
+    assert _bash_completions("tfpipe ru", tmp_path) == ["runs", "run"]
+    assert _bash_completions("tfpipe run mn", tmp_path) == ["mnist"]
+    assert _bash_completions("tfpipe predict mi", tmp_path) == ["mine"]
+    assert _bash_completions("tfpipe run iris --set model.h", tmp_path) == ["model.hidden_units="]
+    assert "model.name=" in _bash_completions("tfpipe run mine --set model.", tmp_path)
+    assert "--beam-profile" in _bash_completions("tfpipe run iris --be", tmp_path)
+    for shell, marker in (("zsh", "#compdef tfpipe"), ("fish", "complete --command tfpipe")):
+        script = run_tfpipe("completion", shell)
+        assert script.returncode == 0 and marker in script.stdout, shell
 
 
 def test_ui_on_a_taken_port_is_one_sentence(tmp_path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import argcomplete
+
 from pipelines.beam_profiles import BeamProfileError
 from pipelines.config import ConfigError
 from pipelines.registry import UnknownPipelineError
@@ -28,6 +30,8 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    # Under the shell's completion script (tfpipe completion), this answers and exits; else it returns at once.
+    argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
     if args.command is None:  # bare `tfpipe`: what it can do
         parser.print_help()

@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "component runs in IMAGE (pipelines/kubeflow/Dockerfile builds one), paths are the image's, and the "
         "MLflow server is the containers' MLFLOW_TRACKING_URI.",
     )
-    parser.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    options.add_pipeline(parser)
     parser.add_argument("--target", choices=list(TARGETS), required=True, help="orchestrator: kubeflow")
     parser.add_argument(
         "--image", required=True, help="container image with this project (pipelines/kubeflow/Dockerfile)"

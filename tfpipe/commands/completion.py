@@ -1,26 +1,37 @@
-"""`tfpipe completion bash`: a bash completion script for tfpipe's commands, options and pipelines."""
+"""`tfpipe completion bash|zsh|fish`: the shell's completion script, from argcomplete.
+
+The script asks tfpipe itself what completes the word under the cursor (cli.main hands the parser
+to argcomplete first), so completion always knows the current commands, options, pipelines (named
+ones of the workdir too) and the `--set` keys of the pipeline on the command line (the completers
+of those arguments are in options.py).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from pipelines.registry import PIPELINES
+SHELLS = ("bash", "zsh", "fish")
+_HOW = {
+    "bash": 'eval "$(tfpipe completion bash)" in ~/.bashrc',
+    "zsh": 'eval "$(tfpipe completion zsh)" in ~/.zshrc',
+    "fish": "tfpipe completion fish | source in ~/.config/fish/config.fish",
+}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "completion",
-        help='print a bash completion script: eval "$(tfpipe completion bash)"',
-        description="Prints a bash completion script for tfpipe's commands, options and pipeline names. "
-        'Add `eval "$(tfpipe completion bash)"` to ~/.bashrc.',
+        help="print a completion script for bash, zsh or fish",
+        description="Prints a completion script of tfpipe's commands, options, pipelines and --set keys. "
+        + "; ".join(f"{shell}: {how}" for shell, how in _HOW.items())
+        + ".",
     )
-    parser.add_argument("shell", choices=["bash"], help="the shell (bash)")
+    parser.add_argument("shell", choices=SHELLS, help="the shell")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfpipe.completion import bash_script
+    import argcomplete
 
-    # The whole command line's parser, which the entry point hands every command (tfpipe/cli.py).
-    print(bash_script(args.root_parser, sorted(PIPELINES)), end="")
+    print(argcomplete.shellcode(["tfpipe"], shell=args.shell), end="")
     return 0

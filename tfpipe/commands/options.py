@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pipelines import named
 from pipelines.beam_profiles import DEFAULT_PROFILE, PROFILES, beam_pipeline_args
-from pipelines.config import PipelineConfig, Setting, apply_settings, assignment_settings
+from pipelines.config import ConfigError, PipelineConfig, Setting, apply_settings, assignment_settings, describe_fields
+from pipelines.registry import PIPELINES, UnknownPipelineError
 from pipelines.workdir import DEFAULT_WORKDIR
 
 EXIT_RUN_FAILED = 1
@@ -52,6 +53,11 @@ def workdir_option(args: argparse.Namespace) -> str:
     return "" if Path(args.workdir).resolve() == _default_workdir().resolve() else f" --workdir {args.workdir}"
 
 
+def add_pipeline(parser: argparse.ArgumentParser, help: str = "pipeline name (see `tfpipe list`)", **kwargs) -> None:
+    """The command's pipeline argument, completed with the shipped and the workdir's named pipelines."""
+    parser.add_argument("pipeline", help=help, **kwargs).completer = _pipeline_names  # type: ignore[attr-defined]
+
+
 def add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument(
         "--config",
@@ -60,7 +66,10 @@ def add_overrides(parser: argparse.ArgumentParser, help: str) -> None:
         metavar="FILE",
         help="a YAML file of config values (keys as for --set, nested or dotted); --set applies on top",
     )
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help)
+    overrides = parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+    overrides.completer = _settable_keys  # type: ignore[attr-defined]
 
 
 def settings(args: argparse.Namespace, from_cwd: bool = True) -> list[tuple[str, Setting]]:
@@ -83,7 +92,7 @@ def _from_cwd(key: str, value: Setting) -> tuple[str, Setting]:
 
 def workdir_of(args: argparse.Namespace) -> Path:
     """The command's --workdir, or the default for a command that has none."""
-    return Path(getattr(args, "workdir", None) or _default_workdir())
+    return Path(getattr(args, "workdir", None) or getattr(args, "global_workdir", None) or _default_workdir())
 
 
 def config_settings(
@@ -145,3 +154,20 @@ def add_beam_options(parser: argparse.ArgumentParser) -> None:
 
 def beam_args(args: argparse.Namespace) -> list[str]:
     return beam_pipeline_args(args.beam_profile, args.beam_workers, args.beam_args)
+
+
+def _pipeline_names(prefix: str, parsed_args: argparse.Namespace, **_) -> list[str]:
+    """argcomplete's completer of a pipeline argument: the shipped pipelines and the workdir's named ones."""
+    names = [*PIPELINES, *(pipeline.name for pipeline in named.all_named(workdir_of(parsed_args)))]
+    return sorted(name for name in names if name.startswith(prefix))
+
+
+def _settable_keys(prefix: str, parsed_args: argparse.Namespace, **_) -> list[str]:
+    """argcomplete's completer of --set: `key=` for each key of the pipeline named on the command line."""
+    if getattr(parsed_args, "pipeline", None) is None:
+        return []
+    try:
+        config = named.pipeline(workdir_of(parsed_args), parsed_args.pipeline)[0]()
+    except (ConfigError, UnknownPipelineError):
+        return []
+    return [f"{key}=" for key, _ in describe_fields(config) if f"{key}=".startswith(prefix)]

@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "stock: daily price CSV files, one series each, of which the last window_days days are used "
         "(pass the --set window_days=N and horizon_days=N the model was trained with)",
     )
-    parser.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    options.add_pipeline(parser)
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="one input to predict for (see below)")
     options.add_workdir(parser)
     options.add_overrides(parser, "config values the model was trained with, where inputs depend on them")

@@ -28,7 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         add_help=False,
     )
     parser.add_argument("-h", "--help", action=_PipelineHelp)
-    parser.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    options.add_pipeline(parser)
     parser.add_argument(
         "--name",
         help="run the shipped pipeline's code as a pipeline of this name, with its own runs, served model and "

@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="list recent runs: date, status, eval metric, blessed, pushed version",
         description="Lists the workdir's recent runs, newest first, from their run folders' records (summary.json).",
     )
-    parser.add_argument("pipeline", nargs="?", help="only this pipeline's runs (default: every pipeline's)")
+    options.add_pipeline(parser, nargs="?", help="only this pipeline's runs (default: every pipeline's)")
     options.add_workdir(parser)
     parser.add_argument("--limit", type=int, default=20, help="at most this many runs (default: 20)")
     parser.set_defaults(handler=run)

@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Infers a schema with TFDV from the pipeline's data and shows how it differs "
         "from the curated schemas/<pipeline>/schema.pbtxt. The curated file is never changed.",
     )
-    parser.add_argument("pipeline", help="pipeline name (see `tfpipe list`)")
+    options.add_pipeline(parser)
     options.add_workdir(parser)
     options.add_overrides(parser, "override a config value, e.g. data_dir=other/folder")
     parser.set_defaults(handler=run)
