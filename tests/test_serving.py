@@ -789,7 +789,7 @@ def test_client_retries_while_the_server_is_unavailable(serving_dir):
 def test_tfpipe_serve_serves_the_workdir_until_terminated(iris_run, tmp_path):
     copy_serving_tree(iris_run, tmp_path)
     rest_port = _free_port()
-    log_path = tmp_path / "serve.log"
+    log_path = tmp_path / "stderr.txt"
     # `python -m tfpipe.cli` from the repository root runs this checkout's CLI even where the
     # installed `tfpipe` script belongs to another checkout sharing the venv.
     process = subprocess.Popen(
@@ -824,3 +824,8 @@ def test_tfpipe_serve_serves_the_workdir_until_terminated(iris_run, tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+    # Quiet: TensorFlow's messages in the workdir's serve.log, the server's own lines once on stderr.
+    stderr = log_path.read_text()
+    assert "oneDNN" not in stderr and "tensorflow" not in stderr.lower(), stderr
+    assert stderr.count("INFO loaded iris version") == 1, stderr
+    assert "oneDNN" in (tmp_path / "serve.log").read_text()

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 from pathlib import Path
+from typing import TextIO
 
 from components import tf_setup
+from pipelines.run_log import output_to_log
 from pipelines.workdir import Workdir
 from tfpipe.commands import options
+
+# Beside the workdir's pipelines: everything TensorFlow and the server's threads write while it serves.
+SERVE_LOG = "serve.log"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -93,11 +99,38 @@ def run(args: argparse.Namespace) -> int:
     if model_config_file is None and not serving_dir.is_dir():
         raise options.UsageError(f"{serving_dir} does not exist; push a model first (tfpipe run <pipeline>).")
     labels = _version_labels(args.version_labels)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    log_path = Path(args.workdir) / SERVE_LOG
+    # TensorFlow's start-up and C++ messages go to the log; the terminal gets the server's own lines, once:
+    # what it serves on stdout, its log lines (versions loaded and unloaded, config re-read) on stderr.
+    server_log = os.fdopen(os.dup(2), "w", buffering=1)
+    with server_log, output_to_log(log_path) as terminal:
+        server = _started(args, serving_dir, model_config_file, labels, server_log)
+        models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
+        terminal.write(f"Serving {model_config_file or serving_dir}: {models or 'no models yet'}\n")
+        terminal.write(
+            f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
+            f" (Ctrl-C stops; TensorFlow's log: {log_path})\n"
+        )
+        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.stop()
+    return 0
+
+
+def _started(args: argparse.Namespace, serving_dir: Path, model_config_file: Path | None, labels, server_log: TextIO):
+    """The model server, listening, its log lines written to `server_log` as well as to the log;
+    UsageError for a bad option value, a port in use, a host not this machine's."""
     tf_setup.configure()
     from serving.batching import BatchingOptions
     from serving.model_server import ModelServer, ServerOptions
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    to_terminal = logging.StreamHandler(server_log)
+    to_terminal.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.getLogger("serving").addHandler(to_terminal)
     try:
         batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
         server_options = ServerOptions(
@@ -111,19 +144,6 @@ def run(args: argparse.Namespace) -> int:
             max_request_bytes=int(args.max_request_mb * 2**20),
             version_labels=labels,
         )
-        server = ModelServer(serving_dir, server_options).start()
+        return ModelServer(serving_dir, server_options).start()
     except (ValueError, OSError) as error:  # a bad option value, a port in use, a host not this machine's
         raise options.UsageError(f"{error}.") from None
-    models = ", ".join(f"{name} {server.manager.loaded_versions(name)}" for name in server.manager.model_names())
-    print(f"Serving {model_config_file or serving_dir}: {models or 'no models yet'}", flush=True)
-    print(
-        f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
-        " (Ctrl-C stops)",
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        server.stop()
-    return 0
