@@ -46,6 +46,8 @@ class RunResults:
     blessed: bool | None = None
     blessing_failures: list[str] = dataclasses.field(default_factory=list)
     mlflow_run_id: str | None = None
+    tensorboard: str | None = None
+    """The run folder's link to the Trainer's TensorBoard events (pipelines/summary.py)."""
     pushed_model: str | None = None
     """The pushed version's folder, when the Pusher pushed."""
     pushed_version: str | None = None

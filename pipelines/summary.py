@@ -12,6 +12,7 @@ from tfx.types import standard_artifacts
 from components import statistics_html
 from components.evaluation import blessing_failures, slice_metrics
 from components.example_gen import rejected_inputs
+from components.training_record import TENSORBOARD_DIR
 from components.tuner import read_search
 from pipelines.config import PipelineConfig
 from pipelines.outcome import RejectedInputs, RunResults
@@ -20,6 +21,9 @@ from pipelines.progress import ComponentRun
 # The data statistics page (MLflow's data/statistics.html) in the run folder, for users without an
 # MLflow UI at hand; written for a run the data gate stopped too.
 STATISTICS_PAGE = "statistics.html"
+# In the run folder, a link to the Trainer's TensorBoard events: `tensorboard --logdir workdir` names
+# each run `<pipeline>/runs/<stamp>/tensorboard/{train,validation}`.
+TENSORBOARD_LINK = "tensorboard"
 
 
 def outputs_of(metadata_path: str, execution_id: int) -> dict[str, list[metadata_store_pb2.Artifact]]:
@@ -72,6 +76,7 @@ def summarize(
         anomalies.set_mlmd_artifact(validator_outputs["anomalies"][0])
         (run_dir / STATISTICS_PAGE).write_text(statistics_html.page(statistics, anomalies))
         results.statistics_page = str(run_dir / STATISTICS_PAGE)
+    results.tensorboard = _link_tensorboard_events(metadata_path, components.get("Trainer"), run_dir)
     evaluator_outputs = _outputs_if_finished(metadata_path, components.get("Evaluator"))
     if evaluator_outputs:
         evaluation_uri = evaluator_outputs["evaluation"][0].uri
@@ -93,6 +98,17 @@ def summarize(
             results.pushed_model = pushed["pushed_destination"].string_value
             results.pushed_version = pushed["pushed_version"].string_value
     return results
+
+
+def _link_tensorboard_events(metadata_path: str, trainer: ComponentRun | None, run_dir: Path) -> str | None:
+    """The run folder's link to the Trainer's TensorBoard events, made here; None without them.
+    TensorBoard names a run by its folder: runs/<stamp>/, not the Trainer's execution id."""
+    outputs = _outputs_if_finished(metadata_path, trainer)
+    events = Path(outputs["model_run"][0].uri) / TENSORBOARD_DIR if outputs else None
+    if events is None or not events.is_dir():
+        return None
+    (run_dir / TENSORBOARD_LINK).symlink_to(events, target_is_directory=True)
+    return str(run_dir / TENSORBOARD_LINK)
 
 
 def _outputs_if_finished(

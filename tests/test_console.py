@@ -205,3 +205,6 @@ def test_the_table_fits_the_terminal_and_shows_counts_as_integers():
     counts = next(line for line in table if line.split()[0] == "example_count")
     assert counts.split()[1:] == ["33000", "3300", "3300"]
     assert "0.9123" in next(line for line in table if line.split()[0] == "sparse_categorical_accuracy")
+    # A log or a pipe (no terminal, no width): every slice up to MOST_SLICES.
+    assert Console(io.StringIO()).width is None
+    assert len(metrics_table(metrics, "sparse_categorical_accuracy")[0].split()) == 1 + 10 * 2

@@ -84,6 +84,13 @@ def test_pushed_model_predicts_species_from_raw_measurements(iris_run: PipelineR
     assert list(outputs["class_id"].numpy()) == [0, 1, 2]
 
 
+def test_the_run_folder_links_the_trainers_tensorboard_events(iris_run: PipelineRun):
+    link = Path(iris_run.outcome.results.tensorboard)
+    assert link.is_symlink() and link.parent == Path(iris_run.outcome.log).parent
+    assert list((link / "train").glob("events.out.tfevents.*")), list(link.iterdir())
+    assert f"TensorBoard: tensorboard --logdir {iris_run.workdir / 'iris' / 'runs'}" in iris_run.process.stdout
+
+
 def test_unchanged_rerun_is_cached_end_to_end(iris_run: PipelineRun, iris_rerun: dict):
     statuses = {name: component.status for name, component in iris_rerun.components.items()}
     assert {statuses.pop(name) for name in RUN_EVERY_TIME} == {"done"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import shutil
 import time
 from collections.abc import Iterator
 from typing import TextIO
@@ -64,6 +63,11 @@ class Console:
         self.live = self._rich.is_interactive
         self._running: _Running | None = None
         self._live: Live | None = None
+
+    @property
+    def width(self) -> int | None:
+        """The terminal's width in characters; None when the lines go to a log or a pipe."""
+        return self._rich.width if self._rich.is_terminal else None
 
     def say(self, text: str = "") -> None:
         self._rich.print(Text(text))
@@ -150,12 +154,13 @@ def metrics_table(
 ) -> list[str]:
     """Rows of metrics, one column per slice. A metric of several outputs (`<output>/<metric>`: the
     model's and its baselines') has its rows together, so the figures to compare stand side by side.
-    Over MOST_SLICES slices, or more than fit in `width` characters (the terminal's by default), the
-    first (overall) and the best and worst by `rank_by` are shown (without `rank_by`, the first ones)."""
+    Over MOST_SLICES slices, or more than fit in `width` characters (a terminal's; None: no limit, as
+    for a log or a pipe), the first (overall) and the best and worst by `rank_by` are shown (without
+    `rank_by`, the first ones)."""
     names = sorted({name for s in metrics for name in metrics[s]}, key=lambda name: (name.rpartition("/")[2], name))
     name_width = max(len(name) for name in names)
     column = max(9, *(len(s) for s in metrics))
-    fit = ((width or shutil.get_terminal_size().columns) - 2 - name_width) // (column + 2)
+    fit = MOST_SLICES if width is None else (width - 2 - name_width) // (column + 2)
     slices, note = _shown_slices(metrics, rank_by, higher_is_better, max(3, min(MOST_SLICES, fit)))
     lines = ["  " + " " * name_width + "".join(f"  {s:>{column}}" for s in slices)]
     for name in names:

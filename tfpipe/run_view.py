@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipelines.history import blessing_metric_key
 from pipelines.outcome import RunOutcome, Search
 from pipelines.registry import PIPELINES
@@ -15,8 +17,9 @@ def outcome_words(outcome: RunOutcome) -> str:
     return f"{blessed}, model {pushed} in place" if pushed else f"{blessed}, nothing pushed"
 
 
-def summary_lines(outcome: RunOutcome, ui_hint: str) -> list[str]:
-    """What the console says once a run has ended; `ui_hint` is the command that browses its MLflow runs."""
+def summary_lines(outcome: RunOutcome, ui_hint: str, width: int | None = None) -> list[str]:
+    """What the console says once a run has ended; `ui_hint` is the command that browses its MLflow runs,
+    `width` the terminal's (None: a log or a pipe)."""
     seconds = outcome.seconds or 0.0
     if outcome.status == "interrupted":
         return [
@@ -34,10 +37,14 @@ def summary_lines(outcome: RunOutcome, ui_hint: str) -> list[str]:
         lines.append("Evaluation (TFMA, eval split):")
         rank_by = blessing_metric_key(outcome.shipped_pipeline, results.metrics.get("overall", {}))
         higher_is_better = PIPELINES[outcome.shipped_pipeline].blessing_higher_is_better
-        lines += metrics_table(results.metrics, rank_by, higher_is_better)
+        lines += metrics_table(results.metrics, rank_by, higher_is_better, width)
     lines.append("Blessed: yes" if results.blessed else "Blessed: no (" + "; ".join(results.blessing_failures) + ")")
     lines.append(f"Pushed model: {results.pushed_model or 'none'}")
     lines += _statistics_page_lines(outcome)
+    if results.tensorboard:
+        lines.append(
+            f"TensorBoard: tensorboard --logdir {Path(results.tensorboard).parent.parent}  (runs by their stamps)"
+        )
     if results.mlflow_run_id:
         lines.append(f"MLflow run: {results.mlflow_run_id} in {outcome.tracking_uri}  (browse: {ui_hint})")
     return [*lines, f"Log: {outcome.log}"]

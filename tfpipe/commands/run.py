@@ -167,5 +167,5 @@ class _ConsoleObserver:
         self._console().say(text)
 
     def finished(self, outcome: RunOutcome) -> None:
-        for line in summary_lines(outcome, self.ui_hint):
+        for line in summary_lines(outcome, self.ui_hint, self._console().width):
             self._console().say(line)
