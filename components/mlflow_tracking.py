@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 
 import mlflow
 from mlflow.entities import RunStatus
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_SOURCE_NAME, MLFLOW_SOURCE_TYPE
 
 # Tags every pipeline run carries.
 TAG_PIPELINE_RUN_ID = "tfx.pipeline_run_id"
@@ -134,13 +136,29 @@ def start_run(context: RunContext, pipeline_run_id: str, tags: dict[str, str]) -
             TAG_PIPELINE_RUN_ID: pipeline_run_id,
             TAG_DATA_DIR: context.data_dir,
             TAG_CODE_VERSION: context.code_version,
+            # MLflow's Source column: what ran.
+            MLFLOW_SOURCE_NAME: f"tfpipe run {context.pipeline_name}",
+            MLFLOW_SOURCE_TYPE: "LOCAL",
             TAG_RUNNER: context.runner,
             **tags,
         },
     )
     params = [mlflow.entities.Param(key, str(value)) for key, value in flatten(context.config).items()]
     mlflow_client.log_batch(run.info.run_id, params=params)
+    mlflow_client.log_inputs(run.info.run_id, datasets=[_training_data(context, tags.get(TAG_DATA_FINGERPRINT, ""))])
     return run.info.run_id
+
+
+def _training_data(context: RunContext, fingerprint: str) -> mlflow.entities.DatasetInput:
+    """The data folder as MLflow's dataset of the run (its Datasets column): named by the folder, its
+    digest from ExampleGen's fingerprint of the files, so a changed file is a new dataset."""
+    dataset = mlflow.entities.Dataset(
+        name=os.path.basename(os.path.normpath(context.data_dir)) or context.data_dir,
+        digest=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
+        source_type="local",
+        source=json.dumps({"uri": context.data_dir}),
+    )
+    return mlflow.entities.DatasetInput(dataset, tags=[mlflow.entities.InputTag(MLFLOW_DATASET_CONTEXT, "training")])
 
 
 def name_outcome(tracking_uri: str, run_id: str, outcome: str) -> None:

@@ -44,6 +44,11 @@ def test_run_is_in_the_pipeline_experiment_with_lineage_tags(client, tracked_run
     assert tags["data.dir"] == "data/iris"
     assert tags["data.fingerprint"].startswith("split:single_split,num_files:1")
     assert len(tags["mlflow.source.git.commit"]) == 40
+    assert (tags["mlflow.source.name"], tags["mlflow.source.type"]) == ("tfpipe run iris", "LOCAL")
+    (training_data,) = tracked_run.inputs.dataset_inputs
+    assert (training_data.dataset.name, training_data.dataset.source_type) == ("iris", "local")
+    assert json.loads(training_data.dataset.source) == {"uri": "data/iris"}
+    assert [(tag.key, tag.value) for tag in training_data.tags] == [("mlflow.data.context", "training")]
     assert tags["tfx.pipeline_run_id"]
     trainer_execution = tags["mlmd.execution_id.Trainer"]
     assert iris_run.outcome.components["Trainer"].execution_id == int(trainer_execution)
