@@ -65,9 +65,14 @@ class ReadWithReader(beam.DoFn):
 
 
 def write_rejected(rejected: beam.PCollection, exec_properties: dict[str, Any], split_pattern: str) -> None:
-    """Writes a split pattern's rejected lines where RejectingExecutor.Do gathers them."""
+    """Writes a split pattern's rejected lines, each on one readable line, where RejectingExecutor.Do
+    gathers them."""
     part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+    _ = (
+        rejected
+        | "ShortenRejected" >> beam.Map(rejected_inputs.shortened)
+        | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+    )
 
 
 class RejectingExecutor(BaseExampleGenExecutor):

@@ -8,18 +8,21 @@ file, class folders, named files or TFRecord files (layouts.py).
 What a file holds is the pipeline's business: its module code has a reader module (the config's
 `example_reader`, for example components/models/images/ingest.py) with
   CONTENT_KEY            the bytes feature that carries the file's content (in TFRecords too)
-  read(content, options) -> {feature name: int, float or bytes value} it adds, or ValueError(reason)
-Each example holds the content as read, its class index (`label`) and the reader's features, and
-with `name_fields` the fields a file name carries after its class (`7_george_12.wav` with name
-fields speaker and take: `george`, `12`; empty strings for a name not of that form), as bytes.
+  read(content, options) -> {feature name: int, float or bytes value} it adds, or ValueError(reason);
+                         a CONTENT_KEY value among them replaces the content (an image converted)
+Each example holds the content as read (or as the reader converted it), its class index (`label`)
+and the reader's features, and with `name_fields` the fields a file name carries after its class
+(`7_george_12.wav` with name fields speaker and take: `george`, `12`; empty strings for a name not
+of that form), as bytes.
 
 The splits are the data's own (train and test parts, layouts.py), or one input split 2:1 by hash,
 or, with a `split_rule`, one input read once and split by that rule: an example whose rule
 feature has one of the rule's values is an eval example, any other a train example (the speaker
 split of spoken digits: the eval split is a voice never trained on).
 
-An input the reader refuses, and a labels line that names a missing file or an unknown class,
-never become examples: they are listed with the reason (rejected_inputs.py). A split left with
+An input the reader refuses, a file that cannot be read (a link that leads nowhere or round in a
+circle included), and a labels line that names a missing file or an unknown class, never become
+examples: they are listed with the reason (rejected_inputs.py). A split left with
 no example at all fails the run, naming the data folder. TFRecords are read here too, not by
 ImportExampleGen, so that their records get the same check: ImportExampleGen would pass a corrupt
 one on to Transform, which cannot skip it and fails.
@@ -311,7 +314,7 @@ class _ReadInput(ReadWithReader):
                 with fileio.open(candidate.path, "rb") as f:
                     encoded = f.read()
             except (OSError, tf.errors.OpError) as error:
-                problem = f"cannot be read ({rejected_inputs.op_message(error)})"
+                problem = rejected_inputs.unreadable(str(candidate.path), error)
         if problem is None:
             try:
                 added = self._reader.read(encoded, self._options)
