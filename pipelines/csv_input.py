@@ -103,9 +103,11 @@ def _dialect_problem(path: Path, header: str, first_row: bytes) -> str | None:
         return None  # one column: nothing to say about separators
     fields = next(csv.reader([first_row.decode("utf-8", "replace").rstrip("\r\n")], delimiter=delimiter), [])
     decimal_comma = any(_DECIMAL_COMMA.match(field) for field in fields)
-    found = _OTHER_DELIMITERS[delimiter] + (" and decimal commas ('5,1')" if decimal_comma else "")
+    found = _OTHER_DELIMITERS[delimiter] + (" and writes decimal commas ('5,1')" if decimal_comma else "")
+    # Spreadsheets in locales whose decimal mark is a comma separate CSV columns with semicolons.
+    locale = ", as a spreadsheet set to a European locale exports CSV" if delimiter == ";" else ""
     return (
-        f"{path} separates its columns with {found}, as a spreadsheet set to a European locale exports CSV; "
+        f"{path} separates its columns with {found}{locale}; "
         "CsvExampleGen reads commas between columns and decimal points: export it again as comma-separated "
         "with '.' for decimals (pandas: pd.read_csv(path, sep="
         f"{delimiter!r}{', decimal=' + repr(',') if decimal_comma else ''}).to_csv(path, index=False))."

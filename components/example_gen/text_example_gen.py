@@ -9,8 +9,9 @@ What a line holds is the pipeline's business: its module code has a line reader 
 example components/models/letters/ingest.py) with
   read(line, options) -> [{feature name: int, float or bytes value}, ...]   the line's examples
                          (any number, none included), or ValueError(reason) for a line it refuses
-Every file of the data folder that the file pattern matches is read, as UTF-8 text whose lines end
-with a line feed (or a carriage return and a line feed); blank lines are skipped. A refused line, one
+Every file of the data folder that the file pattern matches is read, as UTF-8 text (after a
+byte-order mark, if it starts with one) whose lines end with a line feed (or a carriage return and
+a line feed); blank lines are skipped. A refused line, one
 that is not UTF-8, and one longer than `max_line_bytes` (never held whole in memory: a file is read
 in pieces) is listed with its file, line number and reason (rejected_inputs.py) and gives no example;
 so is a file that cannot be read (a link that leads nowhere or round in a circle, say).
@@ -22,6 +23,7 @@ A split left with no example fails the run, naming the data folder.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import importlib
 import importlib.util
@@ -155,7 +157,8 @@ def _numbered_lines(path: str, input_base: str, max_line_bytes: int) -> Iterator
                         where, problem=f"is {length:,} bytes long; the longest line read is {max_line_bytes:,} bytes"
                     )
                 elif line.strip():
-                    yield _Line(where, line)
+                    # A byte-order mark, as Notepad writes at the start of UTF-8, is no part of the text.
+                    yield _Line(where, line.removeprefix(codecs.BOM_UTF8) if number == 1 else line)
     except (OSError, tf.errors.OpError) as error:
         yield _Line(name, problem=rejected_inputs.unreadable(path, error))
 
