@@ -38,13 +38,15 @@ try:
         images.read(content, {"channels": 3, "max_pixels": int(max_pixels or ImageConfig().max_image_pixels)})
         outcome = "used"
     elif kind == "recording":
-        audio.read(odd_inputs.recordings()[name], {"sample_rate": 8000, "max_seconds": SpokenDigitsConfig().max_recording_seconds})
+        seconds = SpokenDigitsConfig().max_recording_seconds
+        audio.read(odd_inputs.recordings()[name], {"sample_rate": 8000, "max_seconds": seconds})
         outcome = "used"
     elif kind == "word list":
         letters = LettersConfig()
         reader = _ReadLine(letters.example_reader, {"min_context": 1, "max_context": 10})
         reader.setup()
-        outputs = [output for line in _numbered_lines(path, "/", letters.max_line_bytes) for output in reader.process(line)]
+        lines = _numbered_lines(path, "/", letters.max_line_bytes)
+        outputs = [output for line in lines for output in reader.process(line)]
         outcome = f"{sum(hasattr(output, 'tag') for output in outputs)} line(s) listed"
 except ValueError as error:
     outcome = "refused: " + str(error)
