@@ -1,7 +1,8 @@
 """Odd inputs of each kind as real users' folders, word lists and spreadsheet exports hold them:
 photos in other colour models and formats, decompression bombs, recordings in other encodings or
 of hours, word lists with enormous lines and foreign bytes, CSV files as R, Excel and European
-spreadsheets write them. Each generator returns {name: bytes}, made here from fixed values (no
+spreadsheets write them, TFRecord files cut short or corrupt. (Odd requests to the server are
+tests/serving_fuzzing.py's.) Each generator returns {name: bytes}, made here from fixed values (no
 randomness), small on disk however large what they declare.
 
 tests/test_odd_inputs.py feeds each to the reader or check that meets it in a run: every one must be
@@ -15,6 +16,7 @@ import struct
 import zlib
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 # A photo-like test card: a gradient in each channel, so that a conversion that scrambles channels shows.
@@ -126,6 +128,51 @@ def recordings() -> dict[str, bytes]:
         "eleven-minutes.wav": _wav(bytes(2 * 8000 * 660)),
         "empty.wav": b"",
         "mp3-named.wav": b"ID3\x03\x00\x00\x00\x00\x00\x0f" + bytes(64),
+    }
+
+
+def _records(examples: list[bytes]) -> bytes:
+    """TFRecord framing of `examples`, as tf.io.TFRecordWriter writes it."""
+    path = "ram://odd-inputs.tfrecord"  # TensorFlow's in-memory file system
+    with tf.io.TFRecordWriter(path) as writer:
+        for example in examples:
+            writer.write(example)
+    content = tf.io.gfile.GFile(path, "rb").read()
+    tf.io.gfile.remove(path)
+    return content
+
+
+def image_record(index: int, label: int | None, image: bytes | None = None) -> bytes:
+    """A tf.Example as the image pipelines' TFRecords hold one: a PNG of the test card (brightened by
+    `index`, so that no two are alike) under `image` and its class index under `label`."""
+    if image is None:
+        image = _saved(Image.fromarray(np.clip(_CARD.astype(int) + index, 0, 255).astype(np.uint8)), "PNG")
+    feature = {"image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))}
+    if label is not None:
+        feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def tfrecords() -> dict[str, bytes]:
+    """TFRecord files of image examples: whole, cut short, corrupt, gzip-named but plain, not TFRecords at
+    all, and whole files holding records that are no tf.Example, lack a label or name no class."""
+    whole = _records([image_record(index, index % 10) for index in range(30)])
+    flipped = bytearray(whole)
+    flipped[100] ^= 0xFF  # inside the first record's data: its checksum no longer matches
+    return {
+        "whole.tfrecord": whole,
+        "cut-short.tfrecord": whole[: len(whole) // 2],
+        "flipped-byte.tfrecord": bytes(flipped),
+        "plain-named-gzip.tfrecord.gz": whole,
+        "text.tfrecord": b"label,image\n3,photo.png\n" * 20,
+        "odd-records.tfrecord": _records(
+            [
+                b"not a protocol buffer \xff\xfe",
+                image_record(31, None),
+                image_record(32, 12),
+                image_record(33, 1, b"GIF"),
+            ]
+        ),
     }
 
 

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, run_example_gen, run_tfpipe
-from odd_inputs import HUGE_LINE_CHARACTERS, IRIS_COLUMNS, csv_files, images, recordings, word_lists
+from odd_inputs import HUGE_LINE_CHARACTERS, IRIS_COLUMNS, csv_files, images, recordings, tfrecords, word_lists
 from PIL import Image
 from test_digits_ingestion import Ingested, _write_class_folders
 
@@ -207,6 +207,34 @@ def test_image_folders_list_odd_images_and_dead_or_circular_links_and_use_the_re
     for example in examples:  # every stored image decodes to the pipeline's one channel
         stored = example.features.feature[image_features.IMAGE_KEY].bytes_list.value[0]
         assert decode(stored, 1).shape[-1] == 1
+
+
+def test_tfrecord_files_cut_short_or_corrupt_are_listed_and_their_good_records_used(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name, content in tfrecords().items():
+        (data_dir / name).write_bytes(content)
+    ingested = Ingested(
+        run_example_gen(apply_overrides(config_for("digits"), [f"data_dir={data_dir}"]), tmp_path / "o")
+    )
+    for line in ingested.rejected:
+        _one_sentence(line)
+    assert ingested.rejected == [
+        "a record of odd-records.tfrecord: expected one 'image' bytes value and one 'label' integer",
+        "a record of odd-records.tfrecord: is not a tf.Example (DecodeError)",
+        "a record of odd-records.tfrecord: is not an image Transform can decode to 1 channel(s) "
+        "(Unknown image file format. One of JPEG, PNG, GIF, BMP required.)",
+        "a record of odd-records.tfrecord: label 12 is not a class index from 0 to 9",
+        "cut-short.tfrecord: is cut short, corrupt or no TFRecord file after 15 record(s) "
+        "(truncated record at 3134' failed with Read less bytes than requested)",
+        "flipped-byte.tfrecord: is cut short, corrupt or no TFRecord file after 0 record(s) (corrupted record at 12)",
+        "plain-named-gzip.tfrecord.gz: is cut short, corrupt or no gzipped TFRecord file after 0 record(s) "
+        "(inflate() failed with error -3: incorrect header check)",
+        "text.tfrecord: is cut short, corrupt or no TFRecord file after 0 record(s) "
+        "(corrupted record at 0 (Is this even a TFRecord file?))",
+    ]
+    # The whole file's 30 records, and the 15 read before the cut.
+    assert sum(len(split) for split in ingested.splits.values()) == 30 + 15
 
 
 def test_a_folder_of_named_recordings_with_a_dead_link_keeps_its_layout(tmp_path):

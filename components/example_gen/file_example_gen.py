@@ -163,8 +163,7 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         (
             pipeline
             | "TFRecordFiles" >> beam.Create(tfrecords)
-            | "ReadTFRecords" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-            | "Records" >> beam.Map(_record_candidate, input_base, len(class_names), content_key, name_fields)
+            | "Records" >> beam.FlatMap(_record_candidates, input_base, len(class_names), content_key, name_fields)
         ),
     ) | "AllCandidates" >> beam.Flatten()
     examples, rejected = candidates | "ReadInputs" >> beam.ParDo(
@@ -279,10 +278,29 @@ def _named_file_candidates(
         )
 
 
+def _record_candidates(
+    path: str, input_base: str, class_count: int, content_key: str, name_fields: list[str]
+) -> Iterator[_Candidate]:
+    """One candidate per record of the TFRecord file at `path` (gzipped if its name ends in .gz); a file
+    cut short, corrupt or no TFRecord file at all is one problem after the records read before it
+    (Beam's TFRecord reader would fail the run on it, naming no file)."""
+    count = 0
+    try:
+        compression = "GZIP" if path.endswith(".gz") else ""
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            count += 1
+            yield _record_candidate(path, record.numpy(), input_base, class_count, content_key, name_fields)
+    except tf.errors.OpError as error:
+        yield _Candidate(
+            _relative(path, input_base),
+            problem=f"is cut short, corrupt or no {'gzipped ' if compression else ''}TFRecord file after "
+            f"{count} record(s) ({rejected_inputs.op_message(error)})",
+        )
+
+
 def _record_candidate(
-    file_and_record: tuple[str, bytes], input_base: str, class_count: int, content_key: str, name_fields: list[str]
+    file_name: str, record: bytes, input_base: str, class_count: int, content_key: str, name_fields: list[str]
 ) -> _Candidate:
-    file_name, record = file_and_record
     where = f"a record of {_relative(file_name, input_base)}"
     try:
         feature = tf.train.Example.FromString(record).features.feature
