@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
 import re
 import unicodedata
 from pathlib import Path
@@ -115,6 +116,8 @@ def _dialect_problem(path: Path, header: str, first_row: bytes) -> str | None:
 
 
 def _shown(path: Path) -> str:
+    if path.is_symlink() and not path.exists():  # leads nowhere or round in a circle
+        return f"{path.name} (a link to {os.readlink(path)}, which cannot be followed)"
     return f"{path.name}/" if path.is_dir() else path.name
 
 

@@ -136,6 +136,15 @@ def test_every_odd_csv_file_is_accepted_or_refused_naming_the_file(tmp_path):
     assert "header column 1 has no name (R's write.csv writes row names there" in row_names
 
 
+def test_a_link_that_leads_round_in_a_circle_beside_the_csv_is_named(tmp_path):
+    (tmp_path / "iris.csv").write_bytes(csv_files()["windows-line-ends.csv"])
+    os.symlink("more.csv", tmp_path / "more.csv")
+    assert csv_input.folder_problems(tmp_path) == [
+        f"data folder {tmp_path} holds more.csv (a link to more.csv, which cannot be followed) beside its CSV "
+        "files; every file in it is read as CSV, so move the others out."
+    ]
+
+
 def test_a_european_export_stops_the_cli_before_anything_runs(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
