@@ -81,6 +81,7 @@ def images() -> dict[str, bytes]:
         "rgba.png": _saved(rgb.convert("RGBA"), "PNG"),
         "rgb.tiff": _saved(rgb, "TIFF"),
         "cmyk.tiff": _saved(rgb.convert("CMYK"), "TIFF"),
+        "lab.tiff": _saved(rgb.convert("LAB"), "TIFF"),
         "rgb.webp": _saved(rgb, "WEBP"),
         "still.gif": _saved(palette, "GIF"),
         "animated.gif": _saved(frames[0], "GIF", save_all=True, append_images=frames[1:]),

@@ -96,8 +96,12 @@ def _converted(image: Image.Image, channels: int, decode_problem: str) -> bytes:
             image = Image.fromarray(grey.astype(np.uint8))
         elif image.mode == "P" and "transparency" in image.info:
             image = image.convert("RGBA")  # PIL's advice for palettes with transparency, then the alpha is dropped
+        try:
+            converted = image.convert(mode)
+        except ValueError:  # PIL converts some colour models (LAB) to RGB only
+            converted = image.convert("RGB").convert(mode)
         buffer = io.BytesIO()
-        image.convert(mode).save(buffer, "PNG")
+        converted.save(buffer, "PNG")
     except (OSError, ValueError) as error:
         raise ValueError(f"cannot be converted from PIL's colour model {image.mode} to {mode} ({error})") from None
     return buffer.getvalue()
