@@ -3,7 +3,8 @@ photos in other colour models and formats, decompression bombs, recordings in ot
 of hours, word lists with enormous lines and foreign bytes, CSV files as R, Excel and European
 spreadsheets write them, TFRecord files cut short or corrupt. (Odd requests to the server are
 tests/serving_fuzzing.py's.) Each generator returns {name: bytes}, made here from fixed values (no
-randomness), small on disk however large what they declare.
+randomness), small on disk however large what they declare; each is made once a process (callers
+must not change what they return).
 
 tests/test_odd_inputs.py feeds each to the reader or check that meets it in a run: every one must be
 used or refused in one sentence, within bounded memory.
@@ -11,6 +12,7 @@ used or refused in one sentence, within bounded memory.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zlib
@@ -66,6 +68,7 @@ def jpeg_claiming(width: int, height: int) -> bytes:
     return whole[: marker + 5] + struct.pack(">HH", height, width) + whole[marker + 9 :]
 
 
+@functools.cache
 def images() -> dict[str, bytes]:
     """Image files in the colour models and formats PIL reads, and ones no reader should decode."""
     rgb = Image.fromarray(_CARD)
@@ -112,6 +115,7 @@ def _wav(samples: bytes, rate: int = 8000, channels: int = 1, bits: int = 16, au
     )
 
 
+@functools.cache
 def recordings() -> dict[str, bytes]:
     """WAV files as recorders and converters write them, and files that only claim to be WAV."""
     tone = (np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000) * 8000).astype("<i2")
@@ -154,6 +158,7 @@ def image_record(index: int, label: int | None, image: bytes | None = None) -> b
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
+@functools.cache
 def tfrecords() -> dict[str, bytes]:
     """TFRecord files of image examples: whole, cut short, corrupt, gzip-named but plain, not TFRecords at
     all, and whole files holding records that are no tf.Example, lack a label or name no class."""
@@ -181,6 +186,7 @@ def tfrecords() -> dict[str, bytes]:
 HUGE_LINE_CHARACTERS = 52_000_000
 
 
+@functools.cache
 def word_lists() -> dict[str, bytes]:
     """Word lists as editors, exports and accidents leave them: line ends, byte-order marks, foreign
     encodings, a line of 52 million characters, a word of ten million letters."""
@@ -203,6 +209,7 @@ IRIS_ROWS = [(5.1, 3.5, 1.4, 0.2, 0), (7.0, 3.2, 4.7, 1.4, 1), (6.3, 3.3, 6.0, 2
 IRIS_COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species")
 
 
+@functools.cache
 def csv_files() -> dict[str, bytes]:
     """The iris rows as other tools write CSV: R's write.csv (quoted names, with and without its
     row-names column), a European spreadsheet (semicolons, decimal commas), tabs, Excel's UTF-8 with

@@ -14,7 +14,16 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO_ROOT, run_example_gen, run_tfpipe
-from odd_inputs import HUGE_LINE_CHARACTERS, IRIS_COLUMNS, csv_files, images, recordings, tfrecords, word_lists
+from odd_inputs import (
+    HUGE_LINE_CHARACTERS,
+    IRIS_COLUMNS,
+    csv_files,
+    images,
+    png_bomb,
+    recordings,
+    tfrecords,
+    word_lists,
+)
 from PIL import Image
 from test_digits_ingestion import Ingested, _write_class_folders
 
@@ -97,10 +106,9 @@ def test_an_image_over_the_pixel_cap_is_refused_naming_its_size_and_the_setting(
     assert str(refused.value) == (
         "is 10000x10000 pixels (100,000,000); the largest image read is 50,000,000 pixels (max_image_pixels)"
     )
-    # Raised, the cap lets it through to the decoder, which allocates all 100 megapixels and fills what the
-    # file lacks: what the cap spares every run that meets such a file.
-    added = image_reader.read(images()["jpeg-claiming-100-megapixels.jpg"], {"channels": 3, "max_pixels": 10**8})
-    assert (added[image_features.HEIGHT_KEY], added[image_features.WIDTH_KEY]) == (10000, 10000)
+    # The cap is the setting's: a 49-megapixel image, used on the default settings, is refused under a lower one.
+    with pytest.raises(ValueError, match=r"is 7000x7000 pixels \(49,000,000\); the largest image read is 40,000,000"):
+        image_reader.read(png_bomb(7000, 7000), {"channels": 1, "max_pixels": 40_000_000})
 
 
 def test_every_odd_recording_is_used_or_refused_in_one_sentence():
