@@ -207,11 +207,16 @@ def test_image_folders_list_odd_images_and_dead_or_circular_links_and_use_the_re
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content)
     _links(data_dir / "1")
+    with open(data_dir / "1" / "two-gib.png", "wb") as sparse:  # two GiB of zeros that take no disk
+        sparse.truncate(2 << 30)
     ingested = Ingested(
         run_example_gen(apply_overrides(config_for("digits"), [f"data_dir={data_dir}"]), tmp_path / "o")
     )
     listed = {line.split(": ", 1)[0].split("/", 1)[1]: line for line in ingested.rejected}
-    assert set(listed) == REFUSED_IMAGES | {"broken-link.png", "circle.png"}
+    assert set(listed) == REFUSED_IMAGES | {"broken-link.png", "circle.png", "two-gib.png"}
+    assert (
+        listed["two-gib.png"] == "1/two-gib.png: is 2,147,483,648 bytes; the largest file read is 1,073,741,824 bytes"
+    )
     assert (
         listed["broken-link.png"]
         == "1/broken-link.png: cannot be read: it is a link to nowhere.png, which does not exist"

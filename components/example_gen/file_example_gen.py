@@ -69,6 +69,7 @@ def FileExampleGen(
     reader_options: dict[str, Any],
     data_fingerprint: str,
     component_id: str,
+    max_file_bytes: int,
     name_fields: tuple[str, ...] = (),
     split_rule: dict[str, Any] | None = None,
 ) -> FileBasedExampleGen:
@@ -81,6 +82,7 @@ def FileExampleGen(
       data_fingerprint: changes whenever a file under `data_dir` does (layouts.fingerprint),
         so that the component is not cached on files TFX's own fingerprint does not look at.
       component_id: the node's name in the DAG and the console (ImageExampleGen, AudioExampleGen).
+      max_file_bytes: the largest file read; a larger one is left out and listed, unread.
       name_fields: names of the string features read from a file name after its class (above).
       split_rule: {"feature": name, "eval_values": [values]}: the eval split is the examples whose
         `feature` has one of `eval_values`, the train split the others; for a layout of one input
@@ -97,6 +99,7 @@ def FileExampleGen(
             "data_fingerprint": data_fingerprint,
             "layout": layout.kind,
             "name_fields": list(name_fields),
+            "max_file_bytes": max_file_bytes,
             **({"split_rule": split_rule} if split_rule is not None else {}),
         }
     )
@@ -167,7 +170,7 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         ),
     ) | "AllCandidates" >> beam.Flatten()
     examples, rejected = candidates | "ReadInputs" >> beam.ParDo(
-        _ReadInput(settings["reader"], settings["reader_options"])
+        _ReadInput(settings["reader"], settings["reader_options"], int(settings["max_file_bytes"]))
     ).with_outputs(_ReadInput.REJECTED, main="examples")
     write_rejected(rejected, exec_properties, split_pattern)
     return examples
@@ -325,12 +328,20 @@ def _record_candidate(
 class _ReadInput(ReadWithReader):
     """A candidate -> a tf.Example, or a line `<where>: <problem>` on the REJECTED output."""
 
+    def __init__(self, reader: str, options: dict[str, Any], max_file_bytes: int):
+        super().__init__(reader, options)
+        self._max_file_bytes = max_file_bytes
+
     def process(self, candidate: _Candidate):
         problem, encoded = candidate.problem, candidate.encoded
         if problem is None and encoded is None:
             try:
-                with fileio.open(candidate.path, "rb") as f:
-                    encoded = f.read()
+                size = fileio.stat(candidate.path).length
+                if size > self._max_file_bytes:
+                    problem = f"is {size:,} bytes; the largest file read is {self._max_file_bytes:,} bytes"
+                else:
+                    with fileio.open(candidate.path, "rb") as f:
+                        encoded = f.read()
             except (OSError, tf.errors.OpError) as error:
                 problem = rejected_inputs.unreadable(str(candidate.path), error)
         if problem is None:
