@@ -207,13 +207,17 @@ def test_image_folders_list_odd_images_and_dead_or_circular_links_and_use_the_re
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(content)
     _links(data_dir / "1")
+    os.symlink("/dev/zero", data_dir / "1" / "endless.png")
     with open(data_dir / "1" / "two-gib.png", "wb") as sparse:  # two GiB of zeros that take no disk
         sparse.truncate(2 << 30)
     ingested = Ingested(
         run_example_gen(apply_overrides(config_for("digits"), [f"data_dir={data_dir}"]), tmp_path / "o")
     )
     listed = {line.split(": ", 1)[0].split("/", 1)[1]: line for line in ingested.rejected}
-    assert set(listed) == REFUSED_IMAGES | {"broken-link.png", "circle.png", "two-gib.png"}
+    assert set(listed) == REFUSED_IMAGES | {"broken-link.png", "circle.png", "two-gib.png", "endless.png"}
+    assert listed["endless.png"] == (
+        "1/endless.png: is not a regular file (a device, a pipe or a socket); it was not read"
+    )
     assert (
         listed["two-gib.png"] == "1/two-gib.png: is 2,147,483,648 bytes; the largest file read is 1,073,741,824 bytes"
     )
@@ -277,6 +281,7 @@ def test_word_lists_as_users_have_them_are_read_line_by_line_within_a_cap(tmp_pa
     (data_dir / "plain.txt").write_text("".join(f"{word}\n" for word in PLAIN_WORDS))  # so both splits hold some
     os.symlink("circle.txt", data_dir / "circle.txt")
     os.symlink("nowhere.txt", data_dir / "broken-link.txt")
+    os.symlink("/dev/zero", data_dir / "endless.txt")
     config = apply_overrides(config_for("letters"), [f"data_dir={data_dir}"])
     ingested = Ingested(run_example_gen(config, tmp_path / "out"))
     words = {
@@ -299,6 +304,7 @@ def test_word_lists_as_users_have_them_are_read_line_by_line_within_a_cap(tmp_pa
         "emoji.txt line 1": "'kiwi🥝' holds '🥝', which is not a letter; expected one word of letters per line",
         "circle.txt": "cannot be read: it is a link that leads round in a circle (to circle.txt)",
         "broken-link.txt": "cannot be read: it is a link to nowhere.txt, which does not exist",
+        "endless.txt": "is not a regular file (a device, a pipe or a socket); it was not read",
     }
 
 

@@ -43,6 +43,15 @@ def read_lines(path: str) -> list[str]:
         return f.read().splitlines()
 
 
+# Why a path that names no regular file is not read: a device such as /dev/zero never ends.
+NOT_A_REGULAR_FILE = "is not a regular file (a device, a pipe or a socket); it was not read"
+
+
+def is_special_file(path: str) -> bool:
+    """Whether `path` is on this machine and names a device, a pipe or a socket (through any links)."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
 def split_is_empty(split_uri: str) -> bool:
     """Whether the split's gzipped TFRecord files at `split_uri` hold no example."""
     files = fileio.glob(os.path.join(split_uri, "*"))

@@ -45,9 +45,11 @@ from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
 from components.example_gen.beam_executor import (
+    NOT_A_REGULAR_FILE,
     ReadWithReader,
     RejectingExecutor,
     custom_settings,
+    is_special_file,
     write_rejected,
 )
 from components.example_gen.layouts import (
@@ -337,7 +339,9 @@ class _ReadInput(ReadWithReader):
         if problem is None and encoded is None:
             try:
                 size = fileio.stat(candidate.path).length
-                if size > self._max_file_bytes:
+                if is_special_file(str(candidate.path)):
+                    problem = NOT_A_REGULAR_FILE
+                elif size > self._max_file_bytes:
                     problem = f"is {size:,} bytes; the largest file read is {self._max_file_bytes:,} bytes"
                 else:
                     with fileio.open(candidate.path, "rb") as f:

@@ -42,9 +42,11 @@ from tfx.types import standard_component_specs
 
 from components.example_gen import rejected_inputs
 from components.example_gen.beam_executor import (
+    NOT_A_REGULAR_FILE,
     ReadWithReader,
     RejectingExecutor,
     custom_settings,
+    is_special_file,
     write_rejected,
 )
 from components.tf_example import tf_example
@@ -148,6 +150,9 @@ def _numbered_lines(path: str, input_base: str, max_line_bytes: int) -> Iterator
     """Each line of the file that is not blank, with `<file> line <n>`; a line longer than
     `max_line_bytes`, or the file itself when it cannot be read, as a problem."""
     name = os.path.relpath(path, input_base)
+    if is_special_file(path):
+        yield _Line(name, problem=NOT_A_REGULAR_FILE)
+        return
     try:
         with fileio.open(path, "rb") as f:
             for number, line, length in split_lines(iter(lambda: f.read(_CHUNK_BYTES), b""), max_line_bytes):
