@@ -174,8 +174,8 @@ def class_size_problems(counts: dict[str, list[int]], class_names: list[str], le
         if short:
             problems.append(
                 f"the {split} split has fewer than {least} example(s) of class {', '.join(short)}; every class "
-                f"needs at least {least} in each split (min_class_examples): add examples of it, or leave the "
-                "class out of the pipeline's classes"
+                f"needs at least {least} in each split (min_class_examples): add examples of each, or leave it out "
+                "of the pipeline's classes"
             )
     return problems
 
@@ -229,7 +229,7 @@ def DataValidationGate(
     size_problems = split_size_problems(counts, json.loads(min_examples), data_dir)
     names = json.loads(class_names)
     # A split too small for the pipeline already says "add data"; its classes are counted once it is not.
-    if names and not size_problems:
+    if names and min_class_examples and not size_problems:
         size_problems = class_size_problems(
             examples_per_class(examples, label_key, len(names)), names, min_class_examples
         )

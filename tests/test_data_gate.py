@@ -70,7 +70,7 @@ def test_a_class_missing_from_the_data_stops_the_run_naming_it(tmp_path):
     problems = [line.strip() for line in console.splitlines() if line.startswith("  - ")]
     assert problems == [
         f"- the {split} split has fewer than 1 example(s) of class 'virginica' (0); every class needs at least 1 in "
-        "each split (min_class_examples): add examples of it, or leave the class out of the pipeline's classes"
+        "each split (min_class_examples): add examples of each, or leave it out of the pipeline's classes"
         for split in ("eval", "train")
     ]
     assert "Nothing was trained or pushed." in console

@@ -186,7 +186,7 @@ def test_quoted_column_names_are_read_without_quotes_and_a_missing_class_is_name
     assert all(per_class[2] == 0 and min(per_class[:2]) > 0 for per_class in counts.values())
     assert class_size_problems(counts, list(iris_features.SPECIES_NAMES), 1) == [
         f"the {split} split has fewer than 1 example(s) of class 'virginica' (0); every class needs at least 1 "
-        "in each split (min_class_examples): add examples of it, or leave the class out of the pipeline's classes"
+        "in each split (min_class_examples): add examples of each, or leave it out of the pipeline's classes"
         for split in ("eval", "train")
     ]
     # A higher minimum names every class short of it, with its count.

@@ -11,10 +11,10 @@ example components/models/letters/ingest.py) with
                          (any number, none included), or ValueError(reason) for a line it refuses
 Every file of the data folder that the file pattern matches is read, as UTF-8 text (after a
 byte-order mark, if it starts with one) whose lines end with a line feed (or a carriage return and
-a line feed); blank lines are skipped. A refused line, one
-that is not UTF-8, and one longer than `max_line_bytes` (never held whole in memory: a file is read
-in pieces) is listed with its file, line number and reason (rejected_inputs.py) and gives no example;
-so is a file that cannot be read (a link that leads nowhere or round in a circle, say).
+a line feed); blank lines are skipped. A refused line, one that is not UTF-8, and one longer than
+`max_line_bytes` (never held whole in memory: a file is read in pieces) is listed with its file,
+line number and reason (rejected_inputs.py) and gives no example; so is a file that cannot be read
+(a link that leads nowhere or round in a circle) or that is no regular file (a link to /dev/zero).
 
 The examples are split by hash of one feature the reader writes (TFX's partition_feature_name):
 all examples of a line with the same value of it (a word's prefixes, say) land in the same split.
