@@ -85,6 +85,12 @@ BENCHMARKS = (
         ("--model", "iris", "--workdir", f"{BENCH_DIR}/iris"),
     ),
     Benchmark(
+        "odd_inputs_memory",
+        "Peak memory of reading one bad input (decompression bombs, a 52-million-character line, an 11-minute "
+        "recording) on the default settings",
+        "odd_inputs_memory.py",
+    ),
+    Benchmark(
         "serving_robustness",
         "`tfpipe serve` under malformed requests and bursts of connections, on TF Serving's test models",
         "serving_robustness.py",

@@ -5,8 +5,12 @@ lets the pipeline go on; TFX 1.16 has no standard component that fails on
 them. This one fails the run with a readable list, so Transform, Trainer and
 Pusher never see data that does not match the curated schema (NaN and inf
 included: the schemas disallow them, and for CSV data the gate names the file
-and line of the first) or a split with fewer examples than the pipeline needs
-(StatisticsGen's counts against the config's min_split_examples).
+and line of the first), a split with fewer examples than the pipeline needs
+(StatisticsGen's counts against the config's min_split_examples), or, where the
+label is a class, a split in which a class has fewer examples than the config's
+min_class_examples (none at all, say: a model that never saw a class would be
+pushed). StatisticsGen's statistics of an integer label are quantiles, not counts
+per value, so the gate counts the labels in the examples itself.
 """
 
 import csv
@@ -14,6 +18,8 @@ import json
 import math
 import os
 
+import numpy as np
+import tensorflow as tf
 from absl import logging
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
@@ -138,6 +144,42 @@ def split_size_problems(statistics_by_split: dict[str, int], needed: dict[str, l
     return problems
 
 
+def examples_per_class(examples: standard_artifacts.Examples, label_key: str, class_count: int) -> dict[str, list[int]]:
+    """How many examples of each class index (0 to class_count - 1) each split of `examples` holds;
+    empty when a label is not one integer in every example (the schema's check names that)."""
+    counts = {}
+    for split in artifact_utils.decode_split_names(examples.split_names):
+        files = fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*"))
+        labels = (
+            tf.data.TFRecordDataset(files, compression_type="GZIP")
+            .batch(4096)
+            .map(lambda records: tf.io.parse_example(records, {label_key: tf.io.FixedLenFeature([], tf.int64)}))
+        )
+        found = np.zeros(class_count, dtype=np.int64)
+        try:
+            for batch in labels:
+                values = batch[label_key].numpy()
+                found += np.bincount(values[(values >= 0) & (values < class_count)], minlength=class_count)
+        except tf.errors.InvalidArgumentError:
+            return {}
+        counts[split] = found.tolist()
+    return counts
+
+
+def class_size_problems(counts: dict[str, list[int]], class_names: list[str], least: int) -> list[str]:
+    """One line per split in which some class has fewer than `least` examples, naming those classes."""
+    problems = []
+    for split, per_class in sorted(counts.items()):
+        short = [f"{name!r} ({count})" for name, count in zip(class_names, per_class) if count < least]
+        if short:
+            problems.append(
+                f"the {split} split has fewer than {least} example(s) of class {', '.join(short)}; every class "
+                f"needs at least {least} in each split (min_class_examples): add examples of each, or leave it out "
+                "of the pipeline's classes"
+            )
+    return problems
+
+
 def examples_per_split(statistics: standard_artifacts.ExampleStatistics) -> dict[str, int]:
     """How many examples StatisticsGen counted in each split."""
     counts = {}
@@ -171,15 +213,26 @@ def DataValidationGate(
     schema_path: Parameter[str],
     data_dir: Parameter[str],
     min_examples: Parameter[str],
+    label_key: Parameter[str],
+    class_names: Parameter[str],
+    min_class_examples: Parameter[int],
     run_context: Parameter[str],
     pipeline_run_id: Parameter[str],
 ):
     """Fails with DataAnomaliesError when ExampleValidator found any anomaly or a split holds fewer
-    examples than the pipeline needs (`min_examples`: JSON, split -> [count, why]), after recording
+    examples than the pipeline needs (`min_examples`: JSON, split -> [count, why]), or fewer than
+    `min_class_examples` of one of `class_names` (JSON, by class index of `label_key`; [] where the label
+    is no class), after recording
     the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking). `data_dir` is
     the data folder, where problems are looked up to name the file and line."""
     counts = examples_per_split(statistics)
     size_problems = split_size_problems(counts, json.loads(min_examples), data_dir)
+    names = json.loads(class_names)
+    # A split too small for the pipeline already says "add data"; its classes are counted once it is not.
+    if names and min_class_examples and not size_problems:
+        size_problems = class_size_problems(
+            examples_per_class(examples, label_key, len(names)), names, min_class_examples
+        )
     # An empty split's anomalies (every column "missing") say nothing more than its size does.
     found = {split: found for split, found in read_anomalies(anomalies).items() if counts.get(split, 1) > 0}
     problems = describe_anomalies(found, data_dir) + size_problems

@@ -202,6 +202,9 @@ class PipelineConfig:
     cache_in_memory: bool = True
     """Keep the transformed training and eval data in memory after the Trainer's first pass over it
     (later epochs skip reading and parsing); false for data larger than memory."""
+    min_class_examples: int = dataclasses.field(default=1, metadata={"range": AT_LEAST_0})
+    """Where the label is a class: the fewest examples of each class each split must hold, or the data
+    gate stops the run naming the class (0: no such check)."""
     warm_start: bool = False
     """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
     instead of from scratch; the model must have the same architecture."""
@@ -227,12 +230,12 @@ class PipelineConfig:
     def example_gen(self):
         """The component that reads `data_dir` into tf.Examples with train and eval splits.
 
-        CsvExampleGen (every CSV file, split train:eval 2:1 by hash) unless a pipeline
-        overrides this. Imports TFX when called, not when this module loads.
+        CsvExampleGen (every CSV file, split train:eval 2:1 by hash; column names in quotes read
+        without them) unless a pipeline overrides this. Imports TFX when called, not when this module loads.
         """
-        from tfx.components import CsvExampleGen
+        from components.example_gen.csv_example_gen import CsvExampleGen
 
-        return CsvExampleGen(input_base=str(self.resolved_data_dir()))
+        return CsvExampleGen(str(self.resolved_data_dir()))
 
     def check(self) -> None:
         """Raises ConfigError, saying what was expected, when this config cannot run on its data."""

@@ -111,6 +111,9 @@ def create_pipeline(
         schema_path=str(config.schema_path.relative_to(REPO_ROOT)),
         data_dir=str(config.resolved_data_dir()),
         min_examples=json.dumps(config.min_split_examples(), sort_keys=True),
+        label_key=config.label_key,
+        class_names=json.dumps(list(config.label_class_names())),
+        min_class_examples=config.min_class_examples,
         run_context=run_context,
         pipeline_run_id=pipeline_run_id,
     )

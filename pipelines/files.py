@@ -13,6 +13,11 @@ from typing import Any
 from components.example_gen import layouts
 from pipelines.config import IMAGE_ROOT, REPO_ROOT, ConfigError, PipelineConfig, Setting
 
+# The largest input file read, in bytes: a file is read whole before its reader checks it (an
+# image's pixels, a recording's length), so this bounds what one file can take. Far above any
+# image under the pixel cap or recording under the length cap.
+MAX_FILE_BYTES = 1 << 30
+
 
 def detect_layout(data_dir: Path) -> layouts.Layout:
     """The layout of `data_dir`; ConfigError naming what was found and what was expected if none fits."""
@@ -82,6 +87,7 @@ def file_example_gen(
         reader_options=reader_options,
         data_fingerprint=layouts.fingerprint(local_copy),
         component_id=component_id,
+        max_file_bytes=MAX_FILE_BYTES,
         name_fields=name_fields,
         split_rule=split_rule,
     )

@@ -14,7 +14,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.precision import CHOICES as PRECISIONS
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig, Setting, TransformConfig
+from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, Setting, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
@@ -130,6 +130,10 @@ class ImageConfig(PipelineConfig):
     """Width in pixels every image is resized to."""
     channels: int = 1
     """1 (grayscale) or 3 (RGB): every image is converted to this."""
+    max_image_pixels: int = dataclasses.field(default=50_000_000, metadata={"range": AT_LEAST_1})
+    """The most pixels (height x width) an image may have; a larger one is left out and listed before
+    it is decoded (a decompression bomb, a 400-megapixel scan: every image is resized to a few thousand
+    pixels anyway). PIL refuses more than about 179 million whatever this says."""
     model: ImageModelConfig = dataclasses.field(default_factory=ImageModelConfig)
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
     search_space: ImageSearchSpace = dataclasses.field(default_factory=ImageSearchSpace)
@@ -168,7 +172,7 @@ class ImageConfig(PipelineConfig):
             self,
             class_names=self.class_names,
             reader=self.example_reader,
-            reader_options={"channels": self.channels},
+            reader_options={"channels": self.channels, "max_pixels": self.max_image_pixels},
             component_id="ImageExampleGen",
         )
 

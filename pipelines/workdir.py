@@ -20,6 +20,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,10 @@ RUN_LOCK = ".tfpipe-run.lock"
 
 class WorkdirBusyError(Exception):
     """Another `tfpipe run` holds the workdir: one sentence naming it (pid, start time, command)."""
+
+
+class WorkdirNotWritableError(Exception):
+    """The workdir (or the pipeline's folder in it) cannot be created or written: one sentence saying why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,14 +86,30 @@ class Workdir:
             "metadata_path": str(self.metadata_path.resolve()),
         }
 
+    def check_writable(self) -> None:
+        """Creates the pipeline's folder and writes a file in it, so that a workdir the run could not
+        write fails before anything starts (WorkdirNotWritableError) rather than in some component."""
+        try:
+            self.pipeline_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.pipeline_dir):
+                pass
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            where = f" ({error.filename})" if error.filename and str(error.filename) != str(self.pipeline_dir) else ""
+            raise WorkdirNotWritableError(
+                f"workdir {self.root} cannot be written ({reason}{where}); give --workdir a folder this user can "
+                "create and write in."
+            ) from None
+
     @contextlib.contextmanager
     def run_lock(self, command: str) -> Iterator[dict | None]:
         """Holds the workdir for one run: a second run on the same workdir (two terminals, say) fails
         at once with WorkdirBusyError instead of racing the first for the MLflow store, ML Metadata and
         the serving dir. The lock is an flock, so the system releases it when its holder dies, even
         by kill -9: a lock left by a dead process is simply taken over. Yields what that process had
-        written in the lock file (pid, started, command), or None when the last holder ended cleanly."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        written in the lock file (pid, started, command), or None when the last holder ended cleanly.
+        A workdir that cannot be written is WorkdirNotWritableError, before the lock is tried."""
+        self.check_writable()
         fd = os.open(self.root / RUN_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:

@@ -78,6 +78,29 @@ def run_tfpipe(*args: str, tracking_uri: str | None = None, fault: str | None = 
     )
 
 
+def run_example_gen(config, output_dir: Path):
+    """Runs `config`'s ExampleGen executor (its data folder checked first, as `tfpipe run` does) into
+    an Examples artifact at `output_dir`, as the pipeline would; returns the artifact."""
+    from google.protobuf import message
+    from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+    from tfx.types import standard_artifacts
+    from tfx.utils import proto_utils
+
+    from pipelines.beam_profiles import beam_pipeline_args
+
+    config.check()
+    component = config.example_gen()
+    exec_properties = {
+        key: proto_utils.proto_to_json(value) if isinstance(value, message.Message) else value
+        for key, value in component.exec_properties.items()
+    }
+    examples = standard_artifacts.Examples()
+    examples.uri = str(output_dir)
+    executor = component.executor_spec.executor_class(BaseBeamExecutor.Context(beam_pipeline_args=beam_pipeline_args()))
+    executor.Do({}, {"examples": [examples]}, exec_properties)
+    return examples
+
+
 def last_outcome(workdir: Path, pipeline: str) -> RunOutcome:
     """The record of the pipeline's newest run in the workdir."""
     runs = sorted((workdir / pipeline / "runs").iterdir())

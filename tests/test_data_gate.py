@@ -50,3 +50,30 @@ def test_nan_inf_and_too_few_rows_stop_the_run_before_transform(tmp_path):
     assert last_outcome(workdir, "iris").status == "failed"
     [run] = mlflow.MlflowClient(f"sqlite:///{workdir / 'mlflow' / 'mlflow.db'}").search_runs(["1"])
     assert run.info.status == "FAILED" and "first in iris.csv line 5" in run.data.tags["failure_reason"]
+
+
+def test_a_class_missing_from_the_data_stops_the_run_naming_it(tmp_path):
+    """R's write.csv of iris without its virginica rows: the quoted column names are read as the schema's
+    (no column problem), and the gate refuses both splits for the class they lack."""
+    header = ",".join(f'"{name}"' for name in HEADER.split(","))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "iris.csv").write_text("\n".join([header, *[row for row in ROWS if not row.endswith(",2")]]) + "\n")
+    workdir = tmp_path / "workdir"
+
+    process = run_tfpipe("run", "iris", "--workdir", str(workdir), "--set", f"data_dir={data_dir}")
+
+    assert process.returncode == 1, process.stdout + process.stderr
+    console = process.stdout
+    assert "Run failed at DataValidationGate" in console
+    assert f"Data in {data_dir} is too little for the pipeline" in console
+    problems = [line.strip() for line in console.splitlines() if line.startswith("  - ")]
+    assert problems == [
+        f"- the {split} split has fewer than 1 example(s) of class 'virginica' (0); every class needs at least 1 in "
+        "each split (min_class_examples): add examples of each, or leave it out of the pipeline's classes"
+        for split in ("eval", "train")
+    ]
+    assert "Nothing was trained or pushed." in console
+    pipeline_root = workdir / "iris" / "pipeline_root"
+    assert not (pipeline_root / "Transform").exists() and not (pipeline_root / "Trainer").exists()
+    assert not (workdir / "serving").exists()

@@ -11,7 +11,7 @@ import argcomplete
 from pipelines.beam_profiles import BeamProfileError
 from pipelines.config import ConfigError
 from pipelines.registry import UnknownPipelineError
-from pipelines.workdir import WorkdirBusyError
+from pipelines.workdir import WorkdirBusyError, WorkdirNotWritableError
 from tfpipe.commands import compile, completion, help_text, listing, options, predict, run, runs, schema, serve, ui
 from tfpipe.commands.options import EXIT_USAGE, UsageError
 from tfpipe.ui import UiError
@@ -19,7 +19,15 @@ from tfpipe.ui import UiError
 # In the order `tfpipe --help` lists them.
 COMMANDS = (listing, runs, completion, run, compile, schema, ui, serve, predict, help_text)
 # Bad arguments or input, each said in one sentence: exit status 2.
-USAGE_ERRORS = (UsageError, ConfigError, UnknownPipelineError, BeamProfileError, WorkdirBusyError, UiError)
+USAGE_ERRORS = (
+    UsageError,
+    ConfigError,
+    UnknownPipelineError,
+    BeamProfileError,
+    WorkdirBusyError,
+    WorkdirNotWritableError,
+    UiError,
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -43,6 +43,15 @@ def read_lines(path: str) -> list[str]:
         return f.read().splitlines()
 
 
+# Why a path that names no regular file is not read: a device such as /dev/zero never ends.
+NOT_A_REGULAR_FILE = "is not a regular file (a device, a pipe or a socket); it was not read"
+
+
+def is_special_file(path: str) -> bool:
+    """Whether `path` is on this machine and names a device, a pipe or a socket (through any links)."""
+    return os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)
+
+
 def split_is_empty(split_uri: str) -> bool:
     """Whether the split's gzipped TFRecord files at `split_uri` hold no example."""
     files = fileio.glob(os.path.join(split_uri, "*"))
@@ -65,9 +74,14 @@ class ReadWithReader(beam.DoFn):
 
 
 def write_rejected(rejected: beam.PCollection, exec_properties: dict[str, Any], split_pattern: str) -> None:
-    """Writes a split pattern's rejected lines where RejectingExecutor.Do gathers them."""
+    """Writes a split pattern's rejected lines, each on one readable line, where RejectingExecutor.Do
+    gathers them."""
     part = hashlib.sha256(split_pattern.encode()).hexdigest()[:12]
-    _ = rejected | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+    _ = (
+        rejected
+        | "ShortenRejected" >> beam.Map(rejected_inputs.shortened)
+        | "WriteRejected" >> beam.io.WriteToText(os.path.join(exec_properties[REJECTED_PARTS_KEY], part))
+    )
 
 
 class RejectingExecutor(BaseExampleGenExecutor):

@@ -8,18 +8,21 @@ file, class folders, named files or TFRecord files (layouts.py).
 What a file holds is the pipeline's business: its module code has a reader module (the config's
 `example_reader`, for example components/models/images/ingest.py) with
   CONTENT_KEY            the bytes feature that carries the file's content (in TFRecords too)
-  read(content, options) -> {feature name: int, float or bytes value} it adds, or ValueError(reason)
-Each example holds the content as read, its class index (`label`) and the reader's features, and
-with `name_fields` the fields a file name carries after its class (`7_george_12.wav` with name
-fields speaker and take: `george`, `12`; empty strings for a name not of that form), as bytes.
+  read(content, options) -> {feature name: int, float or bytes value} it adds, or ValueError(reason);
+                         a CONTENT_KEY value among them replaces the content (an image converted)
+Each example holds the content as read (or as the reader converted it), its class index (`label`)
+and the reader's features, and with `name_fields` the fields a file name carries after its class
+(`7_george_12.wav` with name fields speaker and take: `george`, `12`; empty strings for a name not
+of that form), as bytes.
 
 The splits are the data's own (train and test parts, layouts.py), or one input split 2:1 by hash,
 or, with a `split_rule`, one input read once and split by that rule: an example whose rule
 feature has one of the rule's values is an eval example, any other a train example (the speaker
 split of spoken digits: the eval split is a voice never trained on).
 
-An input the reader refuses, and a labels line that names a missing file or an unknown class,
-never become examples: they are listed with the reason (rejected_inputs.py). A split left with
+An input the reader refuses, a file that cannot be read (a link that leads nowhere or round in a
+circle included), and a labels line that names a missing file or an unknown class, never become
+examples: they are listed with the reason (rejected_inputs.py). A split left with
 no example at all fails the run, naming the data folder. TFRecords are read here too, not by
 ImportExampleGen, so that their records get the same check: ImportExampleGen would pass a corrupt
 one on to Transform, which cannot skip it and fails.
@@ -42,9 +45,11 @@ from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
 from components.example_gen.beam_executor import (
+    NOT_A_REGULAR_FILE,
     ReadWithReader,
     RejectingExecutor,
     custom_settings,
+    is_special_file,
     write_rejected,
 )
 from components.example_gen.layouts import (
@@ -66,6 +71,7 @@ def FileExampleGen(
     reader_options: dict[str, Any],
     data_fingerprint: str,
     component_id: str,
+    max_file_bytes: int,
     name_fields: tuple[str, ...] = (),
     split_rule: dict[str, Any] | None = None,
 ) -> FileBasedExampleGen:
@@ -78,6 +84,7 @@ def FileExampleGen(
       data_fingerprint: changes whenever a file under `data_dir` does (layouts.fingerprint),
         so that the component is not cached on files TFX's own fingerprint does not look at.
       component_id: the node's name in the DAG and the console (ImageExampleGen, AudioExampleGen).
+      max_file_bytes: the largest file read; a larger one is left out and listed, unread.
       name_fields: names of the string features read from a file name after its class (above).
       split_rule: {"feature": name, "eval_values": [values]}: the eval split is the examples whose
         `feature` has one of `eval_values`, the train split the others; for a layout of one input
@@ -94,6 +101,7 @@ def FileExampleGen(
             "data_fingerprint": data_fingerprint,
             "layout": layout.kind,
             "name_fields": list(name_fields),
+            "max_file_bytes": max_file_bytes,
             **({"split_rule": split_rule} if split_rule is not None else {}),
         }
     )
@@ -160,12 +168,11 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
         (
             pipeline
             | "TFRecordFiles" >> beam.Create(tfrecords)
-            | "ReadTFRecords" >> beam.io.ReadAllFromTFRecord(with_filename=True)
-            | "Records" >> beam.Map(_record_candidate, input_base, len(class_names), content_key, name_fields)
+            | "Records" >> beam.FlatMap(_record_candidates, input_base, len(class_names), content_key, name_fields)
         ),
     ) | "AllCandidates" >> beam.Flatten()
     examples, rejected = candidates | "ReadInputs" >> beam.ParDo(
-        _ReadInput(settings["reader"], settings["reader_options"])
+        _ReadInput(settings["reader"], settings["reader_options"], int(settings["max_file_bytes"]))
     ).with_outputs(_ReadInput.REJECTED, main="examples")
     write_rejected(rejected, exec_properties, split_pattern)
     return examples
@@ -276,10 +283,29 @@ def _named_file_candidates(
         )
 
 
+def _record_candidates(
+    path: str, input_base: str, class_count: int, content_key: str, name_fields: list[str]
+) -> Iterator[_Candidate]:
+    """One candidate per record of the TFRecord file at `path` (gzipped if its name ends in .gz); a file
+    cut short, corrupt or no TFRecord file at all is one problem after the records read before it
+    (Beam's TFRecord reader would fail the run on it, naming no file)."""
+    count = 0
+    try:
+        compression = "GZIP" if path.endswith(".gz") else ""
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            count += 1
+            yield _record_candidate(path, record.numpy(), input_base, class_count, content_key, name_fields)
+    except tf.errors.OpError as error:
+        yield _Candidate(
+            _relative(path, input_base),
+            problem=f"is cut short, corrupt or no {'gzipped ' if compression else ''}TFRecord file after "
+            f"{count} record(s) ({rejected_inputs.op_message(error)})",
+        )
+
+
 def _record_candidate(
-    file_and_record: tuple[str, bytes], input_base: str, class_count: int, content_key: str, name_fields: list[str]
+    file_name: str, record: bytes, input_base: str, class_count: int, content_key: str, name_fields: list[str]
 ) -> _Candidate:
-    file_name, record = file_and_record
     where = f"a record of {_relative(file_name, input_base)}"
     try:
         feature = tf.train.Example.FromString(record).features.feature
@@ -304,14 +330,24 @@ def _record_candidate(
 class _ReadInput(ReadWithReader):
     """A candidate -> a tf.Example, or a line `<where>: <problem>` on the REJECTED output."""
 
+    def __init__(self, reader: str, options: dict[str, Any], max_file_bytes: int):
+        super().__init__(reader, options)
+        self._max_file_bytes = max_file_bytes
+
     def process(self, candidate: _Candidate):
         problem, encoded = candidate.problem, candidate.encoded
         if problem is None and encoded is None:
             try:
-                with fileio.open(candidate.path, "rb") as f:
-                    encoded = f.read()
+                size = fileio.stat(candidate.path).length
+                if is_special_file(str(candidate.path)):
+                    problem = NOT_A_REGULAR_FILE
+                elif size > self._max_file_bytes:
+                    problem = f"is {size:,} bytes; the largest file read is {self._max_file_bytes:,} bytes"
+                else:
+                    with fileio.open(candidate.path, "rb") as f:
+                        encoded = f.read()
             except (OSError, tf.errors.OpError) as error:
-                problem = f"cannot be read ({rejected_inputs.op_message(error)})"
+                problem = rejected_inputs.unreadable(str(candidate.path), error)
         if problem is None:
             try:
                 added = self._reader.read(encoded, self._options)

@@ -92,11 +92,12 @@ def detect(data_dir: Path) -> Layout:
 
 
 def _has_named_files(folder: Path) -> bool:
-    """Files directly in `folder`, no sub-folder, and some file name with a class separator."""
+    """Files directly in `folder`, no sub-folder, and some file name with a class separator. A link
+    that leads nowhere counts as a file: FileExampleGen lists it as unreadable."""
     entries = [entry for entry in folder.iterdir() if not entry.name.startswith(".")]
     return (
         bool(entries)
-        and all(entry.is_file() for entry in entries)
+        and not any(entry.is_dir() for entry in entries)
         and any(NAME_SEPARATOR in entry.name for entry in entries)
     )
 
@@ -131,7 +132,12 @@ def fingerprint(data_dir: Path) -> str:
     for folder, _, files in sorted(os.walk(data_dir)):
         for name in sorted(files):
             path = Path(folder, name)
-            stat = path.stat()
+            try:
+                stat = path.stat()
+            except OSError:
+                # A link that leads nowhere or round in a circle: FileExampleGen lists it as
+                # unreadable; here the link itself counts, so mending it changes the digest.
+                stat = path.lstat()
             digest.update(f"{path.relative_to(data_dir)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 

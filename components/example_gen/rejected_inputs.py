@@ -8,11 +8,14 @@ this module only. No TensorFlow here: `fileio` is TFX's, for artifact URIs on an
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
 PROPERTY = "rejected_inputs"
 FILE = "rejected_inputs.txt"
+# The longest listed line, in characters: a reason may quote the input, and an input may be huge.
+MAX_LINE_CHARS = 300
 
 
 def record(examples, lines: list[str]) -> None:
@@ -22,6 +25,14 @@ def record(examples, lines: list[str]) -> None:
     with fileio.open(os.path.join(examples.uri, FILE), "w") as f:
         f.write("".join(f"{line}\n" for line in sorted(lines)))
     examples.set_int_custom_property(PROPERTY, len(lines))
+
+
+def shortened(line: str) -> str:
+    """`line` on one line and at most MAX_LINE_CHARS long, saying how long it was when it is cut."""
+    line = " ".join(line.splitlines())
+    if len(line) <= MAX_LINE_CHARS:
+        return line
+    return f"{line[: MAX_LINE_CHARS - 40]}... (cut; {len(line):,} characters in all)"
 
 
 def list_path(examples_uri: str) -> str:
@@ -37,6 +48,21 @@ def read(examples_uri: str) -> list[str]:
         return []
     with fileio.open(path, "r") as f:
         return f.read().splitlines()
+
+
+def unreadable(path: str, error: Exception) -> str:
+    """Why the file at `path` could not be read, after `error`: a link that leads nowhere or round in a
+    circle said so, anything else as the file system said it."""
+    if os.path.islink(path):
+        target = os.readlink(path)
+        try:
+            os.stat(path)
+        except OSError as stat_error:
+            if stat_error.errno == errno.ELOOP:
+                return f"cannot be read: it is a link that leads round in a circle (to {target})"
+            if stat_error.errno == errno.ENOENT:
+                return f"cannot be read: it is a link to {target}, which does not exist"
+    return f"cannot be read ({op_message(error)})"
 
 
 def op_message(error: Exception) -> str:

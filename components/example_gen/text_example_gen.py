@@ -9,9 +9,12 @@ What a line holds is the pipeline's business: its module code has a line reader 
 example components/models/letters/ingest.py) with
   read(line, options) -> [{feature name: int, float or bytes value}, ...]   the line's examples
                          (any number, none included), or ValueError(reason) for a line it refuses
-Every file of the data folder that the file pattern matches is read, as UTF-8 text; blank lines
-are skipped. A refused line, and one that is not UTF-8, is listed with its file, line number and
-reason (rejected_inputs.py) and gives no example.
+Every file of the data folder that the file pattern matches is read, as UTF-8 text (after a
+byte-order mark, if it starts with one) whose lines end with a line feed (or a carriage return and
+a line feed); blank lines are skipped. A refused line, one that is not UTF-8, and one longer than
+`max_line_bytes` (never held whole in memory: a file is read in pieces) is listed with its file,
+line number and reason (rejected_inputs.py) and gives no example; so is a file that cannot be read
+(a link that leads nowhere or round in a circle) or that is no regular file (a link to /dev/zero).
 
 The examples are split by hash of one feature the reader writes (TFX's partition_feature_name):
 all examples of a line with the same value of it (a word's prefixes, say) land in the same split.
@@ -20,12 +23,13 @@ A split left with no example fails the run, naming the data folder.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import importlib
 import importlib.util
 import os
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -36,10 +40,13 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
+from components.example_gen import rejected_inputs
 from components.example_gen.beam_executor import (
+    NOT_A_REGULAR_FILE,
     ReadWithReader,
     RejectingExecutor,
     custom_settings,
+    is_special_file,
     write_rejected,
 )
 from components.tf_example import tf_example
@@ -53,6 +60,7 @@ def TextExampleGen(
     partition_feature: str,
     split_buckets: dict[str, int],
     component_id: str,
+    max_line_bytes: int,
 ) -> FileBasedExampleGen:
     """The component over the files of `data_dir` that `file_pattern` matches.
 
@@ -63,11 +71,19 @@ def TextExampleGen(
       partition_feature: a bytes or int feature of every example; its hash picks the split.
       split_buckets: each split's share of the hash buckets, e.g. {"train": 4, "eval": 1}.
       component_id: the node's name in the DAG and the console (WordExampleGen).
+      max_line_bytes: the longest line read, in bytes; a longer one is left out and listed.
     """
     settings = struct_pb2.Struct()
     # The reader's source is part of the settings: TFX caches the component on its inputs and
     # settings, and an edited reader must read the files again.
-    settings.update({"reader": reader, "reader_options": reader_options, "reader_digest": _digest(reader)})
+    settings.update(
+        {
+            "reader": reader,
+            "reader_options": reader_options,
+            "reader_digest": _digest(reader),
+            "max_line_bytes": max_line_bytes,
+        }
+    )
     custom_config = example_gen_pb2.CustomConfig()
     custom_config.custom_config.Pack(settings)
     return FileBasedExampleGen(
@@ -108,7 +124,7 @@ def _LinesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     examples, rejected = (
         pipeline
         | "Files" >> beam.Create(paths)
-        | "Lines" >> beam.FlatMap(_numbered_lines, input_base)
+        | "Lines" >> beam.FlatMap(_numbered_lines, input_base, int(settings["max_line_bytes"]))
         | "ReadLines"
         >> beam.ParDo(_ReadLine(settings["reader"], settings["reader_options"])).with_outputs(
             _ReadLine.REJECTED, main="examples"
@@ -118,23 +134,77 @@ def _LinesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     return examples
 
 
-def _numbered_lines(path: str, input_base: str) -> Iterator[tuple[str, bytes]]:
-    """(`<file> line <n>`, the line's bytes) for each line that is not blank."""
+# How much of a file is read at a time: a line is never held whole beyond max_line_bytes.
+_CHUNK_BYTES = 1 << 20
+
+
+class _Line(NamedTuple):
+    """A line to read (`text`), or a known problem with it or its file."""
+
+    where: str
+    text: bytes | None = None
+    problem: str | None = None
+
+
+def _numbered_lines(path: str, input_base: str, max_line_bytes: int) -> Iterator[_Line]:
+    """Each line of the file that is not blank, with `<file> line <n>`; a line longer than
+    `max_line_bytes`, or the file itself when it cannot be read, as a problem."""
     name = os.path.relpath(path, input_base)
-    with fileio.open(path, "rb") as f:
-        content = f.read()
-    for number, line in enumerate(content.splitlines(), start=1):
-        if line.strip():
-            yield f"{name} line {number}", line
+    if is_special_file(path):
+        yield _Line(name, problem=NOT_A_REGULAR_FILE)
+        return
+    try:
+        with fileio.open(path, "rb") as f:
+            for number, line, length in split_lines(iter(lambda: f.read(_CHUNK_BYTES), b""), max_line_bytes):
+                where = f"{name} line {number}"
+                if line is None:
+                    yield _Line(
+                        where, problem=f"is {length:,} bytes long; the longest line read is {max_line_bytes:,} bytes"
+                    )
+                elif line.strip():
+                    # A byte-order mark, as Notepad writes at the start of UTF-8, is no part of the text.
+                    yield _Line(where, line.removeprefix(codecs.BOM_UTF8) if number == 1 else line)
+    except (OSError, tf.errors.OpError) as error:
+        yield _Line(name, problem=rejected_inputs.unreadable(path, error))
+
+
+def split_lines(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """(line number from 1, the line without its line end or None when it is longer than
+    `max_line_bytes`, its length in bytes) for each line of the text that `chunks` carry in order."""
+    number, kept, length = 1, bytearray(), 0
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            piece = chunk[start:] if end < 0 else chunk[start:end]
+            length += len(piece)
+            if length <= max_line_bytes + 1:  # + 1: room for the carriage return of a CRLF line end
+                kept += piece
+            if end < 0:
+                break
+            yield _finished(number, kept, length, max_line_bytes)
+            number, kept, length, start = number + 1, bytearray(), 0, end + 1
+    if length:
+        yield _finished(number, kept, length, max_line_bytes)
+
+
+def _finished(number: int, kept: bytearray, length: int, max_line_bytes: int) -> tuple[int, bytes | None, int]:
+    if kept.endswith(b"\r"):
+        del kept[-1:]
+        length -= 1
+    return number, bytes(kept) if length <= max_line_bytes else None, length
 
 
 class _ReadLine(ReadWithReader):
     """A line -> its tf.Examples, or `<where>: <problem>` on the REJECTED output."""
 
-    def process(self, numbered_line: tuple[str, bytes]):
-        where, line = numbered_line
+    def process(self, line: _Line):
+        where = line.where
+        if line.text is None:
+            yield beam.pvalue.TaggedOutput(self.REJECTED, f"{where}: {line.problem}")
+            return
         try:
-            examples = self._reader.read(line.decode("utf-8"), self._options)
+            examples = self._reader.read(line.text.decode("utf-8"), self._options)
         except UnicodeDecodeError:
             yield beam.pvalue.TaggedOutput(self.REJECTED, f"{where}: is not UTF-8 text")
             return

@@ -55,11 +55,12 @@ class FileReader(Protocol):
     """FileExampleGen's reader of one kind of file (images, audio): a module of the pipeline's module code."""
 
     CONTENT_KEY: str
-    """The feature that holds the file's bytes, unchanged."""
+    """The feature that holds the file's bytes: as read, unless `read` gives them converted."""
 
-    def read(self, content: bytes, options: dict) -> dict[str, int]:
-        """The features read from the file besides its bytes (sizes, say); ValueError (one sentence) for
-        a file that is not of this kind, which the ExampleGen then leaves out and lists."""
+    def read(self, content: bytes, options: dict) -> dict[str, int | bytes]:
+        """The features read from the file besides its bytes (sizes, say), and under CONTENT_KEY the
+        bytes converted where the file had to be (an image in another colour model); ValueError (one
+        sentence) for a file that is not of this kind, which the ExampleGen then leaves out and lists."""
         ...
 
 

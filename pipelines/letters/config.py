@@ -89,6 +89,10 @@ class LettersConfig(PipelineConfig):
     to the repository, a folder given with --set to the current directory."""
     file_pattern: str = "*.txt"
     """Which files of data_dir are word lists (one word per line)."""
+    max_line_bytes: int = dataclasses.field(default=1000, metadata={"range": AT_LEAST_1})
+    """The longest line read from a word list, in bytes (UTF-8); a longer one is left out and listed.
+    A word gives one example per letter, each holding the word: a line of millions of bytes would
+    take gigabytes."""
     min_context: int = dataclasses.field(default=1, metadata={"range": AT_LEAST_1})
     """The fewest letters an example's prefix holds: a word gives an example at each position
     with at least this many letters before it (4 with max_context=4: the notes' `4pre1`)."""
@@ -120,6 +124,7 @@ class LettersConfig(PipelineConfig):
             partition_feature=features.WORD_KEY,
             split_buckets={"train": 4, "eval": 1},
             component_id="WordExampleGen",
+            max_line_bytes=self.max_line_bytes,
         )
 
     def transform_config(self) -> LettersTransformConfig:

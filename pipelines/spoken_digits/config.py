@@ -13,7 +13,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.models.spoken_digits import features
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig, Setting, TransformConfig
+from pipelines.config import ABOVE_0, ConfigError, PipelineConfig, Setting, TransformConfig
 from pipelines.images import IMAGE_MODELS
 from pipelines.tuning import SearchSpace, varies
 
@@ -117,6 +117,9 @@ class SpokenDigitsConfig(PipelineConfig):
     these; the model's class i is class_names[i]."""
     sample_rate: int = 8000
     """Samples per second every recording must have; recordings at another rate are rejected."""
+    max_recording_seconds: float = dataclasses.field(default=600.0, metadata={"range": ABOVE_0})
+    """The longest recording read, in seconds (from its header, before its samples are decoded); a
+    longer one is left out and listed. Every recording is cut to duration_seconds anyway."""
     duration_seconds: float = 0.8
     """Every recording is cut or padded (with silence on both sides) to this length, keeping its middle."""
     frame_ms: float = 32.0
@@ -235,7 +238,7 @@ class SpokenDigitsConfig(PipelineConfig):
             self,
             class_names=self.class_names,
             reader=self.example_reader,
-            reader_options={"sample_rate": self.sample_rate},
+            reader_options={"sample_rate": self.sample_rate, "max_seconds": self.max_recording_seconds},
             name_fields=features.NAME_FIELDS,
             split_rule=self.split_rule(),
             component_id="AudioExampleGen",

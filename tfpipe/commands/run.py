@@ -103,6 +103,7 @@ def _checked_config(args: argparse.Namespace) -> PipelineConfig:
         given = options.settings(args)
         definition = named.define(Path(args.workdir), args.name, args.pipeline, given)
         config, read = options.checked(definition.config_class(), given)
+        Workdir(args.workdir, args.name).check_writable()
         named.write(Path(args.workdir), definition)
     for key, value in read:
         print(f"{key}={value} (read from {config.data_dir}; --set {key}=... to choose otherwise)")

@@ -1,7 +1,8 @@
 """The spoken digit pipeline's reader for FileExampleGen (components/example_gen/file_example_gen.py).
 
 A recording is admitted only if it is a complete 16-bit PCM WAV file at the configured sample rate
-with at least one sample, and the op Transform decodes it with (`tf.audio.decode_wav`) decodes it:
+with at least one sample and no longer than the configured cap (read from its header, before a
+sample is decoded), and the op Transform decodes it with (`tf.audio.decode_wav`) decodes it:
 Transform never meets one it cannot read. The RIFF header is read here first, so that each kind
 of bad file gets its own reason (TensorFlow says "Data too short" of most of them).
 """
@@ -21,12 +22,19 @@ PCM = 1
 def read(content: bytes, options: dict) -> dict[str, int]:
     """The stored sample rate and sample count; ValueError saying why when the recording cannot be used.
 
-    `options`: {"sample_rate": the rate in Hz every recording must have}.
+    `options`: {"sample_rate": the rate in Hz every recording must have, "max_seconds": the longest
+    recording read}.
     """
     expected_rate = int(options["sample_rate"])
     header = wav_header(content)
     if header["sample_rate"] != expected_rate:
         raise ValueError(f"is sampled at {header['sample_rate']} Hz; expected {expected_rate} Hz")
+    seconds = header["data_bytes"] / (header["sample_rate"] * max(header["channels"], 1) * header["bits"] // 8)
+    if seconds > options["max_seconds"]:
+        raise ValueError(
+            f"is {seconds:,.1f} s long; the longest recording read is {options['max_seconds']:g} s "
+            "(max_recording_seconds)"
+        )
     try:
         waveform, _ = decode(content)
     except tf.errors.OpError as error:
