@@ -26,9 +26,10 @@ SUMMARY_TEXT_FILE = "model_summary.txt"
 ARCHITECTURE_DOT_FILE = "architecture.dot"
 ARCHITECTURE_PNG_FILE = "architecture.png"
 # Folders of the Model artifact, named like TFX's own Format-Serving and Format-TFMA.
-HDF5_FILE = "Format-HDF5/model.h5"
+HDF5_DIR = "Format-HDF5"
+HDF5_FILE = f"{HDF5_DIR}/model.h5"
 CHECKPOINT_DIR = "Format-Checkpoint"
-CHECKPOINT_PREFIX = "Format-Checkpoint/weights"
+CHECKPOINT_PREFIX = f"{CHECKPOINT_DIR}/weights"
 
 
 def pyplot():

@@ -23,8 +23,6 @@ from pipelines.config import ConfigError, apply_overrides
 from pipelines.images import AugmentationConfig, ImageModelConfig
 from pipelines.iris.config import IrisConfig, IrisModelConfig
 
-NOTES_CLASSES = {"IrisModel": IrisModel, "Baseline": notes_models.Baseline}
-
 
 def _iris_data(rows: int = 120, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Separable measurements: species i has its four features near i / 2."""
@@ -195,9 +193,9 @@ def test_the_hdf5_and_checkpoint_formats_predict_what_the_saved_model_predicts(t
     fn_args = _fn_args(tmp_path)
     training.export_formats(model, fn_args)
     model.save(fn_args.serving_model_dir, save_format="tf")
-    saved_model = keras.models.load_model(fn_args.serving_model_dir, custom_objects=NOTES_CLASSES)
+    saved_model = keras.models.load_model(fn_args.serving_model_dir)
     expected = saved_model.predict(batch, verbose=0)
-    hdf5 = keras.models.load_model(tmp_path / "model" / training_record.HDF5_FILE, custom_objects=NOTES_CLASSES)
+    hdf5 = keras.models.load_model(tmp_path / "model" / training_record.HDF5_FILE)
     np.testing.assert_allclose(hdf5.predict(batch, verbose=0), expected, rtol=1e-6)
     from_checkpoint = build()
     from_checkpoint.load_weights(str(tmp_path / "model" / training_record.CHECKPOINT_PREFIX)).assert_consumed()

@@ -10,6 +10,7 @@ import tf_keras as keras
 from tf_keras import layers
 
 
+@keras.saving.register_keras_serializable(package="tfpipe")
 class Baseline(keras.Model):
     """The notes' baseline CNN for CIFAR-10: Conv 6@5x5 'same', BatchNormalization, ReLU, MaxPool 2x2 stride 2
     'same', Dropout 0.2, Flatten, Dense 128 ReLU, Dropout 0.2, Dense softmax.
@@ -46,5 +47,6 @@ class Baseline(keras.Model):
         return self.f2(x)
 
     def get_config(self):
-        # What HDF5 saving stores to rebuild the model: its constructor's arguments.
+        # What HDF5 saving stores to rebuild the model: its constructor's arguments. Registered (above) under
+        # "tfpipe>", the class loads back wherever this module has been imported, without custom_objects.
         return {"class_count": self.class_count}
