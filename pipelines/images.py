@@ -23,7 +23,6 @@ from pipelines.tuning import SearchSpace, varies
 IMAGE_MODELS = (
     "mlp",
     "baseline",
-    "Baseline",
     "lenet5",
     "alexnet8",
     "vgg16",
@@ -33,6 +32,7 @@ IMAGE_MODELS = (
     "rnn_rows",
     "lstm_rows",
     "bilstm_rows",
+    "Baseline",
 )
 # The notes' CNN chapter: the six networks it trains and compares.
 NOTES_CNNS = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
