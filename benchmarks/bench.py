@@ -79,6 +79,14 @@ BENCHMARKS = (
         ("--workdir", f"{BENCH_DIR}/iris"),
     ),
     Benchmark(
+        "notes_keras",
+        "iris with the notes' subclassed IrisModel and the functional model, each trained by fit and by the "
+        "notes' GradientTape loop",
+        "notes_keras.py",
+        quick_arguments=("--train-steps", "100"),
+        in_make_bench=False,
+    ),
+    Benchmark(
         "serving_latency",
         "gRPC Predict on `tfpipe serve` against the in-process call and an empty gRPC server: the iris model",
         "serving_latency.py",

@@ -97,6 +97,7 @@ def MlflowTracker(
             _log_data_checks(client, run_id, schema, statistics, anomalies)
             _log_rejected_inputs(client, run_id, examples)
             _log_training(client, run_id, model_run)
+            _log_model_formats(client, run_id, model)
             if tuner_results is not None:
                 _log_search(client, run_id, read_search(tuner_results.uri))
             blessed = _log_evaluation(client, run_id, evaluation, blessing, label_key, tuple(label_class_names))
@@ -204,6 +205,14 @@ def _log_training(client, run_id, model_run) -> None:
     tensorboard_dir = os.path.join(model_run.uri, training_record.TENSORBOARD_DIR)
     if fileio.isdir(tensorboard_dir):
         client.log_artifacts(run_id, tensorboard_dir, "training/tensorboard")
+
+
+def _log_model_formats(client, run_id, model) -> None:
+    """The model's other saving formats, beside its SavedModel in the Model artifact (training_record.py)."""
+    for folder in (training_record.HDF5_DIR, training_record.CHECKPOINT_DIR):
+        path = os.path.join(model.uri, folder)
+        if fileio.isdir(path):
+            client.log_artifacts(run_id, path, f"model_formats/{folder}")
 
 
 def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_class_names: tuple[str, ...]) -> bool:

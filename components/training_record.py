@@ -2,8 +2,15 @@
 
 history.csv          one row per epoch: train and evaluation loss and metrics
 training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
-model_summary.json   every layer with its weights' shapes and statistics (the notes'
-                     parameter extraction, without writing weights to a text file)
+model_summary.json   every layer with its weights' shapes and statistics
+weights.txt          every trainable variable's name, shape and values, as the notes write them
+model_summary.txt    Keras' `model.summary()`, nested models expanded
+architecture.dot     Keras' `plot_model` diagram as Graphviz DOT text; architecture.png beside it
+                     where Graphviz's `dot` program is installed (components/model_inspection.py)
+
+Beside the SavedModel (`Format-Serving`, TFX's) in the Trainer's Model artifact, the same model in the
+notes' other saving formats: `Format-HDF5/model.h5` (the whole model) and `Format-Checkpoint/weights`
+(a weights-only TensorFlow checkpoint).
 """
 
 import csv
@@ -14,6 +21,15 @@ HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 SUMMARY_FILE = "model_summary.json"
 TENSORBOARD_DIR = "logs"
+WEIGHTS_FILE = "weights.txt"
+SUMMARY_TEXT_FILE = "model_summary.txt"
+ARCHITECTURE_DOT_FILE = "architecture.dot"
+ARCHITECTURE_PNG_FILE = "architecture.png"
+# Folders of the Model artifact, named like TFX's own Format-Serving and Format-TFMA.
+HDF5_DIR = "Format-HDF5"
+HDF5_FILE = f"{HDF5_DIR}/model.h5"
+CHECKPOINT_DIR = "Format-Checkpoint"
+CHECKPOINT_PREFIX = f"{CHECKPOINT_DIR}/weights"
 
 
 def pyplot():

@@ -18,7 +18,8 @@ from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, Setting, T
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
-# CNNs, a dense baseline, vgg6 (a VGG16 cut to CPU size) and the rows-as-time-steps readers.
+# CNNs, a dense baseline, vgg6 (a VGG16 cut to CPU size), the rows-as-time-steps readers, and the notes'
+# subclassed classes by their class names (components/models/images/notes_models.py).
 IMAGE_MODELS = (
     "mlp",
     "baseline",
@@ -31,6 +32,7 @@ IMAGE_MODELS = (
     "rnn_rows",
     "lstm_rows",
     "bilstm_rows",
+    "Baseline",
 )
 # The notes' CNN chapter: the six networks it trains and compares.
 NOTES_CNNS = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
@@ -44,7 +46,8 @@ class ImageModelConfig:
 
     name: str = "baseline"
     """The zoo model: mlp, baseline, lenet5, alexnet8, vgg16, inception10, resnet18, the VGG variant
-    vgg6, or the rows readers rnn_rows, lstm_rows, bilstm_rows (components/models/images/zoo.py)."""
+    vgg6, the rows readers rnn_rows, lstm_rows, bilstm_rows (components/models/images/zoo.py), or the notes'
+    own subclassed `Baseline` class (components/models/images/notes_models.py)."""
     learning_rate: float = 0.003
     """Adam's step size (the first one, with learning_rate_schedule=cosine)."""
     learning_rate_schedule: str = "constant"

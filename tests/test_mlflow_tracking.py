@@ -86,6 +86,12 @@ def test_artifacts_cover_data_training_and_evaluation(client, tracked_run, iris_
         "training/history.csv",
         "training/training_curves.png",
         "training/model_summary.json",
+        # The notes' inspection files and saving formats (components/model_inspection.py).
+        "training/weights.txt",
+        "training/model_summary.txt",
+        "training/architecture.dot",
+        "model_formats/Format-HDF5/model.h5",
+        "model_formats/Format-Checkpoint/weights.index",
         "evaluation/slices.csv",
         "evaluation/confusion_matrix.png",
     } <= paths

@@ -1,11 +1,12 @@
 """Training shared by every pipeline's run_fn: set up and read the transformed data, warm start,
-fit by epochs and keep a record of it.
+train by epochs (Keras' `fit`, or the notes' `tf.GradientTape` loop) and keep a record of it.
 
 The record lands in the Trainer's ModelRun artifact (`fn_args.model_run_dir`), where the
 MlflowTracker component picks it up, whatever orchestrator ran the Trainer
 (components/training_record.py names its files).
 """
 
+import functools
 import json
 import logging
 import math
@@ -21,7 +22,7 @@ from tensorflow.io import gfile
 from tensorflow_transform import TFTransformOutput
 from tfx_bsl.public import tfxio
 
-from components import tf_setup, training_record
+from components import model_inspection, tf_setup, training_record
 from components.models import tuning
 from components.training_progress import PROGRESS_LOGGER, TrainingProgress
 from components.training_record import CURVES_FILE, HISTORY_FILE, SUMMARY_FILE
@@ -147,13 +148,23 @@ def warm_start(model: keras.Model, base_model_dir: str, saved_as: str | None = N
         ) from error
 
 
+# How a model is trained (the `model.training_loop` setting of the configs that offer it).
+FIT = "fit"
+GRADIENT_TAPE = "gradient_tape"
+TRAINING_LOOPS = (FIT, GRADIENT_TAPE)
+
+
 def fit_and_record(
-    model: keras.Model, train, evaluation, fn_args, epochs: int, callbacks=()
+    model: keras.Model, train, evaluation, fn_args, epochs: int, callbacks=(), training_loop: str = FIT
 ) -> keras.callbacks.History:
-    """Fits `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
-    evaluation data (`eval_steps` batches) after each, and writes the record above.
-    `callbacks` (Keras callbacks, such as early stopping) run during the fit; ProgressReport
-    tells the console how far it is.
+    """Trains `model` for `epochs` epochs sharing the Trainer's `train_steps`, scoring the
+    evaluation data (`eval_steps` batches) after each, and writes the record above and the notes'
+    inspection files (components/model_inspection.py). `callbacks` (Keras callbacks, such as early
+    stopping) run during training; ProgressReport tells the console how far it is.
+
+    `training_loop`: FIT, Keras' `model.fit`, or GRADIENT_TAPE, the notes' loop written out
+    (`train_with_gradient_tape`); both take the optimizer, loss and metrics `model` was compiled with
+    and give the same record.
 
     TensorBoard's event files (scalars per epoch, the model's graph) go where the TFX templates put them,
     `<model_run>/logs`: `tensorboard --logdir <pipeline_root>/Trainer/model_run`."""
@@ -161,7 +172,8 @@ def fit_and_record(
     tensorboard = keras.callbacks.TensorBoard(
         log_dir=os.path.join(fn_args.model_run_dir, training_record.TENSORBOARD_DIR), write_graph=True
     )
-    history = model.fit(
+    train_with = model.fit if training_loop == FIT else functools.partial(train_with_gradient_tape, model)
+    history = train_with(
         train,
         epochs=epochs,
         steps_per_epoch=fn_args.train_steps // epochs,
@@ -175,7 +187,86 @@ def fit_and_record(
     training_record.plot_history(history.history, os.path.join(fn_args.model_run_dir, CURVES_FILE))
     with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(model_summary(model), f, indent=2)
+    model_inspection.write_inspection(model, fn_args.model_run_dir)
     return history
+
+
+def train_with_gradient_tape(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    validation_data: tf.data.Dataset,
+    validation_steps: int,
+    callbacks=(),
+    verbose: int = 0,
+) -> keras.callbacks.History:
+    """The notes' training loop, written out: for each batch the forward pass under a `tf.GradientTape`, the
+    loss, its gradients with respect to the trainable variables, one optimizer step; after each epoch the
+    loss and metrics on `validation_steps` batches of `validation_data`. Takes `model.fit`'s arguments
+    (`verbose` is unused: the callbacks report) and calls the callbacks as `fit` does, so the record,
+    TensorBoard, the console's progress and early stopping work the same.
+
+    The loss, optimizer and metrics are those `model` was compiled with (the loss with the layers'
+    regularization penalties added, as `fit` adds them); the logs carry `fit`'s names (`loss`,
+    `val_loss`, each metric's name)."""
+    del verbose
+    history = keras.callbacks.History()
+    # add_history: the History above is the one returned.
+    callback_list = keras.callbacks.CallbackList(
+        [*callbacks, history], add_history=False, model=model, epochs=epochs, steps=steps_per_epoch, verbose=0
+    )
+
+    @tf.function
+    def train_step(features, labels):
+        with tf.GradientTape() as tape:
+            predictions = model(features, training=True)
+            loss = model.compiled_loss(labels, predictions, regularization_losses=model.losses)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        model.compiled_metrics.update_state(labels, predictions)
+
+    @tf.function
+    def evaluation_step(features, labels):
+        predictions = model(features, training=False)
+        model.compiled_loss(labels, predictions, regularization_losses=model.losses)
+        model.compiled_metrics.update_state(labels, predictions)
+
+    def results() -> dict[str, tf.Tensor]:
+        return {metric.name: metric.result() for metric in model.metrics}
+
+    def reset() -> None:
+        for metric in model.metrics:
+            metric.reset_state()
+
+    model.stop_training = False
+    callback_list.on_train_begin()
+    train_batches = iter(train)
+    evaluation_batches = iter(validation_data)
+    for epoch in range(epochs):
+        reset()
+        callback_list.on_epoch_begin(epoch)
+        for step in range(steps_per_epoch):
+            callback_list.on_train_batch_begin(step)
+            train_step(*next(train_batches))
+            callback_list.on_train_batch_end(step, results())
+        logs = results()
+        reset()
+        for _ in range(validation_steps):
+            evaluation_step(*next(evaluation_batches))
+        logs |= {f"val_{name}": value for name, value in results().items()}
+        callback_list.on_epoch_end(epoch, {name: float(value) for name, value in logs.items()})
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return history
+
+
+def export_formats(model: keras.Model, fn_args) -> None:
+    """`model` as HDF5 and as a weights-only checkpoint beside the SavedModel in the Trainer's Model artifact
+    (components/model_inspection.py); before the serving signatures attach the Transform layer to it."""
+    model_inspection.save_formats(model, os.path.dirname(fn_args.serving_model_dir.rstrip("/")))
 
 
 _progress_logger = logging.getLogger(PROGRESS_LOGGER)

@@ -12,12 +12,22 @@ from pipelines.tuning import SearchSpace, varies
 # The notes' optimizer comparison (components/models/iris/model.py OPTIMIZERS): plain SGD, SGD with
 # momentum 0.9, Adagrad, RMSProp and Adam.
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+# `mlp`, the functional builder, or the notes' own subclass (components/models/iris/notes_model.py), by its class name.
+IRIS_MODELS = ("mlp", "IrisModel")
+# components/models/training.py TRAINING_LOOPS: Keras' fit, or the notes' tf.GradientTape loop.
+TRAINING_LOOPS = ("fit", "gradient_tape")
 
 
 @dataclasses.dataclass
 class IrisModelConfig:
     """The notes' classifier: Dense softmax with L2, optionally after hidden layers."""
 
+    name: str = "mlp"
+    """`mlp`: the classifier built with Keras' functional API, hidden layers as hidden_units says; or
+    `IrisModel`: the notes' own `class IrisModel(Model)`, one Dense softmax layer (no hidden_units)."""
+    training_loop: str = "fit"
+    """`fit`: Keras' model.fit; `gradient_tape`: the notes' loop written with tf.GradientTape
+    (components/models/training.py), with the same optimizer, loss, metrics and record."""
     hidden_units: tuple[int, ...] = ()
     """Sizes of ReLU hidden layers before the softmax; empty is the notes' single layer."""
     l2: float = 0.001
@@ -72,6 +82,17 @@ class IrisConfig(PipelineConfig):
 
     def check_values(self) -> None:
         super().check_values()
+        if self.model.name not in IRIS_MODELS:
+            raise ConfigError(f"--set model.name={self.model.name}: expected one of {', '.join(IRIS_MODELS)}.")
+        if self.model.name == "IrisModel" and self.model.hidden_units:
+            raise ConfigError(
+                "--set model.hidden_units: the notes' IrisModel has no hidden layers; "
+                "leave hidden_units empty or use model.name=mlp."
+            )
+        if self.model.training_loop not in TRAINING_LOOPS:
+            raise ConfigError(
+                f"--set model.training_loop={self.model.training_loop}: expected one of {', '.join(TRAINING_LOOPS)}."
+            )
         if self.model.optimizer not in OPTIMIZERS:
             raise ConfigError(f"--set model.optimizer={self.model.optimizer}: expected one of {', '.join(OPTIMIZERS)}.")
 

@@ -136,6 +136,7 @@ def run_fn(fn_args: FnArgs) -> None:
         training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
     exported = model if policy == precision.FLOAT32_POLICY else float32_copy(model, build)
+    training.export_formats(exported, fn_args)
     exported.save(
         fn_args.serving_model_dir,
         save_format="tf",

@@ -14,12 +14,17 @@ Besides the convolutional ones, the notes' sequence readings of an image: `rnn_r
 and `bilstm_rows` read each image row as one time step ([height, width, channels] becomes
 `height` steps of `width * channels` values) with SimpleRNN(32), LSTM(32) or a bidirectional
 LSTM(32), the last state feeding the Dense softmax classifier; any image size.
+
+The notes' own subclassed classes (components/models/images/notes_models.py) are registered under their
+class names: `Baseline` is the notes' `class Baseline(Model)`, `baseline` the same layers built here.
 """
 
 from collections.abc import Callable
 
 import tf_keras as keras
 from tf_keras import layers
+
+from components.models.images import notes_models
 
 Builder = Callable[[tuple[int, int, int], int], keras.Model]
 MODELS: dict[str, Builder] = {}
@@ -237,3 +242,9 @@ def build_bilstm_rows(input_shape, class_count: int) -> keras.Model:
     """The notes' bidirectional LSTM over image rows: each row a time step, Bidirectional(LSTM 32)
     (64 values, both directions' last states), Dense softmax."""
     return _rows(input_shape, class_count, layers.Bidirectional(layers.LSTM(32)), "bilstm_rows")
+
+
+@register("Baseline")
+def build_notes_baseline(input_shape, class_count: int) -> keras.Model:
+    """The notes' `class Baseline(Model)` itself, a subclassed model (the layers of `baseline`)."""
+    return notes_models.Baseline(class_count)

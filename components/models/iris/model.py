@@ -14,6 +14,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.models import training, tuning
 from components.models.iris import features
+from components.models.iris.notes_model import IrisModel
 from pipelines.iris.config import IrisConfig, IrisModelConfig
 
 # The notes' optimizer comparison, by the names pipelines/iris/config.py OPTIMIZERS allows.
@@ -27,16 +28,20 @@ OPTIMIZERS = {
 
 
 def build_classifier(model: IrisModelConfig) -> keras.Model:
-    """The notes' model: (optional ReLU hidden layers) -> Dense softmax, L2 on every kernel
-    (pipelines/iris/config.py describes each setting)."""
+    """The notes' model over the transformed measurements, by `model.name`: `mlp`, (optional ReLU hidden
+    layers) -> Dense softmax, L2 on every kernel, or the notes' `IrisModel` class called on the four
+    measurements as one row (pipelines/iris/config.py describes each setting)."""
     hidden_units, l2, learning_rate = model.hidden_units, model.l2, model.learning_rate
     inputs = [keras.Input(shape=(1,), name=key) for key in features.FEATURE_KEYS]
     x = keras.layers.concatenate(inputs)
-    for units in hidden_units:
-        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=keras.regularizers.l2(l2))(x)
-    outputs = keras.layers.Dense(
-        len(features.SPECIES_NAMES), activation="softmax", kernel_regularizer=keras.regularizers.l2(l2)
-    )(x)
+    if model.name == "IrisModel":
+        outputs = IrisModel(l2)(x)
+    else:
+        for units in hidden_units:
+            x = keras.layers.Dense(units, activation="relu", kernel_regularizer=keras.regularizers.l2(l2))(x)
+        outputs = keras.layers.Dense(
+            len(features.SPECIES_NAMES), activation="softmax", kernel_regularizer=keras.regularizers.l2(l2)
+        )(x)
     built = keras.Model(inputs=inputs, outputs=outputs)
     built.compile(
         optimizer=OPTIMIZERS[model.optimizer](learning_rate),
@@ -93,7 +98,8 @@ def run_fn(fn_args: FnArgs) -> None:
     model = build_classifier(config.model)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
-    training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
+    training.fit_and_record(model, train, evaluation, fn_args, config.epochs, training_loop=config.model.training_loop)
+    training.export_formats(model, fn_args)
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",

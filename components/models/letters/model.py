@@ -247,6 +247,7 @@ def run_fn(fn_args: FnArgs) -> None:
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
+    training.export_formats(model, fn_args)
     letters_model = _LettersModel(model, transform_output, vocabulary, config.win_output(BIGRAM))
     tf.saved_model.save(letters_model, fn_args.serving_model_dir, signatures=letters_model.signatures())
 

@@ -54,6 +54,8 @@ def build_audionet(input_shape: tuple[int, int, int], class_count: int) -> keras
     return keras.Model(inputs, outputs, name="audionet")
 
 
+# Registered so that the model loads back from HDF5 (components/model_inspection.py) without custom_objects.
+@keras.saving.register_keras_serializable(package="tfpipe")
 class SpectrogramAugmentation(keras.layers.Layer):
     """Random changes to a batch of spectrograms [batch, frames, bins, channels], in training only:
     a time shift (wrapping round), Gaussian noise, then time masks and frequency masks (SpecAugment)

@@ -136,6 +136,7 @@ def run_fn(fn_args: FnArgs) -> None:
         training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
     write_spectrogram_pngs(evaluation, list(config.class_names), fn_args.model_run_dir)
+    training.export_formats(model, fn_args)
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",

@@ -193,6 +193,7 @@ def run_fn(fn_args: FnArgs) -> None:
             )
         )
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs, callbacks)
+    training.export_formats(model, fn_args)
     price_model = _PriceModel(model, transform_output, config)
     _chart_eval_split(price_model, fn_args, transform_output, config)
     tf.saved_model.save(price_model, fn_args.serving_model_dir, signatures=price_model.signatures())
