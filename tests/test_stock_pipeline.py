@@ -11,6 +11,7 @@ import tensorflow as tf
 from conftest import FAST_STOCK, STOCK_SERIES, last_outcome, run_tfpipe
 
 from components.models.stock import features
+from pipelines.history import recent_runs
 
 
 def _examples(workdir: Path, split: str) -> list[tf.train.Example]:
@@ -93,7 +94,7 @@ def test_serving_signatures_agree_and_speak_prices(stock_run, serving_model):
     np.testing.assert_allclose(evaluated["persistence"].numpy(), windows["open"].numpy()[:, -1])
 
 
-def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_server):
+def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_server, tmp_path):
     # An untrained model (learning rate 1e-9: 0 is refused) on MinMax-scaled prices forecasts noise in the
     # training range; relative to the last close it would still forecast about the last close.
     process = run_tfpipe(
@@ -118,6 +119,20 @@ def test_a_model_that_loses_to_persistence_is_not_pushed(stock_run, mlflow_serve
     assert any("excess_squared_error_vs_persistence" in line for line in outcome.results.blessing_failures)
     assert outcome.results.pushed_model is None
     assert len(list((stock_run.workdir / "serving" / "stock").iterdir())) == 1
+    # Not pushed, yet usable on request, saying what it is.
+    header, *days = (Path(__file__).parent.parent / "data" / "stock" / "msft.csv").read_text().splitlines()
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join([header, *days[-15:]]) + "\n")
+    window = ("--set", "window_days=10")
+    trained = run_tfpipe(
+        "predict", "stock", str(recent), "--workdir", str(stock_run.workdir), "--latest-trained", *window
+    )
+    pushed = run_tfpipe("predict", "stock", str(recent), "--workdir", str(stock_run.workdir), *window)
+    assert trained.returncode == pushed.returncode == 0, trained.stderr + pushed.stderr
+    note, answer = trained.stdout.splitlines()
+    (latest,) = recent_runs(stock_run.workdir, "stock", limit=1)
+    assert note == f"Model trained by the run of {latest.started:%Y-%m-%d %H:%M:%S}: not blessed, not pushed."
+    assert answer.startswith(f"{recent}: forecast ") and answer != pushed.stdout.strip()
 
 
 def _bad_run(tmp_path, lines):

@@ -11,6 +11,7 @@ from typing import cast
 from components import tf_setup
 from components.models.contracts import ForecastRequestModule, Predict, RequestModule, SequenceRequestModule
 from pipelines.config import PipelineConfig
+from pipelines.outcome import RunOutcome
 from pipelines.run_log import output_to_log
 from pipelines.workdir import Workdir
 from tfpipe.commands import options
@@ -47,6 +48,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="with --server: deadline of each call (default: 10); a call UNAVAILABLE is tried 3 times",
     )
     parser.add_argument(
+        "--latest-trained",
+        action="store_true",
+        help="use the model the latest run trained, blessed or not (the first line says which run and "
+        "whether it was blessed), instead of the latest pushed version",
+    )
+    parser.add_argument(
         "--complete",
         action="store_true",
         help="for a pipeline that predicts the next step of a sequence (letters): predict step by step "
@@ -65,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         f"No {config.name} model has been pushed to {model_dir} yet; "
         f"run `tfpipe run {config.name}{options.workdir_option(args)}` first."
     )
-    if args.server is None and not model_dir.is_dir():
+    if args.latest_trained and args.server is not None:
+        raise options.UsageError("--latest-trained loads the model here; a model server serves pushed versions only.")
+    if args.server is None and not args.latest_trained and not model_dir.is_dir():
         raise options.UsageError(no_model)
     workdir.pipeline_dir.mkdir(parents=True, exist_ok=True)
     # TensorFlow's start-up messages go to the log, as in `tfpipe run`; the predictions to the terminal.
@@ -78,7 +87,14 @@ def run(args: argparse.Namespace) -> int:
             examples = requests.to_examples(args.inputs, config)
         except ValueError as error:
             raise options.UsageError(str(error)) from None
-        predict = _model(args, config, model_dir, no_model)
+        if args.latest_trained:
+            version, note = _latest_trained(args, workdir)
+            terminal.write(note + "\n")
+            from serving.predict import load
+
+            predict = load(version)
+        else:
+            predict = _model(args, config, model_dir, no_model)
         for name, line in zip(args.inputs, _lines(args, config, requests, examples, predict)):
             terminal.write(f"{name}: {line}\n")
     return 0
@@ -96,6 +112,28 @@ def _lines(
         forecasts = cast(ForecastRequestModule, requests)
         return [f"{line} for {forecasts.predicted_for(name, config)}" for name, line in zip(args.inputs, lines)]
     return lines
+
+
+def _latest_trained(args: argparse.Namespace, workdir: Workdir) -> tuple[Path, str]:
+    """The SavedModel the newest run with a trained model trained (cached or not), and a line saying
+    which run and whether it was blessed and pushed."""
+    from tfx.utils import path_utils
+
+    from pipelines import history, summary
+
+    for past in history.recent_runs(workdir.root, workdir.pipeline, limit=100):
+        trainer = RunOutcome.read(past.folder).components.get("Trainer") if past.status != "running or killed" else None
+        if trainer is None or trainer.execution_id is None or trainer.status == "failed":
+            continue
+        model = summary.outputs_of(str(workdir.metadata_path.resolve()), trainer.execution_id)["model"][0]
+        blessed = {True: "blessed", False: "not blessed", None: "not evaluated"}[past.blessed]
+        pushed = f"pushed as version {past.pushed_version}" if past.pushed_version else "not pushed"
+        note = f"Model trained by the run of {past.started:%Y-%m-%d %H:%M:%S}: {blessed}, {pushed}."
+        return Path(path_utils.serving_model_path(model.uri)), note
+    raise options.UsageError(
+        f"No {workdir.pipeline} run has trained a model in {workdir.root} yet; "
+        f"run `tfpipe run {workdir.pipeline}{options.workdir_option(args)}` first."
+    )
 
 
 def _model(args: argparse.Namespace, config: PipelineConfig, model_dir: Path, no_model: str) -> Predict:
