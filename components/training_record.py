@@ -4,9 +4,12 @@ history.csv          one row per epoch: train and evaluation loss and metrics
 training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
 model_summary.json   every layer with its weights' shapes and statistics (the notes'
                      parameter extraction, without writing weights to a text file)
+metrics.json         figures a pipeline's run_fn adds (name -> number), logged as MLflow metrics
 """
 
 import csv
+import json
+import os
 
 from tensorflow.io import gfile
 
@@ -14,6 +17,7 @@ HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
 SUMMARY_FILE = "model_summary.json"
 TENSORBOARD_DIR = "logs"
+METRICS_FILE = "metrics.json"
 
 
 def pyplot():
@@ -38,6 +42,22 @@ def write_history(history: dict[str, list[float]], path: str) -> None:
 def read_history(path: str) -> list[dict[str, float]]:
     with gfile.GFile(path) as f:
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def write_metrics(metrics: dict[str, float], model_run_dir: str) -> None:
+    """Adds `metrics` to the run's metrics file (METRICS_FILE)."""
+    path = os.path.join(model_run_dir, METRICS_FILE)
+    with gfile.GFile(path, "w") as f:
+        json.dump({**read_metrics(model_run_dir), **metrics}, f, indent=2)
+
+
+def read_metrics(model_run_dir: str) -> dict[str, float]:
+    """The metrics file's figures; none when the run_fn wrote none."""
+    path = os.path.join(model_run_dir, METRICS_FILE)
+    if not gfile.exists(path):
+        return {}
+    with gfile.GFile(path) as f:
+        return json.load(f)
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> None:

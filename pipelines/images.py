@@ -76,6 +76,25 @@ class AugmentationConfig:
     """Mirror top-bottom at random."""
 
 
+@dataclasses.dataclass
+class AutoencoderConfig:
+    """The notes' convolutional autoencoder, trained beside the classifier on the same training images:
+    its reconstruction error, served with every prediction, says how unlike those images an input is
+    (components/models/images/autoencoder.py)."""
+
+    enabled: bool = True
+    """false: no autoencoder; the model serves the class probabilities alone."""
+    code_size: int = 16
+    """Numbers in the code the encoder squeezes an image into: the smaller, the more an image must be like
+    the training images to come back whole."""
+    threshold_percentile: float = 99.0
+    """An input is flagged `unlike_training_data` when its reconstruction error is above this percentile of
+    the training images' errors (0-100, exclusive): 99 flags about 1 in 100 images like the training ones."""
+    train_steps: int = 0
+    """Training steps of the autoencoder (batches of model.batch_size); 0: as many as the classifier's
+    train_steps."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageTransformConfig(TransformConfig):
     """What the image preprocessing_fn reads (components/models/images/preprocessing.py)."""
@@ -132,6 +151,7 @@ class ImageConfig(PipelineConfig):
     """1 (grayscale) or 3 (RGB): every image is converted to this."""
     model: ImageModelConfig = dataclasses.field(default_factory=ImageModelConfig)
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+    autoencoder: AutoencoderConfig = dataclasses.field(default_factory=AutoencoderConfig)
     search_space: ImageSearchSpace = dataclasses.field(default_factory=ImageSearchSpace)
 
     def check_values(self) -> None:
@@ -150,6 +170,18 @@ class ImageConfig(PipelineConfig):
             raise ConfigError(
                 f"--set model.learning_rate_schedule={self.model.learning_rate_schedule}: "
                 f"expected one of {', '.join(SCHEDULES)}."
+            )
+        if self.autoencoder.code_size < 1:
+            raise ConfigError(f"--set autoencoder.code_size={self.autoencoder.code_size}: expected at least 1.")
+        if not 0 < self.autoencoder.threshold_percentile < 100:
+            raise ConfigError(
+                f"--set autoencoder.threshold_percentile={self.autoencoder.threshold_percentile}: "
+                "expected a percentile above 0 and below 100."
+            )
+        if self.autoencoder.train_steps < 0:
+            raise ConfigError(
+                f"--set autoencoder.train_steps={self.autoencoder.train_steps}: expected 0 (as many as the "
+                "classifier) or more."
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
