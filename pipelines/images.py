@@ -14,7 +14,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.precision import CHOICES as PRECISIONS
 from pipelines import files
-from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.config import AT_LEAST_0, AT_LEAST_1, ConfigError, PipelineConfig, Range, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
@@ -84,13 +84,15 @@ class AutoencoderConfig:
 
     enabled: bool = True
     """false: no autoencoder; the model serves the class probabilities alone."""
-    code_size: int = 16
+    code_size: int = dataclasses.field(default=16, metadata={"range": AT_LEAST_1})
     """Numbers in the code the encoder squeezes an image into: the smaller, the more an image must be like
     the training images to come back whole."""
-    threshold_percentile: float = 99.0
+    threshold_percentile: float = dataclasses.field(
+        default=99.0, metadata={"range": Range(low=0, high=100, low_included=False, high_included=False)}
+    )
     """An input is flagged `unlike_training_data` when its reconstruction error is above this percentile of
     the training images' errors (0-100, exclusive): 99 flags about 1 in 100 images like the training ones."""
-    train_steps: int = 0
+    train_steps: int = dataclasses.field(default=0, metadata={"range": AT_LEAST_0})
     """Training steps of the autoencoder (batches of model.batch_size); 0: as many as the classifier's
     train_steps."""
 
@@ -170,18 +172,6 @@ class ImageConfig(PipelineConfig):
             raise ConfigError(
                 f"--set model.learning_rate_schedule={self.model.learning_rate_schedule}: "
                 f"expected one of {', '.join(SCHEDULES)}."
-            )
-        if self.autoencoder.code_size < 1:
-            raise ConfigError(f"--set autoencoder.code_size={self.autoencoder.code_size}: expected at least 1.")
-        if not 0 < self.autoencoder.threshold_percentile < 100:
-            raise ConfigError(
-                f"--set autoencoder.threshold_percentile={self.autoencoder.threshold_percentile}: "
-                "expected a percentile above 0 and below 100."
-            )
-        if self.autoencoder.train_steps < 0:
-            raise ConfigError(
-                f"--set autoencoder.train_steps={self.autoencoder.train_steps}: expected 0 (as many as the "
-                "classifier) or more."
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
