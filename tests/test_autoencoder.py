@@ -14,9 +14,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conftest import REPO_ROOT, PipelineRun, run_tfpipe
+from tensorflow_transform import TFTransformOutput
 
+from components.models import training
 from components.models.images import autoencoder, features, prediction_inputs
+from components.models.images.model import _serving_signatures, build_classifier
 from pipelines.config import ConfigError, apply_overrides
+from pipelines.images import AugmentationConfig, ImageModelConfig
 from pipelines.registry import config_for
 from serving.client import PredictionClient
 from serving.model_server import ModelServer, ServerOptions
@@ -206,3 +210,30 @@ def test_mlflow_records_the_share_flagged_the_histogram_and_the_worst_images(mni
     )
     assert record["eval_images"] == 1000 and record["train_images"] == 5000
     assert record["eval_share_flagged"] == pytest.approx(share)
+
+
+def test_without_the_autoencoder_the_signatures_serve_the_classifier_alone(mnist_run: PipelineRun, tmp_path):
+    """`autoencoder.enabled=false`: the run_fn passes no autoencoder; with one, its fields join the answer."""
+    (transform_graph,) = (mnist_run.workdir / "mnist" / "pipeline_root" / "Transform" / "transform_graph").iterdir()
+    transform_output = TFTransformOutput(str(transform_graph))
+    digits = tf.constant(_pngs(DATA / "mnist" / "mnist_test.tfrecord.gz", 4))
+    answers = {}
+    for name, familiarity in (("alone", None), ("with", (autoencoder.build((28, 28, 1), 4), 0.05))):
+        classifier = build_classifier(ImageModelConfig(name="lenet5"), AugmentationConfig(), (28, 28, 1), 10)
+        signatures = _serving_signatures(classifier, transform_output, list("0123456789"), familiarity)
+        classifier.save(tmp_path / name, save_format="tf", signatures=signatures)
+        answers[name] = tf.saved_model.load(str(tmp_path / name)).signatures["encoded_images"](image=digits)
+    assert set(answers["alone"]) == {"probabilities", "class_id", "class_name"}
+    assert set(answers["with"]) == {"probabilities", "class_id", "class_name", *FIELDS}
+    errors = answers["with"][features.ERROR_OUTPUT].numpy()
+    np.testing.assert_array_equal(answers["with"][features.FLAG_OUTPUT].numpy(), errors > 0.05)
+    np.testing.assert_allclose(answers["with"][features.THRESHOLD_OUTPUT].numpy(), [0.05] * 4)
+
+
+def test_a_warm_start_reads_the_classifier_beside_the_autoencoder(mnist_model):
+    classifier = build_classifier(ImageModelConfig(name="lenet5"), AugmentationConfig(), (28, 28, 1), 10)
+    training.warm_start(classifier, str(mnist_model))
+    pngs = _pngs(DATA / "mnist" / "mnist_test.tfrecord.gz", 8)
+    pixels = np.stack([np.asarray(tf.io.decode_png(png), np.float32) / 255 for png in pngs])
+    served = tf.saved_model.load(str(mnist_model)).signatures["encoded_images"](image=tf.constant(pngs))
+    np.testing.assert_allclose(classifier(pixels).numpy(), served["probabilities"].numpy(), atol=1e-4)
