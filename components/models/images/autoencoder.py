@@ -6,13 +6,14 @@ Conv2DTranspose decoder draws the image back from it. Trained on the training im
 back images like them well and others badly, so its reconstruction error (the mean squared difference
 of the pixels, in [0, 1] units) measures how unlike the training images an input is. The threshold is
 the `autoencoder.threshold_percentile`th percentile of the errors of training images held out of its
-fit (every fifth of the train split); the serving
-signatures return the error, the threshold and `unlike_training_data` (error above the threshold)
-beside the class probabilities (components/models/images/model.py).
+fit (every fifth of the train split); the serving signatures return the error, the threshold and
+`unlike_training_data` (error above the threshold) beside the class probabilities
+(components/models/images/model.py).
 
 Beside the Trainer's record (`model_run`, which MlflowTracker logs) it writes the threshold and the
 share of the eval split flagged (`autoencoder.json`; the figures also in training_record's metrics
-file), a histogram of the errors of both splits (`reconstruction_errors.png`) and the
+file), a histogram of the errors of the held-out training images and the eval split
+(`reconstruction_errors.png`) and the
 worst-reconstructed eval images beside their reconstructions (`worst_reconstructed.png`).
 """
 
@@ -39,7 +40,8 @@ WORST_FILE = "worst_reconstructed.png"
 
 # Every HELD_OUT_EVERY-th image of the train split is left out of the autoencoder's fit and sets the
 # threshold: it learns the images it fits by heart, so their errors are smaller than those of new images
-# like them, and a threshold from them flagged 8% of mnist's unseen digits at the 99th percentile.
+# like them, and a threshold from them flags far more new images than the percentile says
+# (docs/pipelines.md, the autoencoder).
 HELD_OUT_EVERY = 5
 # Images the fit's shuffle draws from, as the classifier's (components/models/training.py).
 _SHUFFLE_BUFFER = 50_000
