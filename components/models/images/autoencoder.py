@@ -75,12 +75,17 @@ def build(input_shape: tuple[int, int, int], code_size: int) -> keras.Model:
     return autoencoder
 
 
+# Plain TensorFlow ops, called inside the serving signatures: not for autograph to convert. Converted, the
+# call from serve_examples failed in a default fashion_mnist run ("tf__reconstruction_error() takes 2
+# positional arguments but 3 were given", at export, after both models had trained).
+@tf.autograph.experimental.do_not_convert
 def reconstruction_error(autoencoder: keras.Model, pixels: tf.Tensor) -> tf.Tensor:
     """The mean squared difference between each image of `pixels` [batch, height, width, channels] and its
     reconstruction: [batch]."""
     return tf.reduce_mean(tf.math.squared_difference(autoencoder(pixels), pixels), axis=[1, 2, 3])
 
 
+@tf.autograph.experimental.do_not_convert
 def serving_outputs(autoencoder: keras.Model, threshold: float, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
     """What the serving signatures return beside the class probabilities, one value per image."""
     error = reconstruction_error(autoencoder, pixels)
