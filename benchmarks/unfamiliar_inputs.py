@@ -66,8 +66,10 @@ def training_cost(workdir: Path, pipeline: str) -> list[Value]:
 
     outcomes = [RunOutcome.read(run) for run in sorted((workdir / pipeline / "runs").iterdir())]
     trainer = [outcome.components["Trainer"] for outcome in outcomes if "Trainer" in outcome.components][-1]
-    records = sorted((workdir / pipeline / "pipeline_root" / "Trainer" / "model_run").glob("*/autoencoder.json"))
-    autoencoder_seconds = json.loads(records[-1].read_text())["train_seconds"]
+    # The newest Trainer execution's record: folders are named by execution id.
+    records = (workdir / pipeline / "pipeline_root" / "Trainer" / "model_run").glob("*/autoencoder.json")
+    newest = max(records, key=lambda record: int(record.parent.name))
+    autoencoder_seconds = json.loads(newest.read_text())["train_seconds"]
     trainer_seconds = float(trainer.seconds or 0.0)
     return [
         pipeline,
