@@ -205,6 +205,15 @@ BENCHMARKS = (
         in_make_bench=False,
     ),
     Benchmark(
+        "unfamiliar_inputs",
+        "The share of images the mnist and fashion_mnist models' autoencoders flag as unlike their training "
+        "images: their own unseen test images and each other's, through tfpipe predict's path; the autoencoder's "
+        "training time",
+        "unfamiliar_inputs.py",
+        ("--workdir", f"{BENCH_DIR}/unfamiliar_inputs"),
+        in_make_bench=False,
+    ),
+    Benchmark(
         "model_search_letters",
         "The letters models searched by the Tuner (8 trials of 400 steps) against the default GRU, same budget",
         "model_search.py",

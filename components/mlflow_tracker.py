@@ -196,6 +196,7 @@ def _log_training(client, run_id, model_run) -> None:
         for name, value in row.items()
         if name != "epoch"
     ]
+    metrics += [Metric(name, value, now, 0) for name, value in training_record.read_metrics(model_run.uri).items()]
     client.log_batch(run_id, metrics=metrics)
     # The shared record (components/training_record.py) and whatever the pipeline's run_fn adds.
     for name in fileio.listdir(model_run.uri):

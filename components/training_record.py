@@ -7,6 +7,7 @@ weights.txt          every trainable variable's name, shape and values, as the n
 model_summary.txt    Keras' `model.summary()`, nested models expanded
 architecture.dot     Keras' `plot_model` diagram as Graphviz DOT text; architecture.png beside it
                      where Graphviz's `dot` program is installed (components/model_inspection.py)
+metrics.json         figures a pipeline's run_fn adds (name -> number), logged as MLflow metrics
 
 Beside the SavedModel (`Format-Serving`, TFX's) in the Trainer's Model artifact, the same model in the
 notes' other saving formats: `Format-HDF5/model.h5` (the whole model) and `Format-Checkpoint/weights`
@@ -14,6 +15,8 @@ notes' other saving formats: `Format-HDF5/model.h5` (the whole model) and `Forma
 """
 
 import csv
+import json
+import os
 
 from tensorflow.io import gfile
 
@@ -30,6 +33,7 @@ HDF5_DIR = "Format-HDF5"
 HDF5_FILE = f"{HDF5_DIR}/model.h5"
 CHECKPOINT_DIR = "Format-Checkpoint"
 CHECKPOINT_PREFIX = f"{CHECKPOINT_DIR}/weights"
+METRICS_FILE = "metrics.json"
 
 
 def pyplot():
@@ -54,6 +58,22 @@ def write_history(history: dict[str, list[float]], path: str) -> None:
 def read_history(path: str) -> list[dict[str, float]]:
     with gfile.GFile(path) as f:
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def write_metrics(metrics: dict[str, float], model_run_dir: str) -> None:
+    """Adds `metrics` to the run's metrics file (METRICS_FILE)."""
+    path = os.path.join(model_run_dir, METRICS_FILE)
+    with gfile.GFile(path, "w") as f:
+        json.dump({**read_metrics(model_run_dir), **metrics}, f, indent=2)
+
+
+def read_metrics(model_run_dir: str) -> dict[str, float]:
+    """The metrics file's figures; none when the run_fn wrote none."""
+    path = os.path.join(model_run_dir, METRICS_FILE)
+    if not gfile.exists(path):
+        return {}
+    with gfile.GFile(path) as f:
+        return json.load(f)
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> None:

@@ -14,7 +14,7 @@ from typing import ClassVar
 from components.example_gen import layouts
 from components.precision import CHOICES as PRECISIONS
 from pipelines import files
-from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, Setting, TransformConfig
+from pipelines.config import AT_LEAST_0, AT_LEAST_1, ConfigError, PipelineConfig, Range, Setting, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/images/zoo.py MODELS, by name (checked before anything runs): the notes' six
@@ -79,6 +79,27 @@ class AugmentationConfig:
     """Mirror top-bottom at random."""
 
 
+@dataclasses.dataclass
+class AutoencoderConfig:
+    """The notes' convolutional autoencoder, trained beside the classifier on the same training images:
+    its reconstruction error, served with every prediction, says how unlike those images an input is
+    (components/models/images/autoencoder.py)."""
+
+    enabled: bool = True
+    """false: no autoencoder; the model serves the class probabilities alone."""
+    code_size: int = dataclasses.field(default=16, metadata={"range": AT_LEAST_1})
+    """Numbers in the code the encoder squeezes an image into: the smaller, the more an image must be like
+    the training images to come back whole."""
+    threshold_percentile: float = dataclasses.field(
+        default=99.0, metadata={"range": Range(low=0, high=100, low_included=False, high_included=False)}
+    )
+    """An input is flagged `unlike_training_data` when its reconstruction error is above this percentile of
+    the training images' errors (0-100, exclusive): 99 flags about 1 in 100 images like the training ones."""
+    train_steps: int = dataclasses.field(default=0, metadata={"range": AT_LEAST_0})
+    """Training steps of the autoencoder (batches of model.batch_size); 0: as many as the classifier's
+    train_steps."""
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageTransformConfig(TransformConfig):
     """What the image preprocessing_fn reads (components/models/images/preprocessing.py)."""
@@ -139,6 +160,7 @@ class ImageConfig(PipelineConfig):
     pixels anyway). PIL refuses more than about 179 million whatever this says."""
     model: ImageModelConfig = dataclasses.field(default_factory=ImageModelConfig)
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+    autoencoder: AutoencoderConfig = dataclasses.field(default_factory=AutoencoderConfig)
     search_space: ImageSearchSpace = dataclasses.field(default_factory=ImageSearchSpace)
 
     def check_values(self) -> None:

@@ -171,3 +171,7 @@ def test_the_docs_curl_lines_get_each_json_signatures_answer(served):
     assert [len(p["letter"]) >= 1 for p in by_model["letters"]["predictions"]] == [True, True]
     assert by_model["spoken_digits"]["predictions"][0]["class_name"] in [str(d) for d in range(10)]
     assert len(by_model["stock"]["predictions"]) == 1 and len(by_model["digits"]["predictions"]) == 1
+    # The autoencoder's fields beside the class (components/models/images/autoencoder.py), as the docs show them.
+    digit = by_model["digits"]["predictions"][0]
+    assert isinstance(digit["unlike_training_data"], bool)
+    assert digit["unlike_training_data"] == (digit["reconstruction_error"] > digit["reconstruction_threshold"])

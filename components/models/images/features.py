@@ -10,3 +10,9 @@ CHANNELS_KEY = "channels"
 
 # Transformed: the image decoded, converted and resized, floats in [0, 1], [height, width, channels].
 PIXELS_KEY = "pixels"
+
+# Serving outputs of the autoencoder beside the classifier's (components/models/images/autoencoder.py),
+# one value per image: its reconstruction error, the threshold, and whether the error is above it.
+ERROR_OUTPUT = "reconstruction_error"
+THRESHOLD_OUTPUT = "reconstruction_threshold"
+FLAG_OUTPUT = "unlike_training_data"

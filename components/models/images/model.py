@@ -1,7 +1,9 @@
 """Trainer module for image classification: a zoo model behind optional augmentation, as a TFX run_fn.
 
 The exported SavedModel has two signatures, both returning `probabilities` (one per class),
-`class_id` and `class_name`:
+`class_id` and `class_name`, and with the autoencoder (`autoencoder.enabled`, trained in the same run
+after the classifier: components/models/images/autoencoder.py) `reconstruction_error`,
+`reconstruction_threshold` and `unlike_training_data`:
   serving_default  serialized tf.Examples with the encoded image in `image` (what TFMA, the
                    embedded server and `tfpipe predict` send)
   encoded_images   the encoded images themselves, a string tensor `image`
@@ -24,8 +26,9 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import precision
 from components.models import training, tuning
-from components.models.images import features, zoo
+from components.models.images import autoencoder, features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
+from pipelines.tuning import TRIALS_DIR_KEY
 
 
 def augmentation_layers(augmentation: AugmentationConfig, seed: int) -> list[keras.layers.Layer]:
@@ -79,9 +82,17 @@ def build_classifier(
     return built
 
 
-def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput, class_names: list[str]) -> dict:
-    # Keep the Transform layer on the model so it is tracked and saved with it.
+def _serving_signatures(
+    model: keras.Model,
+    transform_output: TFTransformOutput,
+    class_names: list[str],
+    familiarity: tuple[keras.Model, float] | None = None,
+) -> dict:
+    """`familiarity`: the autoencoder and its threshold, whose outputs join the classifier's; None without."""
+    # Keep the Transform layer (and the autoencoder) on the model so they are tracked and saved with it.
     model.tft_layer = transform_output.transform_features_layer()
+    if familiarity:
+        model.autoencoder, threshold = familiarity
     names = tf.constant(class_names)
 
     def classify(encoded_images):
@@ -89,7 +100,10 @@ def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput,
         pixels = model.tft_layer({features.IMAGE_KEY: tf.reshape(encoded_images, [-1, 1])})[features.PIXELS_KEY]
         probabilities = model(pixels)
         class_id = tf.argmax(probabilities, axis=1)
-        return {"probabilities": probabilities, "class_id": class_id, "class_name": tf.gather(names, class_id)}
+        outputs = {"probabilities": probabilities, "class_id": class_id, "class_name": tf.gather(names, class_id)}
+        if familiarity:
+            outputs.update(autoencoder.serving_outputs(model.autoencoder, threshold, pixels))
+        return outputs
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve_examples(serialized_examples):
@@ -135,12 +149,24 @@ def run_fn(fn_args: FnArgs) -> None:
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
+    # A model search's trials are scored by the classifier alone: no autoencoder for them.
+    familiarity = None
+    if config.autoencoder.enabled and TRIALS_DIR_KEY not in fn_args.custom_config:
+        familiarity = autoencoder.train(
+            config.autoencoder,
+            fn_args,
+            transform_output,
+            input_shape,
+            config.model.batch_size,
+            config.model.seed,
+            config.cache_in_memory,
+        )
     exported = model if policy == precision.FLOAT32_POLICY else float32_copy(model, build)
     training.export_formats(exported, fn_args)
     exported.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures=_serving_signatures(exported, transform_output, list(config.class_names)),
+        signatures=_serving_signatures(exported, transform_output, list(config.class_names), familiarity),
     )
 
 

@@ -127,6 +127,13 @@ def _png(image: Image.Image) -> bytes:
 
 
 def describe(outputs: dict[str, np.ndarray], index: int) -> str:
-    """The predicted class and its probability."""
+    """The predicted class and its probability, and with the autoencoder's outputs whether the image is
+    unlike the training images (components/models/images/autoencoder.py)."""
     class_id = int(outputs["class_id"][index])
-    return f"{outputs['class_name'][index].decode()} (probability {outputs['probabilities'][index][class_id]:.3f})"
+    line = f"{outputs['class_name'][index].decode()} (probability {outputs['probabilities'][index][class_id]:.3f})"
+    if features.FLAG_OUTPUT not in outputs:
+        return line
+    error = float(outputs[features.ERROR_OUTPUT][index])
+    threshold = float(outputs[features.THRESHOLD_OUTPUT][index])
+    likeness = "unlike" if outputs[features.FLAG_OUTPUT][index] else "like"
+    return f"{line}; {likeness} the training images: reconstruction error {error:.2g}, threshold {threshold:.2g}"
