@@ -121,8 +121,11 @@ def test_cifar10_with_the_notes_baseline_class_is_blessed_and_pushed(notes_cifar
 
 
 def _trainer_dirs(run: PipelineRun, output: str) -> Path:
-    """The Trainer's `model` or `model_run` artifact folder of the run's pipeline root."""
-    (folder,) = [path for path in run.workdir.rglob(f"Trainer/{output}/*") if path.is_dir()]
+    """The Trainer's `model` or `model_run` artifact folder of the fixture's run: by its Trainer
+    execution, since other tests add runs (and named pipelines) to the shared workdirs."""
+    execution = run.outcome.components["Trainer"].execution_id
+    folder = run.workdir / run.outcome.pipeline / "pipeline_root" / "Trainer" / output / str(execution)
+    assert folder.is_dir(), folder
     return folder
 
 

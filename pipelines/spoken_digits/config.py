@@ -224,6 +224,11 @@ class SpokenDigitsConfig(PipelineConfig):
                 "use split=speaker or split=fsdd."
             )
 
+    def reader_options(self) -> dict:
+        """What the WAV reader checks each recording against (components/models/spoken_digits/ingest.py):
+        the ExampleGen's and `tfpipe predict`'s alike."""
+        return {"sample_rate": self.sample_rate, "max_seconds": self.max_recording_seconds}
+
     def split_rule(self) -> dict | None:
         """FileExampleGen's rule for the eval split (an example whose `feature` is one of `eval_values`)."""
         if self.split == "speaker":
@@ -238,7 +243,7 @@ class SpokenDigitsConfig(PipelineConfig):
             self,
             class_names=self.class_names,
             reader=self.example_reader,
-            reader_options={"sample_rate": self.sample_rate, "max_seconds": self.max_recording_seconds},
+            reader_options=self.reader_options(),
             name_fields=features.NAME_FIELDS,
             split_rule=self.split_rule(),
             component_id="AudioExampleGen",

@@ -20,7 +20,7 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
             raise ValueError(f"{name} is not a file; expected the path of a WAV recording.")
         content = path.read_bytes()
         try:
-            ingest.read(content, {"sample_rate": config.sample_rate})
+            ingest.read(content, config.reader_options())
         except ValueError as error:
             raise ValueError(
                 f"{name} {error}; expected a 16-bit PCM WAV recording at {config.sample_rate} Hz."
