@@ -84,11 +84,16 @@ def test_help_as_a_command():
     assert "no command 'rnus'" in unknown.stderr
 
 
-def test_the_workdir_can_come_before_the_command(tmp_path):
-    run_dir = tmp_path / "iris" / "runs" / "20261123-101500"
+def _failed_iris_run(workdir: Path) -> None:
+    """A workdir holding one iris run's record: failed, started 2026-11-23 10:15:00."""
+    run_dir = workdir / "iris" / "runs" / "20261123-101500"
     run_dir.mkdir(parents=True)
     (run_dir / "run.log").write_text("")
     RunOutcome("iris", "failed", seconds=3.5).write(run_dir)
+
+
+def test_the_workdir_can_come_before_the_command(tmp_path):
+    _failed_iris_run(tmp_path)
     before = run_tfpipe("--workdir", str(tmp_path), "runs")
     assert before.returncode == 0, before.stderr
     assert "2026-11-23 10:15:00  iris      failed" in before.stdout
@@ -105,10 +110,7 @@ def test_a_blessing_threshold_outside_its_metrics_range_is_refused():
 
 
 def test_the_workdir_can_be_set_once_in_the_environment(tmp_path):
-    run_dir = tmp_path / "iris" / "runs" / "20261123-101500"
-    run_dir.mkdir(parents=True)
-    (run_dir / "run.log").write_text("")
-    RunOutcome("iris", "failed", seconds=3.5).write(run_dir)
+    _failed_iris_run(tmp_path)
     env = {**__import__("os").environ, "TFPIPE_WORKDIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "tfpipe.cli", "runs"], capture_output=True, text=True, cwd=REPO_ROOT, env=env

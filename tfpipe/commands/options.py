@@ -40,8 +40,8 @@ def add_global_workdir(parser: argparse.ArgumentParser) -> None:
 
 def resolve_workdir(args: argparse.Namespace) -> None:
     """The command's --workdir: given after the command, else before it, else the default."""
-    if hasattr(args, "workdir") and args.workdir is None:
-        args.workdir = args.global_workdir or _default_workdir()
+    if hasattr(args, "workdir"):
+        args.workdir = workdir_of(args)
 
 
 def _default_workdir() -> Path:
@@ -91,7 +91,8 @@ def _from_cwd(key: str, value: Setting) -> tuple[str, Setting]:
 
 
 def workdir_of(args: argparse.Namespace) -> Path:
-    """The command's --workdir, or the default for a command that has none."""
+    """The command's --workdir: given after the command, else before it, else the default (also for a
+    command that has none, and for completion, which runs before resolve_workdir)."""
     return Path(getattr(args, "workdir", None) or getattr(args, "global_workdir", None) or _default_workdir())
 
 
