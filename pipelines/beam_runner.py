@@ -18,9 +18,17 @@ ORCHESTRATOR = Orchestrator("beam")
 
 
 def run_pipeline(
-    config: PipelineConfig, workdir: Workdir, beam_pipeline_args: list[str], on_progress: in_process.ProgressCallback
+    config: PipelineConfig,
+    workdir: Workdir,
+    beam_pipeline_args: list[str],
+    on_progress: in_process.ProgressCallback,
+    compare_with_blessed: bool = True,
 ) -> dict[str, in_process.ComponentRun]:
     pipeline = create_pipeline(
-        config, **workdir.pipeline_locations(), beam_pipeline_args=beam_pipeline_args, orchestrator=ORCHESTRATOR
+        config,
+        **workdir.pipeline_locations(),
+        beam_pipeline_args=beam_pipeline_args,
+        compare_with_blessed=compare_with_blessed,
+        orchestrator=ORCHESTRATOR,
     )
     return in_process.run_pipeline(pipeline, BeamDagRunner(), on_progress)

@@ -70,6 +70,8 @@ def create_pipeline(
     metadata_path: str | None = None,
     beam_pipeline_args: list[str] | None = None,
     orchestrator: Orchestrator = LOCAL,
+    *,
+    compare_with_blessed: bool = True,
 ) -> Pipeline:
     """Wires the standard components in the order the data flows.
 
@@ -83,6 +85,8 @@ def create_pipeline(
       metadata_path: ML Metadata sqlite file; None leaves the connection to the orchestrator.
       beam_pipeline_args: options for the Beam pipelines inside the data components (pipelines/beam_profiles.py).
       orchestrator: the orchestrator that runs it (local, beam, airflow, kubeflow).
+      compare_with_blessed: False leaves out the latest blessed model, as the Evaluator's baseline and
+        as the warm start: for a run whose model answers another label or other classes (pipelines/run.py).
     """
     run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name).to_json()
     # The run id, filled in when the run starts. A component given it differs every
@@ -131,7 +135,7 @@ def create_pipeline(
     transform.add_upstream_node(validation_gate)
 
     # With warm_start, finds the latest blessed model, whose weights the Trainer starts from.
-    warm_start_resolver = latest_blessed_model_resolver() if config.warm_start else None
+    warm_start_resolver = latest_blessed_model_resolver() if config.warm_start and compare_with_blessed else None
 
     # With tuning.trials > 0, searches the config's search space, a model trained per trial: its best
     # values go to the Trainer. Its trials are kept under the pipeline root, where a killed search resumes.
@@ -164,13 +168,17 @@ def create_pipeline(
     )
 
     # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
-    model_resolver = baseline_resolver(trainer.outputs["model"] if orchestrator.own_baseline_strategy else None)
+    model_resolver = (
+        baseline_resolver(trainer.outputs["model"] if orchestrator.own_baseline_strategy else None)
+        if compare_with_blessed
+        else None
+    )
 
     # Scores the model on the eval split with TFMA and blesses it if it meets the thresholds.
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=model_resolver.outputs["model"] if model_resolver else None,
         eval_config=eval_config(config),
     )
 
@@ -219,7 +227,7 @@ def create_pipeline(
             *([warm_start_resolver] if warm_start_resolver else []),
             *([tuner] if tuner else []),
             trainer,
-            model_resolver,
+            *([model_resolver] if model_resolver else []),
             evaluator,
             pusher,
             mlflow_tracker,

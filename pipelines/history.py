@@ -43,6 +43,20 @@ def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> 
     return sorted(runs, key=lambda run: (run.started, run.folder.name), reverse=True)[:limit]
 
 
+def latest_blessed(workdir: Path, pipeline: str) -> tuple[Path, RunOutcome] | None:
+    """The folder and record of `pipeline`'s newest run whose model was blessed; None if it has none."""
+    folders = sorted((workdir / pipeline / "runs").glob("*"), key=lambda folder: folder.name, reverse=True)
+    for folder in folders:
+        if has_record(folder):
+            try:
+                outcome = RunOutcome.read(folder)
+            except (OSError, ValueError, TypeError):
+                continue
+            if outcome.results.blessed:
+                return folder, outcome
+    return None
+
+
 def _past_run(pipeline: str, folder: Path) -> PastRun:
     stamp = folder.name.split("-")
     started = datetime.datetime.strptime("-".join(stamp[:2]), "%Y%m%d-%H%M%S")

@@ -11,9 +11,17 @@ from pipelines.workdir import Workdir
 
 
 def run_pipeline(
-    config: PipelineConfig, workdir: Workdir, beam_pipeline_args: list[str], on_progress: in_process.ProgressCallback
+    config: PipelineConfig,
+    workdir: Workdir,
+    beam_pipeline_args: list[str],
+    on_progress: in_process.ProgressCallback,
+    compare_with_blessed: bool = True,
 ) -> dict[str, in_process.ComponentRun]:
     pipeline = create_pipeline(
-        config, **workdir.pipeline_locations(), beam_pipeline_args=beam_pipeline_args, orchestrator=LOCAL
+        config,
+        **workdir.pipeline_locations(),
+        beam_pipeline_args=beam_pipeline_args,
+        compare_with_blessed=compare_with_blessed,
+        orchestrator=LOCAL,
     )
     return in_process.run_pipeline(pipeline, LocalDagRunner(), on_progress)

@@ -64,6 +64,11 @@ class RunOutcome:
     based_on: str | None = None
     """A named pipeline's shipped pipeline (pipelines/named.py), whose metrics and code it has."""
     runner: str = ""
+    label_key: str | None = None
+    label_classes: list[str] = dataclasses.field(default_factory=list)
+    """What the model answers: the label, and its class names by class index (empty for a number)."""
+    not_compared: str | None = None
+    """Why this run's model was not compared with the latest blessed one (pipelines/run.py)."""
     beam_pipeline_args: list[str] = dataclasses.field(default_factory=list)
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     tracking_uri: str = ""

@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import Protocol, TextIO
 
 from components import tf_setup
-from pipelines import interrupts, up_to_date
+from pipelines import history, interrupts, up_to_date
 from pipelines.config import PipelineConfig
 from pipelines.outcome import RunOutcome
 from pipelines.progress import ComponentRun
@@ -26,10 +26,12 @@ from pipelines.run_log import output_to_log
 from pipelines.workdir import Workdir
 
 # `tfpipe run --runner`: the modules that run a pipeline on this machine, each with a
-# run_pipeline(config, workdir, beam_pipeline_args, on_progress).
+# run_pipeline(config, workdir, beam_pipeline_args, on_progress, compare_with_blessed).
 RUNNERS = {"local": "pipelines.local_runner", "beam": "pipelines.beam_runner"}
 # The step before the first component, as the console shows it.
 LOADING_STEP = "load TensorFlow and TFX"
+# Class names a sentence about a label names before "...".
+_CLASSES_SHOWN = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,13 +158,20 @@ def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, obse
         beam_pipeline_args=request.beam_args,
         config=config.to_dict(),
         tracking_uri=workdir.tracking()[0],
+        label_key=config.label_key,
+        label_classes=list(config.label_class_names()),
     )
+    outcome.not_compared = label_change(outcome, workdir)
+    if outcome.not_compared:
+        observer.notice(outcome.not_compared)
     known_runs, notes = recovery.before_run(config.name, metadata_path, outcome.tracking_uri)
     for note in notes:
         observer.notice(note)
     outcome.recovered = notes
     try:
-        runner.run_pipeline(config, workdir, request.beam_args, record)
+        runner.run_pipeline(
+            config, workdir, request.beam_args, record, compare_with_blessed=outcome.not_compared is None
+        )
     except BaseException as error:  # A failing component: report it, keep its traceback in the log.
         interruption = interrupts.as_interruption(error)
         if interruption is None and not isinstance(error, Exception):
@@ -185,6 +194,37 @@ def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, obse
     outcome.results = summary.summarize(metadata_path, finished, config, run_dir)
     outcome.components = components
     return outcome
+
+
+def label_change(outcome: RunOutcome, workdir: Workdir) -> str | None:
+    """Why the model of the run `outcome` starts cannot be compared with the latest blessed model of its
+    pipeline: that model answers another label, or other classes, than this run's data (a data folder
+    of other classes under the same pipeline name). None when it answers the same, when there is
+    none, or when its record is older than label records."""
+    latest = history.latest_blessed(workdir.root, outcome.pipeline)
+    if latest is None:
+        return None
+    folder, blessed = latest
+    if blessed.label_key is None or (blessed.label_key, blessed.label_classes) == (
+        outcome.label_key,
+        outcome.label_classes,
+    ):
+        return None
+    return (
+        f"The latest blessed {outcome.pipeline} model (run {folder.name}) answers "
+        f"{_answers(blessed.label_key, blessed.label_classes)}, and this run's data "
+        f"{_answers(outcome.label_key, outcome.label_classes)}: the new model is not compared with it or "
+        "warm-started from it, and if its own thresholds bless it, it replaces it in serving; "
+        "give it its own name with --name NAME to keep both."
+    )
+
+
+def _answers(label_key: str | None, classes: list[str]) -> str:
+    """`species with 3 classes (setosa, versicolor, virginica)`, the first few classes only."""
+    if not classes:
+        return f"{label_key} as a number"
+    shown = ", ".join(classes[:_CLASSES_SHOWN]) + (", ..." if len(classes) > _CLASSES_SHOWN else "")
+    return f"{label_key} with {len(classes)} classes ({shown})"
 
 
 def _interrupted(

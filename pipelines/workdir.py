@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,16 @@ class WorkdirBusyError(Exception):
 
 class WorkdirNotWritableError(Exception):
     """The workdir (or the pipeline's folder in it) cannot be created or written: one sentence saying why."""
+
+
+class PipelineLocations(typing.TypedDict):
+    """create_pipeline's arguments that say where a run keeps everything."""
+
+    pipeline_root: str
+    serving_dir: str
+    tracking_uri: str
+    tracking_artifact_root: str
+    metadata_path: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +86,7 @@ class Workdir:
         self.mlflow_db.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{self.mlflow_db.resolve()}", str(self.mlflow_artifacts.resolve())
 
-    def pipeline_locations(self) -> dict[str, str]:
+    def pipeline_locations(self) -> PipelineLocations:
         """create_pipeline's arguments for where a run on this machine keeps everything."""
         tracking_uri, tracking_artifact_root = self.tracking()
         return {

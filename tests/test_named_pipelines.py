@@ -10,11 +10,15 @@ from conftest import REPO_ROOT, PipelineRun, last_outcome, run_tfpipe
 
 from components.example_gen import layouts
 from pipelines import files, named
-from pipelines.config import ConfigError, apply_settings
+from pipelines.config import ConfigError, apply_overrides, apply_settings
+from pipelines.factory import create_pipeline
 from pipelines.fashion_mnist.config import FashionMnistConfig
 from pipelines.mnist.config import MnistConfig
-from pipelines.registry import UnknownPipelineError
+from pipelines.outcome import RunOutcome
+from pipelines.registry import UnknownPipelineError, config_for
+from pipelines.run import label_change
 from pipelines.spoken_digits.config import SpokenDigitsConfig
+from pipelines.workdir import Workdir
 
 # A name is a folder, an experiment and a served model: some cannot be one.
 BAD_NAMES = {
@@ -158,6 +162,7 @@ def test_a_named_variant_of_mnist_never_touches_the_mnist_model(mnist_run: Pipel
     assert f"class_names={','.join(class_names)} (read from" in process.stdout
     outcome = last_outcome(workdir, "my_fashion")
     assert (outcome.pipeline, outcome.based_on, outcome.results.blessed) == ("my_fashion", "mnist", True)
+    assert (outcome.label_key, outcome.label_classes, outcome.not_compared) == ("label", class_names, None)
     assert _served(workdir, "mnist") == mnist_served
     assert len(list((workdir / "serving" / "my_fashion").iterdir())) == 1
     record = json.loads((workdir / "my_fashion" / named.RECORD).read_text())
@@ -179,6 +184,55 @@ def test_a_named_variant_of_mnist_never_touches_the_mnist_model(mnist_run: Pipel
     assert line.endswith(f"Named pipeline on mnist's code and defaults. Data: {tmp_path / 'fashion'}")
     runs = run_tfpipe("runs", "my_fashion", "--workdir", str(workdir))
     assert "my_fashion" in runs.stdout and "sparse_categorical_accuracy" in runs.stdout
+
+
+def _blessed_record(workdir: Path, stamp: str, classes: list[str]) -> None:
+    run_dir = workdir / "mnist" / "runs" / stamp
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.log").write_text("")
+    outcome = RunOutcome(pipeline="mnist", status="succeeded", label_key="label", label_classes=classes)
+    outcome.results.blessed = True
+    outcome.write(run_dir)
+
+
+@pytest.mark.unit
+def test_a_model_of_other_classes_is_not_compared_with_the_latest_blessed_one(tmp_path):
+    digits = list(MnistConfig().class_names)
+    fashion = ["ankle_boot", "bag", "coat", "dress", "pullover", "sandal", "shirt", "sneaker", "trouser", "t_shirt"]
+    _blessed_record(tmp_path, "20261201-090000", fashion)
+    _blessed_record(tmp_path, "20261202-090000", digits)
+    workdir = Workdir(tmp_path, "mnist")
+
+    def candidate(classes: list[str], label_key: str = "label") -> RunOutcome:
+        return RunOutcome(pipeline="mnist", status="succeeded", label_key=label_key, label_classes=classes)
+
+    assert label_change(candidate(digits), workdir) is None
+    sentence = label_change(candidate(fashion), workdir)
+    assert sentence is not None
+    assert sentence.startswith("The latest blessed mnist model (run 20261202-090000) answers label with 10 classes")
+    assert "(ankle_boot, bag, coat, dress, pullover, ...)" in sentence and "--name NAME" in sentence
+    assert "species" in (label_change(candidate(digits, label_key="species"), workdir) or "")
+    # A record older than label records is compared as before.
+    _blessed_record(tmp_path, "20261203-090000", digits)
+    record = tmp_path / "mnist" / "runs" / "20261203-090000" / "summary.json"
+    record.write_text(
+        json.dumps({key: value for key, value in json.loads(record.read_text()).items() if "label" not in key})
+    )
+    assert label_change(candidate(fashion), workdir) is None
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("compare", [True, False])
+def test_a_run_not_compared_has_no_baseline_and_no_warm_start(tmp_path, compare):
+    config = apply_overrides(config_for("mnist"), ["warm_start=true"])
+    pipeline = create_pipeline(
+        config, str(tmp_path / "root"), str(tmp_path / "serving"), "sqlite:///unused.db", compare_with_blessed=compare
+    )
+    nodes = {node.id: node for node in pipeline.components}
+    resolvers = {"baseline_model_resolver", "warm_start_model_resolver"}
+    assert (resolvers <= set(nodes)) is compare and (resolvers & set(nodes) == set()) is not compare
+    assert ("baseline_model" in nodes["Evaluator"].inputs) is compare
+    assert ("base_model" in nodes["Trainer"].inputs) is compare
 
 
 @pytest.mark.unit
