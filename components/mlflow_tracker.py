@@ -191,10 +191,10 @@ def _log_training(client, run_id, model_run) -> None:
     history_path = os.path.join(model_run.uri, training_record.HISTORY_FILE)
     now = int(time.time() * 1000)
     metrics = [
-        Metric(key=name, value=value, timestamp=now, step=int(row["epoch"]))
+        # Each epoch's metrics at the time it ended (logged after training, see docs/tracking.md).
+        Metric(name, value, int(row.get(training_record.EPOCH_END, now / 1000) * 1000), int(row["epoch"]))
         for row in training_record.read_history(history_path)
-        for name, value in row.items()
-        if name != "epoch"
+        for name, value in training_record.epoch_metrics(row).items()
     ]
     metrics += [Metric(name, value, now, 0) for name, value in training_record.read_metrics(model_run.uri).items()]
     client.log_batch(run_id, metrics=metrics)
@@ -232,15 +232,19 @@ def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_
     client.log_text(run_id, table.getvalue(), "evaluation/slices.csv")
     matrix = tfma_results.confusion_matrix(evaluation.uri)
     if matrix is not None:
-        client.log_figure(run_id, _confusion_matrix_figure(matrix), "evaluation/confusion_matrix.png")
+        figure = _confusion_matrix_figure(matrix, label_class_names)
+        client.log_figure(run_id, figure, "evaluation/confusion_matrix.png")
     blessed = blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
     if not blessed:
         client.log_text(run_id, "\n".join(tfma_results.blessing_failures(evaluation.uri)), "evaluation/not_blessed.txt")
     return blessed
 
 
-def _confusion_matrix_figure(matrix: list[list[float]]):
+def _confusion_matrix_figure(matrix: list[list[float]], class_names: tuple[str, ...]):
+    """The matrix as a heat map with its counts, each axis naming the classes (their indices where the
+    pipeline has no names for them)."""
     values = np.array(matrix)
+    names = list(class_names) if len(class_names) == len(values) else [str(index) for index in range(len(values))]
     plt = training_record.pyplot()
     figure, axis = plt.subplots(figsize=(1.2 * len(values) + 2, 1.2 * len(values) + 1.5))
     axis.imshow(values, cmap="Blues")
@@ -248,8 +252,8 @@ def _confusion_matrix_figure(matrix: list[list[float]]):
         axis.text(predicted, actual, f"{count:g}", ha="center", va="center")
     axis.set_xlabel("predicted class")
     axis.set_ylabel("actual class")
-    axis.set_xticks(range(len(values)))
-    axis.set_yticks(range(len(values)))
+    axis.set_xticks(range(len(values)), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right")
+    axis.set_yticks(range(len(values)), names)
     axis.set_title("Confusion matrix (eval split)")
     figure.tight_layout()
     return figure

@@ -1,6 +1,6 @@
 """The training record every Trainer leaves in its ModelRun artifact and MlflowTracker reads back.
 
-history.csv          one row per epoch: train and evaluation loss and metrics
+history.csv          one row per epoch: when it ended, train and evaluation loss and metrics
 training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
 model_summary.json   every layer with its weights' shapes and statistics
 weights.txt          every trainable variable's name, shape and values, as the notes write them
@@ -17,10 +17,13 @@ notes' other saving formats: `Format-HDF5/model.h5` (the whole model) and `Forma
 import csv
 import json
 import os
+from collections.abc import Sequence
 
 from tensorflow.io import gfile
 
 HISTORY_FILE = "history.csv"
+# The history's column of when each epoch ended: MLflow's timestamp of that epoch's metrics.
+EPOCH_END = "epoch_end_time"
 CURVES_FILE = "training_curves.png"
 SUMMARY_FILE = "model_summary.json"
 TENSORBOARD_DIR = "logs"
@@ -46,18 +49,26 @@ def pyplot():
     return plt
 
 
-def write_history(history: dict[str, list[float]], path: str) -> None:
+def write_history(history: dict[str, list[float]], path: str, epoch_ends: Sequence[float]) -> None:
+    """One row per epoch: its number, when it ended (EPOCH_END, seconds since the epoch of Unix time),
+    then Keras' metrics of it."""
     names = sorted(history)
     with gfile.GFile(path, "w") as f:
         writer = csv.writer(f)
-        writer.writerow(["epoch", *names])
-        for epoch, values in enumerate(zip(*(history[name] for name in names))):
-            writer.writerow([epoch, *values])
+        writer.writerow(["epoch", EPOCH_END, *names])
+        for epoch, (ended, *values) in enumerate(zip(epoch_ends, *(history[name] for name in names))):
+            writer.writerow([epoch, ended, *values])
 
 
 def read_history(path: str) -> list[dict[str, float]]:
+    """The rows write_history wrote; a record from before EPOCH_END has none."""
     with gfile.GFile(path) as f:
         return [{key: float(value) for key, value in row.items()} for row in csv.DictReader(f)]
+
+
+def epoch_metrics(row: dict[str, float]) -> dict[str, float]:
+    """One history row's metrics, without its epoch number and time."""
+    return {name: value for name, value in row.items() if name not in ("epoch", EPOCH_END)}
 
 
 def write_metrics(metrics: dict[str, float], model_run_dir: str) -> None:

@@ -65,8 +65,13 @@ def test_resolved_config_is_logged_as_params(tracked_run):
 
 def test_training_curves_have_one_point_per_epoch(client, tracked_run):
     for metric in ("loss", "sparse_categorical_accuracy", "val_loss", "val_sparse_categorical_accuracy"):
-        history = client.get_metric_history(tracked_run.info.run_id, metric)
-        assert sorted(point.step for point in history) == list(range(EPOCHS)), metric
+        history = sorted(client.get_metric_history(tracked_run.info.run_id, metric), key=lambda point: point.step)
+        assert [point.step for point in history] == list(range(EPOCHS)), metric
+        # Each at the time its epoch ended: in order, within the run, before the evaluation's metrics.
+        times = [point.timestamp for point in history]
+        evaluated = client.get_metric_history(tracked_run.info.run_id, "eval.sparse_categorical_accuracy")[0]
+        assert tracked_run.info.start_time <= times[0] <= times[-1] < evaluated.timestamp, metric
+        assert times == sorted(times), metric
 
 
 def test_tfma_metrics_are_logged(tracked_run, iris_run: PipelineRun):

@@ -5,6 +5,7 @@ loading back to the SavedModel's predictions."""
 
 import re
 import shutil
+import time
 import types
 
 import numpy as np
@@ -110,6 +111,8 @@ def test_the_gradient_tape_loop_learns_and_gives_fits_record(tmp_path, caplog):
         run_dir = tmp_path / loop / "model_run"
         rows = training_record.read_history(str(run_dir / training_record.HISTORY_FILE))
         assert [row["epoch"] for row in rows] == [0, 1, 2]
+        ends = [row[training_record.EPOCH_END] for row in rows]
+        assert ends == sorted(ends) and time.time() - 600 < ends[0] <= ends[-1] <= time.time()
         assert list((run_dir / training_record.TENSORBOARD_DIR).rglob("events.out.tfevents.*"))
     fit_history, fit_progress = records[training.FIT]
     tape_history, tape_progress = records[training.GRADIENT_TAPE]

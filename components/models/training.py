@@ -173,17 +173,18 @@ def fit_and_record(
         log_dir=os.path.join(fn_args.model_run_dir, training_record.TENSORBOARD_DIR), write_graph=True
     )
     train_with = model.fit if training_loop == FIT else functools.partial(train_with_gradient_tape, model)
+    clock = EpochClock()
     history = train_with(
         train,
         epochs=epochs,
         steps_per_epoch=fn_args.train_steps // epochs,
         validation_data=evaluation,
         validation_steps=fn_args.eval_steps,
-        callbacks=[*callbacks, tensorboard, ProgressReport()],
+        callbacks=[*callbacks, tensorboard, ProgressReport(), clock],
         verbose=2,
     )
     gfile.makedirs(fn_args.model_run_dir)
-    training_record.write_history(history.history, os.path.join(fn_args.model_run_dir, HISTORY_FILE))
+    training_record.write_history(history.history, os.path.join(fn_args.model_run_dir, HISTORY_FILE), clock.ends)
     training_record.plot_history(history.history, os.path.join(fn_args.model_run_dir, CURVES_FILE))
     with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(model_summary(model), f, indent=2)
@@ -270,6 +271,18 @@ def export_formats(model: keras.Model, fn_args) -> None:
 
 
 _progress_logger = logging.getLogger(PROGRESS_LOGGER)
+
+
+class EpochClock(keras.callbacks.Callback):
+    """When each epoch ended (Unix time, seconds): the times MLflow shows the epochs' metrics at."""
+
+    def __init__(self):
+        super().__init__()
+        self._supports_tf_logs = True  # it reads no logs: never make Keras convert them for it
+        self.ends: list[float] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.ends.append(time.time())
 
 
 class ProgressReport(keras.callbacks.Callback):
