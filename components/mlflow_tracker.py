@@ -232,7 +232,7 @@ def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_
     client.log_text(run_id, table.getvalue(), "evaluation/slices.csv")
     matrix = tfma_results.confusion_matrix(evaluation.uri)
     if matrix is not None:
-        figure = _confusion_matrix_figure(matrix, label_class_names)
+        figure = confusion_matrix_figure(matrix, label_class_names)
         client.log_figure(run_id, figure, "evaluation/confusion_matrix.png")
     blessed = blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
     if not blessed:
@@ -240,7 +240,7 @@ def _log_evaluation(client, run_id, evaluation, blessing, label_key: str, label_
     return blessed
 
 
-def _confusion_matrix_figure(matrix: list[list[float]], class_names: tuple[str, ...]):
+def confusion_matrix_figure(matrix: list[list[float]], class_names: tuple[str, ...]):
     """The matrix as a heat map with its counts, each axis naming the classes (their indices where the
     pipeline has no names for them)."""
     values = np.array(matrix)

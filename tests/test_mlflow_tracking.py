@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
-from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION
+from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION, confusion_matrix_figure
 from components.mlflow_tracking import fluent_tracking_uri
 from components.models.iris.features import FEATURE_KEYS
 
@@ -195,3 +195,11 @@ def test_fluent_tracking_uri_is_not_left_to_later_subprocesses(tmp_path):
     with fluent_tracking_uri(uri):
         assert mlflow.get_tracking_uri() == uri
     assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
+@pytest.mark.parametrize(("class_names", "shown"), [(("cat", "dog"), ["cat", "dog"]), ((), ["0", "1"])])
+def test_the_confusion_matrix_names_the_classes_on_both_axes(class_names, shown):
+    axis = confusion_matrix_figure([[3, 1], [0, 4]], class_names).axes[0]
+    assert [label.get_text() for label in axis.get_xticklabels()] == shown
+    assert [label.get_text() for label in axis.get_yticklabels()] == shown
+    assert sorted(text.get_text() for text in axis.texts) == ["0", "1", "3", "4"]
