@@ -93,6 +93,12 @@ BENCHMARKS = (
         ("--model", "iris", "--workdir", f"{BENCH_DIR}/iris"),
     ),
     Benchmark(
+        "ui_start",
+        "Seconds until `tfpipe ui` answers, and until it stops, with one MLflow server worker and with MLflow's four",
+        "ui_start.py",
+        quick_arguments=("--repeats", "1"),
+    ),
+    Benchmark(
         "odd_inputs_memory",
         "Peak memory of reading one bad input (decompression bombs, a 52-million-character line, an 11-minute "
         "recording) on the default settings",

@@ -13,8 +13,9 @@ import pytest
 from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
 from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION, confusion_matrix_figure
-from components.mlflow_tracking import fluent_tracking_uri
+from components.mlflow_tracking import fluent_tracking_uri, init_store
 from components.models.iris.features import FEATURE_KEYS
+from tfpipe import ui
 
 EPOCHS = 10  # the iris default; the shared run's 100 steps are split into these
 
@@ -203,3 +204,12 @@ def test_the_confusion_matrix_names_the_classes_on_both_axes(class_names, shown)
     assert [label.get_text() for label in axis.get_xticklabels()] == shown
     assert [label.get_text() for label in axis.get_yticklabels()] == shown
     assert sorted(text.get_text() for text in axis.texts) == ["0", "1", "3", "4"]
+
+
+def test_ui_loads_mlflow_to_make_the_stores_tables_only_when_it_has_none(tmp_path):
+    database = tmp_path / "mlflow.db"
+    assert not ui.has_tables(database)
+    database.write_bytes(b"")  # a file, but no store yet
+    assert not ui.has_tables(database)
+    init_store(f"sqlite:///{database}")
+    assert ui.has_tables(database)

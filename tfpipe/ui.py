@@ -1,16 +1,20 @@
 """`tfpipe ui`: MLflow's UI over a workdir's tracking store, as one well-behaved foreground process.
 
 `mlflow ui` itself prints its address before it accepts connections, starts worker processes
-that outlive it when it is killed, and writes deprecation warnings to the terminal. This starts
-it in a process group of its own with its output in `<workdir>/mlflow/ui.log`, prints the
+that outlive it when it is killed, and writes deprecation warnings to the terminal; and it starts four
+server workers and a job runner, each loading MLflow before the UI answers (ui_start in
+benchmarks/RESULTS.md). This starts one worker (`--workers`) and no job runner,
+in a process group of its own with its output in `<workdir>/mlflow/ui.log`, prints the
 address once the UI answers, and stops the whole group on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,8 +30,8 @@ class UiError(Exception):
     """The UI cannot start: one sentence."""
 
 
-def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path: Path) -> int:
-    """Runs the UI until Ctrl-C or SIGTERM; 0 after a clean stop."""
+def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path: Path, workers: int = 1) -> int:
+    """Runs the UI until Ctrl-C or SIGTERM, with `workers` server processes; 0 after a clean stop."""
     check_port_free(host, port)
     mlflow = str(Path(sys.executable).parent / "mlflow")
     command = [
@@ -41,6 +45,8 @@ def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path:
         host,
         "--port",
         str(port),
+        "--workers",
+        str(workers),
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a") as log:
@@ -49,7 +55,13 @@ def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+            env={
+                **os.environ,
+                "PYTHONWARNINGS": "ignore::DeprecationWarning",
+                # MLflow 3's job runner (GenAI scorers and trace jobs), a process of its own that loads MLflow
+                # beside the server: nothing tfpipe records uses it.
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            },
         )
     stop = _stopper(process)
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -70,6 +82,17 @@ def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def has_tables(database: Path) -> bool:
+    """Whether the sqlite store `database` exists with MLflow's tables made (its migrations' record)."""
+    if not database.is_file():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+            return connection.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+    except sqlite3.Error:
+        return False
 
 
 def check_port_free(host: str, port: int) -> None:
