@@ -94,7 +94,9 @@ def MlflowTracker(
         # The fluent API logs the model, and the registry resolves its `models:/` URI through the
         # global tracking URI even for a client given its own: both need this run's store.
         with tracking.fluent_tracking_uri(tracking_uri):
-            _log_data_checks(client, run_id, schema, statistics, anomalies)
+            _log_data_checks(
+                client, run_id, schema, statistics, anomalies, examples, label_key, tuple(label_class_names)
+            )
             _log_rejected_inputs(client, run_id, examples)
             _log_training(client, run_id, model_run)
             _log_model_formats(client, run_id, model)
@@ -168,11 +170,14 @@ def _log_search(client, run_id: str, search: Search) -> None:
         client.set_tag(run_id, "tuning.best_trial", str(best.trial))
 
 
-def _log_data_checks(client, run_id, schema, statistics, anomalies) -> None:
+def _log_data_checks(
+    client, run_id, schema, statistics, anomalies, examples, label_key: str, label_class_names: tuple[str, ...]
+) -> None:
     schema_dir = schema.uri
     for name in fileio.listdir(schema_dir):
         client.log_artifact(run_id, os.path.join(schema_dir, name), "data")
-    client.log_text(run_id, statistics_html.page(statistics, anomalies), "data/statistics.html")
+    statistics_page = statistics_html.page(statistics, anomalies, examples, label_key, label_class_names)
+    client.log_text(run_id, statistics_page, "data/statistics.html")
     for split, found in read_anomalies(anomalies).items():
         client.log_text(run_id, text_format.MessageToString(found), f"data/anomalies_{split}.pbtxt")
 

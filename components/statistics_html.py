@@ -4,21 +4,22 @@ TFDV's own page (`get_statistics_html`) loads Facets Overview from a CDN at view
 HTML imports that current browsers no longer support: behind a firewall, or in a current
 Chrome, it shows nothing. This page carries everything inline: a table per split and feature
 kind (numeric: count, missing, mean, std, zeros, min, median, max and a histogram as inline
-SVG; strings and bytes: count, missing, unique values, the most frequent ones), and the
-anomalies, splits side by side as Facets Overview shows them.
+SVG; strings and bytes: count, missing, unique values, the most frequent ones), the examples of each
+class of the label by class name, and the anomalies, splits side by side as Facets Overview shows them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.types import artifact_utils
 
-from components.validation_gate import describe_anomalies, read_anomalies
+from components.validation_gate import describe_anomalies, examples_per_class, read_anomalies
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -31,19 +32,36 @@ svg rect { fill: #4a78c2; }
 """
 
 
-def page(statistics, anomalies) -> str:
+@dataclasses.dataclass(frozen=True)
+class LabelClasses:
+    """How many examples of each class each split holds, for the label `key` whose classes are `names`."""
+
+    key: str
+    names: Sequence[str]
+    counts: Mapping[str, Sequence[int]]
+    """Split -> examples per class index."""
+
+
+def page(statistics, anomalies, examples=None, label_key: str = "", class_names: Sequence[str] = ()) -> str:
     """The page of one run's StatisticsGen output and ExampleValidator output (TFX artifacts): the one
-    MLflow keeps as data/statistics.html and the run folder holds as statistics.html."""
+    MLflow keeps as data/statistics.html and the run folder holds as statistics.html. With the run's
+    `examples` and the label's `class_names` (by class index of `label_key`), a table of the examples
+    per class by name, which TFDV's statistics of a class index cannot give."""
     by_split = {
         split: tfdv.load_stats_binary(
             os.path.join(artifact_utils.get_split_uri([statistics], split), "FeatureStats.pb")
         ).datasets[0]
         for split in artifact_utils.decode_split_names(statistics.split_names)
     }
+    classes = None
+    if examples is not None and class_names:
+        counts = examples_per_class(examples, label_key, len(class_names))
+        classes = LabelClasses(label_key, class_names, counts) if counts else None
     return render(
         by_split,
         {split: describe_anomalies({split: found}) for split, found in read_anomalies(anomalies).items()},
         title="Data statistics and anomalies (TFDV, each split)",
+        classes=classes,
     )
 
 
@@ -51,8 +69,10 @@ def render(
     statistics: Mapping[str, statistics_pb2.DatasetFeatureStatistics],
     anomalies: Mapping[str, list[str]] | None = None,
     title: str = "Data statistics",
+    classes: LabelClasses | None = None,
 ) -> str:
-    """The page for `statistics` by split name (train first) and the anomaly lines by split."""
+    """The page for `statistics` by split name (train first), the anomaly lines by split, and the
+    examples of each class of the label."""
     splits = sorted(statistics, key=lambda split: (split != "train", split))
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_e(title)}</title>",
@@ -69,6 +89,8 @@ def render(
             parts.append("</ul>")
         else:
             parts.append("<p class='ok'>No anomalies: the data matches the schema.</p>")
+    if classes is not None:
+        parts.append(_classes_table(classes, splits))
     features = _features_by_name(statistics, splits)
     numeric = [name for name, by_split in features.items() if any(f.HasField("num_stats") for f in by_split.values())]
     textual = [name for name in features if name not in numeric]
@@ -116,6 +138,21 @@ def _numeric_table(features, names, splits) -> str:
                 + "".join(f"<td>{cell}</td>" for cell in cells)
                 + f"<td>{_histogram(stats)}</td></tr>"
             )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _classes_table(classes: LabelClasses, splits: list[str]) -> str:
+    shown = [split for split in splits if split in classes.counts]
+    rows = [
+        f"<h2>Classes of {_e(classes.key)}</h2><table><tr><th>class</th><th>name</th>"
+        + "".join(f"<th>{_e(split)}</th>" for split in shown)
+        + "</tr>"
+    ]
+    for index, name in enumerate(classes.names):
+        counts = [classes.counts[split][index] for split in shown]
+        cells = "".join(f"<td>{count:,}</td>" if count else "<td class='warn'>0</td>" for count in counts)
+        rows.append(f"<tr><td>{index}</td><td class='text'>{_e(name)}</td>{cells}</tr>")
     rows.append("</table>")
     return "".join(rows)
 

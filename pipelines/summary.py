@@ -69,12 +69,16 @@ def summarize(
             )
     statistics_gen_outputs = _outputs_if_finished(metadata_path, components.get("StatisticsGen"))
     validator_outputs = _outputs_if_finished(metadata_path, components.get("ExampleValidator"))
-    if statistics_gen_outputs and validator_outputs:
+    if example_gen_outputs and statistics_gen_outputs and validator_outputs:
         statistics = standard_artifacts.ExampleStatistics()
         statistics.set_mlmd_artifact(statistics_gen_outputs["statistics"][0])
         anomalies = standard_artifacts.ExampleAnomalies()
         anomalies.set_mlmd_artifact(validator_outputs["anomalies"][0])
-        (run_dir / STATISTICS_PAGE).write_text(statistics_html.page(statistics, anomalies))
+        # The examples StatisticsGen read, whose labels the page counts by class name.
+        examples_read = standard_artifacts.Examples()
+        examples_read.set_mlmd_artifact(example_gen_outputs["examples"][0])
+        classes = (config.label_key, config.label_class_names())
+        (run_dir / STATISTICS_PAGE).write_text(statistics_html.page(statistics, anomalies, examples_read, *classes))
         results.statistics_page = str(run_dir / STATISTICS_PAGE)
     results.tensorboard = _link_tensorboard_events(metadata_path, components.get("Trainer"), run_dir)
     evaluator_outputs = _outputs_if_finished(metadata_path, components.get("Evaluator"))

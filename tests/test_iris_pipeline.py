@@ -47,6 +47,7 @@ def test_console_shows_one_line_per_component_and_a_summary(iris_run: PipelineRu
     page = Path(iris_run.outcome.results.statistics_page)
     assert page == Path(iris_run.outcome.log).parent / "statistics.html"
     assert "petal_length" in page.read_text() and "No anomalies" in page.read_text()
+    assert "<h2>Classes of species</h2>" in page.read_text() and "virginica" in page.read_text()
     assert f"Data statistics and anomalies: {page}" in console
     # The TF/TFX log went to the file, not the console.
     assert "INFO:absl" not in console + iris_run.process.stderr

@@ -29,3 +29,13 @@ def test_the_page_needs_nothing_from_the_network_and_shows_each_split_and_featur
 def test_no_anomalies_is_said_plainly():
     page = statistics_html.render({"train": _stats(pd.DataFrame({"x": [1, 2]}))}, {"train": []})
     assert "No anomalies" in page
+
+
+def test_the_label_classes_are_counted_by_name_and_a_missing_one_stands_out():
+    train = _stats(pd.DataFrame({"species": [0, 0, 1, 2]}))
+    classes = statistics_html.LabelClasses("species", ("setosa", "<versicolor>", "virginica"), {"train": [2, 1, 0]})
+    page = statistics_html.render({"train": train}, {"train": []}, classes=classes)
+    table = page[page.index("<h2>Classes of species</h2>") :]
+    rows = re.findall(r"<tr><td>(\d)</td><td class='text'>([^<]*)</td><td[^>]*>([\d,]+)</td></tr>", table)
+    assert rows == [("0", "setosa", "2"), ("1", "&lt;versicolor&gt;", "1"), ("2", "virginica", "0")]
+    assert "<td class='warn'>0</td>" in table
