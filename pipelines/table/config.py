@@ -204,6 +204,11 @@ class TableConfig(PipelineConfig):
     def check_data(self, data_dir: Path) -> None:
         super().check_data(data_dir)
         columns, first = _columns(data_dir)
+        self._check_columns(data_dir, columns, first)
+        self._check_label(_label_values(data_dir, self.label), columns, first)
+
+    def _check_columns(self, data_dir: Path, columns: list[str], first: Path) -> None:
+        """The label names a column, every file has the same columns, and each can name a model input."""
         if not self.label:
             raise ConfigError(
                 f"no label given; add --set label=COLUMN, the column to predict, one of {first}'s columns: "
@@ -229,7 +234,9 @@ class TableConfig(PipelineConfig):
             )
         if len(columns) < 2:
             raise ConfigError(f"{first} has only the label column {self.label!r}; add feature columns to learn from.")
-        values = _label_values(data_dir, self.label)
+
+    def _check_label(self, values: set[str], columns: list[str], first: Path) -> None:
+        """Two or more label values, of a kind the task (given or read) can learn."""
         if len(values) < 2:
             shown = f"one value only ({next(iter(values))!r})" if values else "no values"
             raise ConfigError(
