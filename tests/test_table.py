@@ -206,3 +206,12 @@ def test_the_shipped_tables_are_what_make_tables_wrote():
     diabetes = (DIABETES / "diabetes.csv").read_text().splitlines()
     assert len(wine) == 179 and wine[0].endswith(",cultivar") and "/" not in wine[0]
     assert len(diabetes) == 443 and diabetes[0] == "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6,progression"
+
+
+@pytest.mark.unit
+def test_csv_files_are_found_as_the_example_gen_finds_them(tmp_path):
+    data_dir = _table(tmp_path, ["1,red,yes", "2,blue,no"])
+    (data_dir / "t.csv").rename(data_dir / "T.CSV")
+    config = _named_config(tmp_path, [("data_dir", str(data_dir)), ("label", "colour")])
+    config.check()
+    assert config.class_names == ("blue", "red")

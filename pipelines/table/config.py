@@ -24,6 +24,7 @@ from typing import ClassVar
 
 from components.models.table import features
 from pipelines.config import ConfigError, PipelineConfig, Setting, TransformConfig
+from pipelines.csv_input import CSV_SUFFIX
 from pipelines.tuning import SearchSpace, varies
 
 # A label of whole numbers with at most this many distinct values is a class; with more, a quantity.
@@ -219,7 +220,7 @@ class TableConfig(PipelineConfig):
                 f"{first} has no column {self.label!r}; --set label=COLUMN with one of its columns: "
                 f"{', '.join(columns)}."
             )
-        for path in sorted(data_dir.glob("*.csv")):
+        for path in _csv_files(data_dir):
             other = _header(path)
             if other != columns:
                 raise ConfigError(
@@ -291,16 +292,21 @@ def _header(path: Path) -> list[str]:
         return [name.strip('"') for name in next(csv.reader(f), [])]
 
 
+def _csv_files(data_dir: Path) -> list[Path]:
+    """The CSV files of `data_dir`, as the ExampleGen reads them (pipelines/csv_input.py's rule)."""
+    return [path for path in sorted(data_dir.iterdir()) if path.is_file() and path.suffix.lower() == CSV_SUFFIX]
+
+
 def _columns(data_dir: Path) -> tuple[list[str], Path]:
     """The first CSV file's column names, and that file."""
-    first = sorted(data_dir.glob("*.csv"))[0]
+    first = _csv_files(data_dir)[0]
     return _header(first), first
 
 
 def _label_values(data_dir: Path, label: str) -> set[str]:
     """The distinct non-empty values of the column `label` in every CSV file of `data_dir`."""
     values: set[str] = set()
-    for path in sorted(data_dir.glob("*.csv")):
+    for path in _csv_files(data_dir):
         with path.open(newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = [name.strip('"') for name in next(reader, [])]
