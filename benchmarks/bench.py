@@ -220,6 +220,12 @@ BENCHMARKS = (
         in_make_bench=False,
     ),
     Benchmark(
+        "table_runs",
+        "The table pipeline on the shipped wine and diabetes tables, each against its naive baseline (majority "
+        "class, mean label)",
+        "table_runs.py",
+    ),
+    Benchmark(
         "model_search_letters",
         "The letters models searched by the Tuner (8 trials of 400 steps) against the default GRU, same budget",
         "model_search.py",

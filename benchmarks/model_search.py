@@ -21,7 +21,7 @@ from pathlib import Path
 
 from results import Results, Value, add_results_option
 
-from pipelines.history import blessing_metric_key
+from pipelines.history import blessing_metric_key, recorded_config
 from pipelines.outcome import RunOutcome
 
 TFPIPE = str(Path(sys.executable).parent / "tfpipe")
@@ -40,7 +40,7 @@ def run(pipeline: str, workdir: Path, assignments: list[str]) -> tuple[float, Ru
 def eval_figure(outcome: RunOutcome) -> tuple[str, float]:
     """The blessing metric on the whole eval split (TFMA), with its name."""
     overall = (outcome.results.metrics or {})["overall"]
-    name = blessing_metric_key(outcome.pipeline, overall)
+    name = blessing_metric_key(recorded_config(outcome), overall)
     return name, round(float(overall[name]), 4)
 
 

@@ -138,6 +138,11 @@ class PipelineConfig:
     # A named pipeline's (pipelines/named.py): the shipped pipeline whose module code, schema and
     # defaults it runs under its own name; "" for a shipped pipeline.
     based_on: ClassVar[str] = ""
+    # A named pipeline's folder in the workdir, where its record is; "" for a shipped pipeline.
+    pipeline_folder: ClassVar[str] = ""
+    # Whether the schema is TFDV's inference from the data, written to `schema_path` at the first run
+    # for the user to review and held to on later runs (the table pipeline), rather than curated in schemas/.
+    infers_schema: ClassVar[bool] = False
     # Every module of a pipeline's module code is named by its import name, as
     # `components.models.iris.model`. Run from this checkout, TFX packages the Transform's and
     # Trainer's module files (module_file), so a change to them invalidates their cache.

@@ -112,7 +112,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
         anomalies=example_validator.outputs["anomalies"],
-        schema_path=str(config.schema_path.relative_to(REPO_ROOT)),
+        schema_path=_shown(config.schema_path),
         data_dir=str(config.resolved_data_dir()),
         min_examples=json.dumps(config.min_split_examples(), sort_keys=True),
         label_key=config.label_key,
@@ -378,6 +378,11 @@ def _module_code(config: PipelineConfig, module: str, function: str, image_root:
     if image_root is None:
         return {"module_file": config.module_file(module)}
     return {function: f"{module}.{function}"}
+
+
+def _shown(path: Path) -> str:
+    """A path as messages show it: relative to the repository where it is in it (a curated schema)."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def _schema_file(config: PipelineConfig, pipeline_root: str, image_root: str | None) -> str:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 from pathlib import Path
 
+from pipelines.config import ConfigError, PipelineConfig, from_dict
 from pipelines.outcome import RunOutcome, has_record
 from pipelines.registry import PIPELINES
 
@@ -81,16 +82,28 @@ def _past_run(pipeline: str, folder: Path) -> PastRun:
 
 def _blessing_metric(outcome: RunOutcome) -> str:
     overall = (outcome.results.metrics or {}).get("overall", {})
-    name = blessing_metric_key(outcome.shipped_pipeline, overall)
-    return f"{_snake(PIPELINES[outcome.shipped_pipeline].blessing_metric)} {overall[name]:.4g}" if name else ""
+    config = recorded_config(outcome)
+    name = blessing_metric_key(config, overall)
+    return f"{_snake(config.blessing_metric)} {overall[name]:.4g}" if config and name else ""
 
 
-def blessing_metric_key(pipeline: str, metrics: dict) -> str:
-    """The name under which a slice's `metrics` (RunResults.metrics) hold the blessing metric of the
-    shipped pipeline `pipeline`; "" if none."""
-    if pipeline not in PIPELINES:
+def recorded_config(outcome: RunOutcome) -> PipelineConfig | None:
+    """The config the run ran with, as its shipped pipeline's class (what it scores and blesses by can
+    follow its settings: the table pipeline's task); the class's defaults where the record no longer fits
+    it; None for a pipeline this version does not have."""
+    config_class = PIPELINES.get(outcome.shipped_pipeline)
+    if config_class is None:
+        return None
+    try:
+        return from_dict(config_class, outcome.config)
+    except (ConfigError, TypeError, ValueError):
+        return config_class()
+
+
+def blessing_metric_key(config: PipelineConfig | None, metrics: dict) -> str:
+    """The name under which a slice's `metrics` (RunResults.metrics) hold `config`'s blessing metric; "" if none."""
+    if config is None:
         return ""
-    config = PIPELINES[pipeline]
     # TFMA names metrics in snake case, with the prediction output first for several outputs.
     wanted = _snake(config.blessing_metric)
     return next((name for name in metrics if name in (wanted, f"{config.prediction_key}/{wanted}")), "")

@@ -40,20 +40,26 @@ class NamedPipeline:
     """The shipped pipeline whose code, schema and defaults it runs."""
     settings: tuple[tuple[str, Setting], ...]
     """What defines it, in order: (dotted key, value) as apply_settings takes them."""
+    folder: Path | None = dataclasses.field(default=None, compare=False)
+    """Its folder in the workdir (where its record is)."""
 
     def config_class(self) -> type[PipelineConfig]:
-        return named_class(PIPELINES[self.based_on], self.name)
+        return named_class(PIPELINES[self.based_on], self.name, self.folder)
 
     def config(self) -> PipelineConfig:
         """Its config: the shipped pipeline's defaults with the defining settings."""
         return apply_settings(self.config_class()(), self.settings)
 
 
-def named_class(shipped: type[PipelineConfig], name: str) -> type[PipelineConfig]:
+def named_class(shipped: type[PipelineConfig], name: str, folder: Path | None = None) -> type[PipelineConfig]:
     """`shipped`'s config class under the pipeline name `name`: everything keyed by the pipeline's name
-    (workdir folder, served model, MLflow experiment, TFX pipeline) is then the variant's own."""
+    (workdir folder, served model, MLflow experiment, TFX pipeline) is then the variant's own. `folder`:
+    its folder in the workdir, where what it keeps beside its record is (a table's inferred schema)."""
     description = f"Named pipeline on {shipped.name}'s code and defaults."
-    return type(shipped.__name__, (shipped,), {"name": name, "based_on": shipped.name, "description": description})
+    attributes = {"name": name, "based_on": shipped.name, "description": description}
+    if folder is not None:
+        attributes["pipeline_folder"] = str(folder.resolve())
+    return type(shipped.__name__, (shipped,), attributes)
 
 
 def check_name(name: str) -> None:
@@ -79,6 +85,7 @@ def read(workdir: Path, name: str) -> NamedPipeline | None:
             name=record["name"],
             based_on=record["based_on"],
             settings=tuple((key, value) for key, value in record["settings"]),
+            folder=workdir / name,
         )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ConfigError(
@@ -120,7 +127,7 @@ def define(workdir: Path, name: str, based_on: str, settings: list[tuple[str, Se
             f"--name {name}: {workdir} already has {name}, based on {existing.based_on}; choose another name, "
             f"or run it as `tfpipe run {name}`."
         )
-    return NamedPipeline(name, based_on, tuple(settings))
+    return NamedPipeline(name, based_on, tuple(settings), workdir / name)
 
 
 def pipeline(workdir: Path, name: str) -> tuple[type[PipelineConfig], list[tuple[str, Setting]]]:

@@ -11,6 +11,7 @@ from pipelines.letters.config import LettersConfig
 from pipelines.mnist.config import MnistConfig
 from pipelines.spoken_digits.config import SpokenDigitsConfig
 from pipelines.stock.config import StockConfig
+from pipelines.table.config import TableConfig
 
 PIPELINES: dict[str, type[PipelineConfig]] = {
     config.name: config
@@ -23,6 +24,7 @@ PIPELINES: dict[str, type[PipelineConfig]] = {
         SpokenDigitsConfig,
         FashionMnistConfig,
         Cifar10Config,
+        TableConfig,
     )
 }
 

@@ -102,6 +102,9 @@ def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate
                 with observer.step(LOADING_STEP):
                     tf_setup.configure()
                     runner = load_runner(request.runner)
+                if config.infers_schema and not config.schema_path.is_file():
+                    _infer_schema(config, observer)
+                    run_fingerprint = _fingerprint(request)
                 outcome = _run_components(request, run_dir, runner, observer)
             except KeyboardInterrupt as error:  # before the pipeline started (_run_components reports its own)
                 interruption = interrupts.as_interruption(error) or interrupts.Interrupted(signal.SIGINT)
@@ -119,6 +122,19 @@ def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate
             outcome.write(run_dir)
             observer.finished(outcome)
     return outcome
+
+
+def _infer_schema(config: PipelineConfig, observer: RunObserver) -> None:
+    """Writes the schema TFDV infers from the data to `config.schema_path`, which this and every later
+    run holds the data to (ImportSchemaGen, the data gate), and says where it is to be reviewed."""
+    from pipelines.schema_review import write_schema_for_review
+
+    with observer.step("infer the schema with TFDV"):
+        write_schema_for_review(config.resolved_data_dir(), config.schema_path)
+    observer.notice(
+        f"Schema inferred from {config.resolved_data_dir()}: {config.schema_path}. Review it (tfpipe schema "
+        f"{config.name} compares it with the data); later runs hold the data to it, and an edit re-runs the pipeline."
+    )
 
 
 def _fingerprint(request: RunRequest) -> str | None:

@@ -9,7 +9,8 @@ runs nothing (`--rerun` runs it anyway, every component cached).
 How this is never wrong: the fingerprint is a SHA-256 over the content (not the times) of
 - every file in the data folder, by relative path;
 - the project's code (every .py file of components/, pipelines/, serving/, tfpipe/) and schemas/,
-  which hold every module file, schema and component TFX could run;
+  which hold every module file, schema and component TFX could run, and a schema the pipeline keeps
+  in the workdir instead (the table pipeline's);
 - the resolved config (every --set and --config value), the runner, the Beam profile's args and
   the tracking URI;
 - the Python version, the pinned constraints and the installed versions of the TFX stack.
@@ -62,6 +63,8 @@ def fingerprint(config: PipelineConfig, runner: str, beam_args: list[str], track
         for path in _files(REPO_ROOT / folder):
             if path.suffix in (".py", ".pbtxt"):
                 add(f"code:{path.relative_to(REPO_ROOT)}", path.read_bytes())
+    if not config.schema_path.is_relative_to(REPO_ROOT) and config.schema_path.is_file():
+        add("schema", config.schema_path.read_bytes())  # a schema kept in the workdir (the table pipeline's)
     data_dir = config.resolved_data_dir()
     for path in _files(data_dir):
         add(f"data:{path.relative_to(data_dir)}", _file_digest(path))

@@ -53,6 +53,7 @@ PIPELINE_RUNS = {
     "cifar10_run",
     "fashion_mnist_run",
     "iris_search",
+    "table_runs",
 }
 
 
@@ -478,3 +479,48 @@ def cifar10_run(tmp_path_factory) -> PipelineRun:
 def fashion_mnist_run(tmp_path_factory) -> PipelineRun:
     """The fashion_mnist pipeline on a sample of the shipped images (every 25th: 2,400 train, 200 test)."""
     return _image_records_run(tmp_path_factory, "fashion_mnist", 25, FAST_IMAGE_RECORDS)
+
+
+# Few steps: both tables' models still beat their naive baselines in them.
+FAST_TABLE = ["--set", "train_steps=300", "--set", "epochs=3", "--set", "eval_steps=5"]
+
+
+class TableRuns:
+    """The table pipeline run twice in one workdir, under two names: wine (the shipped table, its label
+    text: a classification) and diabetes (the shipped table with `sex` written as text, so a text
+    column goes through a vocabulary: a regression)."""
+
+    def __init__(self, workdir: Path, diabetes_dir: Path, wine: PipelineRun, diabetes: PipelineRun):
+        self.workdir, self.diabetes_dir, self.wine, self.diabetes = workdir, diabetes_dir, wine, diabetes
+
+
+def write_diabetes_with_text_column(data_dir: Path) -> None:
+    """The shipped diabetes table with its `sex` column (1 or 2) written as text: `sex_1`, `sex_2`."""
+    header, *rows = (REPO_ROOT / "data" / "tables" / "diabetes" / "diabetes.csv").read_text().splitlines()
+    column = header.split(",").index("sex")
+    lines = [header]
+    for row in rows:
+        fields = row.split(",")
+        fields[column] = f"sex_{int(float(fields[column]))}"
+        lines.append(",".join(fields))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "diabetes.csv").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session")
+def table_runs(tmp_path_factory) -> TableRuns:
+    root = tmp_path_factory.mktemp("table")
+    workdir, diabetes_dir = root / "workdir", root / "diabetes"
+    write_diabetes_with_text_column(diabetes_dir)
+    runs = {}
+    for name, data_dir, label in (
+        ("wine", REPO_ROOT / "data" / "tables" / "wine", "cultivar"),
+        ("diabetes", diabetes_dir, "progression"),
+    ):
+        process = run_tfpipe(
+            "run", "table", "--name", name, "--workdir", str(workdir), "--set", f"data_dir={data_dir}",
+            "--set", f"label={label}", *FAST_TABLE,
+        )  # fmt: skip
+        assert process.returncode == 0, process.stdout + process.stderr
+        runs[name] = PipelineRun(workdir, name, process)
+    return TableRuns(workdir, diabetes_dir, runs["wine"], runs["diabetes"])

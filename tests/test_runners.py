@@ -49,6 +49,7 @@ EXAMPLE_GENS = {
     "cifar10": "ImageExampleGen",
     "letters": "WordExampleGen",
     "spoken_digits": "AudioExampleGen",
+    "table": "CsvExampleGen",
 }
 
 

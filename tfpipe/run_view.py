@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.history import blessing_metric_key
+from pipelines.history import blessing_metric_key, recorded_config
 from pipelines.outcome import RunOutcome, Search
-from pipelines.registry import PIPELINES
 from tfpipe.console import metrics_table
 
 
@@ -35,8 +34,9 @@ def summary_lines(outcome: RunOutcome, ui_hint: str, width: int | None = None) -
         lines += search_lines(results.search)
     if results.metrics is not None:
         lines.append("Evaluation (TFMA, eval split):")
-        rank_by = blessing_metric_key(outcome.shipped_pipeline, results.metrics.get("overall", {}))
-        higher_is_better = PIPELINES[outcome.shipped_pipeline].blessing_higher_is_better
+        config = recorded_config(outcome)
+        rank_by = blessing_metric_key(config, results.metrics.get("overall", {}))
+        higher_is_better = config.blessing_higher_is_better if config else True
         lines += metrics_table(results.metrics, rank_by, higher_is_better, width)
     lines.append("Blessed: yes" if results.blessed else "Blessed: no (" + "; ".join(results.blessing_failures) + ")")
     lines.append(f"Pushed model: {results.pushed_model or 'none'}")

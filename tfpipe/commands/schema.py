@@ -36,8 +36,11 @@ def run(args: argparse.Namespace) -> int:
             from pipelines.schema_review import infer_schema, schema_diff
 
             infer_schema(config.resolved_data_dir(), inferred_path)
-        diff = schema_diff(config.schema_path, inferred_path)
+        diff = schema_diff(config.schema_path, inferred_path) if config.schema_path.is_file() else None
     print(f"Inferred schema: {inferred_path}")
+    if diff is None:
+        print(f"{config.name} has no schema yet: its first run writes TFDV's inference to {config.schema_path}.")
+        return 0
     if diff:
         print(f"Differences from the curated {config.schema_path} (review before copying anything over):")
         print(diff)

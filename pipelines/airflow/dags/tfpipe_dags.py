@@ -1,4 +1,4 @@
-"""Airflow DAGs, one per registered pipeline (DAG id: the pipeline's name). Point Airflow's
+"""Airflow DAGs, one per registered pipeline but table (DAG id: the pipeline's name). Point Airflow's
 dags_folder here, in a venv with this project and Airflow (make airflow-test builds one).
 
 TFPIPE_WORKDIR (default: ./workdir of the checkout) is where runs keep artifacts, ML Metadata,
@@ -19,5 +19,8 @@ from pipelines.airflow_runner import airflow_dag  # noqa: E402  (after the set-u
 
 _WORKDIR = Path(os.environ.get("TFPIPE_WORKDIR", REPO_ROOT / "workdir"))
 
+# A pipeline whose schema is inferred from its user's data (table) runs only under a name, with that
+# data: no DAG of its own, as named pipelines have none.
 for _name, _config_class in PIPELINES.items():
-    globals()[_name] = airflow_dag(_config_class(), Workdir(_WORKDIR, _name))
+    if not _config_class.infers_schema:
+        globals()[_name] = airflow_dag(_config_class(), Workdir(_WORKDIR, _name))

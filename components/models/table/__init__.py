@@ -1,0 +1,1 @@
+"""Table module code: features, preprocessing_fn, run_fn, what `tfpipe predict` sends."""

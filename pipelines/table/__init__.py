@@ -1,0 +1,1 @@
+"""The table pipeline: any CSV table, a column of it predicted from the others."""
