@@ -101,6 +101,24 @@ def test_named_files_give_their_speakers(tmp_path):
 
 
 @pytest.mark.unit
+def test_class_folders_give_the_speakers_of_names_that_start_with_the_folder(tmp_path):
+    """A user's WAVs in class folders: speakers read from `<folder>_<speaker>_<take>.wav`, as the ExampleGen
+    reads them, and names that give none refused before TensorFlow loads, not by an empty eval split."""
+    for name in ("zero/zero_ana_1.wav", "zero/zero_bo_2.wav", "t_shirt/t_shirt_cy_1.wav", "t_shirt/0_dan_1.wav"):
+        _touch(tmp_path / "words" / name)
+    layout = layouts.detect(tmp_path / "words")
+    assert layouts.name_field_values(tmp_path / "words", layout, 1) == ("ana", "bo", "cy")
+    config = apply_settings(SpokenDigitsConfig(), [("data_dir", str(tmp_path / "words"))])
+    apply_settings(config, [("class_names", "t_shirt,zero"), ("eval_speakers", "cy")]).check()
+
+    for name in ("zero/0_george_1.wav", "one/1_george_2.wav"):  # FSDD's names, moved into word folders
+        _touch(tmp_path / "fsdd_names" / name)
+    config = apply_settings(SpokenDigitsConfig(), [("data_dir", str(tmp_path / "fsdd_names"))])
+    with pytest.raises(ConfigError, match="no file name in data folder .* gives a speaker; .* seven_george_12.wav"):
+        apply_settings(config, [("class_names", "one,zero")]).check()
+
+
+@pytest.mark.unit
 def test_the_label_domain_of_the_schema_fits_the_number_of_classes():
     from pipelines.factory import _schema_for_classes
 

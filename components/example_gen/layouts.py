@@ -161,14 +161,26 @@ def class_names_found(data_dir: Path, layout: Layout) -> tuple[str, ...] | None:
 
 
 def name_field_values(data_dir: Path, layout: Layout, position: int) -> tuple[str, ...]:
-    """Named files' values of the name field at `position` (1: the field after the class), sorted;
-    empty for other layouts."""
-    if layout.kind != NAMED_FILES:
-        return ()
+    """The values of the name field at `position` (1: the field after the class) that file names carry,
+    sorted: named files', and in class folders those of files named `<folder name>_<field>_...`, as
+    FileExampleGen reads them; empty for the layouts whose names carry no fields."""
     values = set()
     for pattern in layout.split_patterns.values():
         for entry in (data_dir / pattern).parent.iterdir():
-            fields = Path(entry.name).stem.split(NAME_SEPARATOR)
-            if not entry.name.startswith(".") and len(fields) > position:
-                values.add(fields[position])
+            if entry.name.startswith("."):
+                continue
+            if layout.kind == NAMED_FILES:
+                values.update(_field(entry.name, position))
+            elif layout.kind == CLASS_FOLDERS and entry.is_dir():
+                prefix = entry.name + NAME_SEPARATOR
+                for file in entry.iterdir():
+                    if file.name.startswith(prefix):
+                        # The class name may hold the separator itself (`t_shirt_ana_3.png`).
+                        values.update(_field(NAME_SEPARATOR + file.name[len(prefix) :], position))
     return tuple(sorted(values))
+
+
+def _field(name: str, position: int) -> list[str]:
+    """The field at `position` of the file name `name`'s stem, split at NAME_SEPARATOR; none if it has fewer."""
+    fields = Path(name).stem.split(NAME_SEPARATOR)
+    return [fields[position]] if len(fields) > position else []

@@ -204,14 +204,6 @@ class SpokenDigitsConfig(PipelineConfig):
     def check_data(self, data_dir: Path) -> None:
         layout = files.detect_layout(data_dir)
         files.check_class_names(data_dir, layout, self.class_names)
-        speakers = layouts.name_field_values(data_dir, layout, 1 + features.NAME_FIELDS.index(features.SPEAKER_KEY))
-        absent = [speaker for speaker in self.eval_speakers if speaker not in speakers]
-        if self.split == "speaker" and speakers and absent:
-            raise ConfigError(
-                f"--set eval_speakers={','.join(self.eval_speakers)}: data folder {data_dir} has no recordings of "
-                f"{', '.join(absent)}; its file names give the speakers {', '.join(speakers)}: "
-                f"--set eval_speakers=<one or more of them>."
-            )
         given = layouts.SINGLE_SPLIT not in layout.split_patterns
         if given and self.split != "given":
             raise ConfigError(
@@ -222,6 +214,21 @@ class SpokenDigitsConfig(PipelineConfig):
             raise ConfigError(
                 f"--set split=given: data folder {data_dir} is not split into train and test parts; "
                 "use split=speaker or split=fsdd."
+            )
+        speakers = layouts.name_field_values(data_dir, layout, 1 + features.NAME_FIELDS.index(features.SPEAKER_KEY))
+        if self.split == "speaker" and layout.kind in (layouts.NAMED_FILES, layouts.CLASS_FOLDERS) and not speakers:
+            raise ConfigError(
+                f"--set split=speaker: no file name in data folder {data_dir} gives a speaker; split=speaker reads "
+                "it from names <class>_<speaker>_<take>.wav (FSDD's 7_george_12.wav; in a class folder, the "
+                "folder's name first: seven_george_12.wav): rename the files so, or give the data train and test "
+                "parts and --set split=given."
+            )
+        absent = [speaker for speaker in self.eval_speakers if speaker not in speakers]
+        if self.split == "speaker" and speakers and absent:
+            raise ConfigError(
+                f"--set eval_speakers={','.join(self.eval_speakers)}: data folder {data_dir} has no recordings of "
+                f"{', '.join(absent)}; its file names give the speakers {', '.join(speakers)}: "
+                f"--set eval_speakers=<one or more of them>."
             )
 
     def reader_options(self) -> dict:
