@@ -180,7 +180,7 @@ def test_a_named_variant_of_mnist_never_touches_the_mnist_model(mnist_run: Pipel
     assert f"class_names={','.join(class_names)} (read from" in process.stdout
     outcome = last_outcome(workdir, "my_fashion")
     assert (outcome.pipeline, outcome.based_on, outcome.results.blessed) == ("my_fashion", "mnist", True)
-    assert (outcome.label_key, outcome.label_classes, outcome.not_compared) == ("label", class_names, None)
+    assert (outcome.label_key, outcome.label_classes, outcome.not_compared) == ("label", list(class_names), None)
     assert _served(workdir, "mnist") == mnist_served
     assert len(list((workdir / "serving" / "my_fashion").iterdir())) == 1
     record = json.loads((workdir / "my_fashion" / named.RECORD).read_text())
