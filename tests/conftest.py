@@ -402,8 +402,9 @@ BAD_DICTIONARY_LINES = ["k8s\tK EY1 EY1 T S", "antidisestablishmentarianism\tAE2
 
 
 class PronunciationRun(PipelineRun):
-    def __init__(self, workdir: Path, words: list[str], process: subprocess.CompletedProcess):
+    def __init__(self, workdir: Path, data_dir: Path, words: list[str], process: subprocess.CompletedProcess):
         super().__init__(workdir, "pronunciation", process)
+        self.data_dir = data_dir
         self.words = words
 
 
@@ -420,7 +421,7 @@ def pronunciation_run(tmp_path_factory) -> PronunciationRun:
         "run", "pronunciation", "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *FAST_PRONUNCIATION
     )
     assert process.returncode == 0, process.stdout + process.stderr
-    return PronunciationRun(workdir, [line.split("\t")[0] for line in lines], process)
+    return PronunciationRun(workdir, root / "data", [line.split("\t")[0] for line in lines], process)
 
 
 # A sample of the shipped recordings: george (the default eval speaker) and two voices trained on,
