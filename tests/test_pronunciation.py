@@ -2,7 +2,7 @@
 behind the error rates, the naive baselines, the decoding loops (stopping at the end and at the
 maximum length), the sentences refusing bad words and the config's checks."""
 
-import sys
+import importlib.util
 
 import numpy as np
 import pytest
@@ -14,13 +14,13 @@ from components.models.pronunciation.model import EMPTY_WORD, refusals
 from pipelines.config import ConfigError, apply_overrides
 from pipelines.pronunciation.config import PronunciationConfig, PronunciationModelConfig
 
-sys.path.insert(0, str(REPO_ROOT / "data"))
-import make_pronunciation
-
 OPTIONS = {"max_letters": 20.0, "max_phonemes": 24.0}
 
 
 def test_the_dictionary_groups_alternates_with_their_word_and_leaves_out_what_is_not_a_word():
+    spec = importlib.util.spec_from_file_location("make_pronunciation", REPO_ROOT / "data" / "make_pronunciation.py")
+    make_pronunciation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_pronunciation)
     lines = [
         ";;; a comment line",
         "read R EH1 D",
