@@ -1,6 +1,6 @@
 """`tfpipe predict pronunciation`: each input is a word; one line per input out, its ARPAbet phonemes.
 
-    tfpipe predict pronunciation tensorflow mlflow     T EH N S ER F L OW / EH M EH L F L OW
+    tfpipe predict pronunciation tensorflow mlflow     tensorflow: T EH N S AO R F L OW, mlflow: M AH L F L OW
 
 The SavedModel decodes (greedy or beam, as trained) and refuses a word it cannot pronounce, with
 one sentence that is printed in place of the phonemes: a word with anything but the letters a-z
