@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from components.models.pronunciation import features
 from pipelines.config import AT_LEAST_1, ConfigError, PipelineConfig, Range, TransformConfig
+from pipelines.tuning import SearchSpace, varies
 
 # components/models/pronunciation/encoder_decoder.py's choices, by name (checked before anything runs).
 RECURRENT_LAYERS = ("lstm", "gru")
@@ -52,6 +53,16 @@ class PronunciationTransformConfig(TransformConfig):
     """Phonemes the decoder writes at most, before the end."""
     stress: bool
     """Keep ARPAbet's stress digits (AH0, AH1) as separate phonemes; false folds them into 39 phonemes."""
+
+
+@dataclasses.dataclass
+class PronunciationSearchSpace(SearchSpace):
+    """What `--set tuning.trials=N` searches: candidates of each key, comma-separated with --set."""
+
+    attention: tuple[str, ...] = varies("model.attention", ATTENTION_KINDS)
+    """The notes' two attention scores: dot-product and additive."""
+    encoder: tuple[str, ...] = varies("model.encoder", RECURRENT_LAYERS)
+    """The encoder's recurrent layer: LSTM or GRU."""
 
 
 @dataclasses.dataclass
@@ -116,6 +127,7 @@ class PronunciationConfig(PipelineConfig):
     max_regression: float = 0.01
     """How far the word error rate may rise above the latest blessed model's."""
     model: PronunciationModelConfig = dataclasses.field(default_factory=PronunciationModelConfig)
+    search_space: PronunciationSearchSpace = dataclasses.field(default_factory=PronunciationSearchSpace)
 
     def example_gen(self):
         """TextExampleGen with the pronunciation reader: one example per word, split 9:1 by word."""

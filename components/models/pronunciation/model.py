@@ -29,7 +29,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx_bsl.public import tfxio
 
 from components import training_record
-from components.models import training
+from components.models import training, tuning
 from components.models.pronunciation import encoder_decoder, error_rates, features, naive_baselines, preprocessing
 from pipelines.pronunciation.config import PronunciationConfig
 
@@ -249,3 +249,7 @@ def run_fn(fn_args: FnArgs) -> None:
     shown = sorted(eval_words)[:: max(1, len(eval_words) // max(config.attention_maps, 1))][: config.attention_maps]
     draw_attention_maps(module, shown, fn_args.model_run_dir)
     tf.saved_model.save(module, fn_args.serving_model_dir, signatures=module.signatures())
+
+
+# The Tuner trains this same run_fn once per trial of a model search (components/models/tuning.py).
+tuner_fn = tuning.tuner_fn_for(run_fn, PronunciationConfig)
