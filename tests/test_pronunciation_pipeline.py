@@ -104,7 +104,9 @@ def test_predict_grpc_and_rest_give_the_same_phonemes_and_refusals(pronunciation
     assert answers[6].endswith("has 21 letters, more than the 20 the model reads; give a shorter word.")
     assert answers[1] == predict_one(served, "tensorflow")["phonemes"]  # any case
 
-    remote = run_tfpipe("predict", "pronunciation", *WORDS, "--server", f"127.0.0.1:{served.grpc_port}")
+    # A first call decodes in a graph the server has not run yet: slow on a busy machine.
+    server = ("--server", f"127.0.0.1:{served.grpc_port}", "--timeout", "120")
+    remote = run_tfpipe("predict", "pronunciation", *WORDS, *server)
     assert remote.returncode == 0 and remote.stdout == local.stdout, remote.stderr
 
     words = [word.encode() for word in WORDS]
