@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from components.models.pronunciation import features
 from serving.client import PredictionClient, predict_request
 from serving.model_server import ModelServer, ServerOptions
-from serving.predict import latest_version, predict
+from serving.predict import latest_version
 
 WORDS = ["kubeflow", "TensorFlow", "o'brien", "k8s", "", "naïve", "a" * 21]
 
@@ -144,15 +144,16 @@ def _phoneme_set(run: PronunciationRun) -> set[str]:
 
 def test_the_evaluation_signature_scores_the_model_and_baselines_on_the_same_words(pronunciation_run):
     version = latest_version(pronunciation_run.workdir / "serving" / "pronunciation")
-    evaluation = tf.saved_model.load(str(version)).signatures["evaluation"]
+    model = tf.saved_model.load(str(version))
+    evaluation = model.signatures["evaluation"]
     examples = [e.SerializeToString() for e in _examples(pronunciation_run.workdir, "eval")[:32]]
     outputs = {name: value.numpy() for name, value in evaluation(examples=tf.constant(examples)).items()}
     for baseline in ("nearest_spelling", "letter_to_phoneme"):
         np.testing.assert_allclose(
             outputs[f"excess_phoneme_errors_vs_{baseline}"], outputs["phoneme_errors"] - outputs[baseline]
         )
-    served = predict(version, [_serving_example(e) for e in examples])
-    assert all(not refused for refused in served["refused"])
+    served = model.signatures["serving_default"](examples=tf.constant([_serving_example(e) for e in examples]))
+    assert not any(served["refused"].numpy())
     assert (outputs["phoneme_errors"] == 0).sum() > 0 and (outputs["phoneme_errors"] >= 0).all()
 
 
