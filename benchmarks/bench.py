@@ -164,6 +164,12 @@ BENCHMARKS = (
         in_make_bench=False,
     ),
     Benchmark(
+        "pronunciation_run",
+        "`tfpipe run pronunciation` with its defaults on a fresh workdir: the whole CMU Pronouncing Dictionary",
+        "pronunciation_run.py",
+        in_make_bench=False,
+    ),
+    Benchmark(
         "spoken_digits_speakers",
         "Spoken digits with each voice held out in turn, and with FSDD's own split",
         "spoken_digits_speakers.py",

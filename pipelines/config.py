@@ -177,6 +177,9 @@ class PipelineConfig:
     win_measure_higher_is_better: ClassVar[bool] = False
     # TFMA metrics (tf.keras.metrics class names) computed overall and per slice.
     metrics: ClassVar[tuple[str, ...]]
+    # Where the classes of `metrics` are defined when they are not Keras' or TFMA's own (Keras Metric
+    # subclasses of the pipeline's module code, by import name); "" when they all are.
+    metrics_module: ClassVar[str] = ""
     slice_features: ClassVar[tuple[str, ...]]
     # The metric (one of `metrics`) that decides blessing, and whether larger values are better.
     blessing_metric: ClassVar[str]

@@ -248,12 +248,13 @@ def create_pipeline(
 _BATCHED_IN_KERAS = {"MeanSquaredError": "mean_squared_error", "MeanAbsoluteError": "mean_absolute_error"}
 
 
-def metric_config(name: str) -> tfma.MetricConfig:
-    """TFMA's config for the metric class `name` (a tf.keras.metrics or TFMA class name)."""
+def metric_config(name: str, module: str = "") -> tfma.MetricConfig:
+    """TFMA's config for the metric class `name` (a tf.keras.metrics or TFMA class name, or a Keras
+    Metric subclass defined in `module`, by import name)."""
     if name in _BATCHED_IN_KERAS:
         function = _BATCHED_IN_KERAS[name]
         return tfma.MetricConfig(class_name="MeanMetricWrapper", config=json.dumps({"fn": function, "name": function}))
-    return tfma.MetricConfig(class_name=name)
+    return tfma.MetricConfig(class_name=name, module=module)
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -284,8 +285,10 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     # Blessing looks at the whole eval split; slices are reported, not gated
     # (a 20-example slice is too noisy to stop a push).
     overall_only = [tfma.SlicingSpec()]
-    scored = [metric_config(name) for name in (*config.metrics, "ExampleCount") if name != config.blessing_metric]
-    blessing = metric_config(config.blessing_metric)
+    scored = [
+        metric_config(name, config.metrics_module) for name in config.metrics if name != config.blessing_metric
+    ] + [metric_config("ExampleCount")]
+    blessing = metric_config(config.blessing_metric, config.metrics_module)
     blessing.per_slice_thresholds.append(
         tfma.PerSliceMetricThreshold(slicing_specs=overall_only, threshold=blessing_threshold)
     )
@@ -319,7 +322,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     metrics_specs = [
         tfma.MetricsSpec(metrics=[blessing], output_names=[config.prediction_key]),
         tfma.MetricsSpec(
-            metrics=[*scored, metric_config(config.blessing_metric)],
+            metrics=[*scored, metric_config(config.blessing_metric, config.metrics_module)],
             output_names=list(config.baseline_outputs),
         ),
         tfma.MetricsSpec(metrics=scored, output_names=[config.prediction_key]),

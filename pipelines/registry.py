@@ -9,6 +9,7 @@ from pipelines.fashion_mnist.config import FashionMnistConfig
 from pipelines.iris.config import IrisConfig
 from pipelines.letters.config import LettersConfig
 from pipelines.mnist.config import MnistConfig
+from pipelines.pronunciation.config import PronunciationConfig
 from pipelines.spoken_digits.config import SpokenDigitsConfig
 from pipelines.stock.config import StockConfig
 from pipelines.table.config import TableConfig
@@ -25,6 +26,7 @@ PIPELINES: dict[str, type[PipelineConfig]] = {
         FashionMnistConfig,
         Cifar10Config,
         TableConfig,
+        PronunciationConfig,
     )
 }
 

@@ -49,6 +49,7 @@ PIPELINE_RUNS = {
     "digits_run",
     "mnist_run",
     "letters_run",
+    "pronunciation_run",
     "spoken_digits_run",
     "cifar10_run",
     "fashion_mnist_run",
@@ -378,6 +379,50 @@ def letters_run(tmp_path_factory) -> LettersRun:
     )
     assert process.returncode == 0, process.stdout + process.stderr
     return LettersRun(workdir, root / "data", words, process)
+
+
+# Every 50th word of the shipped dictionary (2,500 words, 250 held out), 200 steps: the model's phoneme
+# error rate is already below both naive baselines', its word error rate far above the default
+# threshold (0.3), so the threshold is lifted for the serving tests to get a pushed model.
+FAST_PRONUNCIATION = [
+    "--set",
+    "train_steps=200",
+    "--set",
+    "epochs=2",
+    "--set",
+    "eval_steps=3",
+    "--set",
+    "model.batch_size=128",
+    "--set",
+    "blessing_threshold=1",
+    "--set",
+    "attention_maps=2",
+]
+# Added to the sample: dictionary lines the reader must list and leave out.
+BAD_DICTIONARY_LINES = ["k8s\tK EY1 EY1 T S", "antidisestablishmentarianism\tAE2 N T AY0 D IH0 S AH0 S"]
+
+
+class PronunciationRun(PipelineRun):
+    def __init__(self, workdir: Path, data_dir: Path, words: list[str], process: subprocess.CompletedProcess):
+        super().__init__(workdir, "pronunciation", process)
+        self.data_dir = data_dir
+        self.words = words
+
+
+@pytest.fixture(scope="session")
+def pronunciation_run(tmp_path_factory) -> PronunciationRun:
+    """The pronunciation pipeline on a sample of the shipped dictionary with two bad lines; tracked in
+    the workdir's embedded store."""
+    root = tmp_path_factory.mktemp("pronunciation")
+    lines = (REPO_ROOT / "data" / "pronunciation" / "cmudict.tsv").read_text().splitlines()[::50]
+    (root / "data").mkdir()
+    (root / "data" / "cmudict.tsv").write_text("".join(f"{line}\n" for line in [*lines, *BAD_DICTIONARY_LINES]))
+    workdir = root / "workdir"
+    process = run_tfpipe(
+        "run", "pronunciation", "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *FAST_PRONUNCIATION
+    )
+    assert process.returncode == 0, process.stdout + process.stderr
+    return PronunciationRun(workdir, root / "data", [line.split("\t")[0] for line in lines], process)
 
 
 # A sample of the shipped recordings: george (the default eval speaker) and two voices trained on,

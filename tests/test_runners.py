@@ -48,6 +48,7 @@ EXAMPLE_GENS = {
     "fashion_mnist": "ImageExampleGen",
     "cifar10": "ImageExampleGen",
     "letters": "WordExampleGen",
+    "pronunciation": "DictionaryExampleGen",
     "spoken_digits": "AudioExampleGen",
     "table": "CsvExampleGen",
 }

@@ -1,7 +1,7 @@
 """Every pipeline's pushed model behind one embedded server: gRPC and REST Predict answer what the
 model answers in-process, `tfpipe predict --server` prints what the model says, with no model
 on the client's side, and the curl lines of docs/serving.md get answers. The models are those the
-session's iris, stock, digits, letters and spoken_digits runs pushed."""
+session's iris, stock, digits, letters, spoken_digits and pronunciation runs pushed."""
 
 import base64
 import importlib
@@ -39,7 +39,7 @@ def prediction_inputs(pipeline: str, tmp_path: Path) -> tuple[list[str], list[st
 
 
 @pytest.fixture(scope="module")
-def served(iris_run, stock_run, digits_run, letters_run, spoken_digits_run, tmp_path_factory):
+def served(iris_run, stock_run, digits_run, letters_run, spoken_digits_run, pronunciation_run, tmp_path_factory):
     """One server over a serving dir holding each run's pushed model."""
     serving_dir = tmp_path_factory.mktemp("all_models") / "serving"
     runs = {
@@ -48,6 +48,7 @@ def served(iris_run, stock_run, digits_run, letters_run, spoken_digits_run, tmp_
         "digits": digits_run,
         "letters": letters_run,
         "spoken_digits": spoken_digits_run,
+        "pronunciation": pronunciation_run,
     }
     for pipeline, run in runs.items():
         model_name = config_for(pipeline).model_name
@@ -157,7 +158,7 @@ def test_the_docs_curl_lines_get_each_json_signatures_answer(served):
     block = re.search(r"JSON clients call each pipeline's model.*?```sh\n(.*?)```", docs, re.DOTALL).group(1)
     block = block.replace("localhost:8501", f"127.0.0.1:{served.rest_port}").replace("[-60:]", "[-10:]")
     models = re.findall(r"/v1/models/(\w+):predict", re.sub(r"#.*", "", block))  # not the comments' models
-    assert set(models) == {"iris", "stock", "digits", "letters", "spoken_digits"}
+    assert set(models) == {"iris", "stock", "digits", "letters", "spoken_digits", "pronunciation"}
     # Each answer on a line of its own; a 4xx or 5xx fails the block.
     script = 'curl() { command curl -sS --fail-with-body "$@"; echo; }\nset -e\n' + block
     result = subprocess.run(["bash", "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
@@ -170,6 +171,9 @@ def test_the_docs_curl_lines_get_each_json_signatures_answer(served):
     # answers must be theirs, in their shape.
     assert [len(p["letter"]) >= 1 for p in by_model["letters"]["predictions"]] == [True, True]
     assert by_model["spoken_digits"]["predictions"][0]["class_name"] in [str(d) for d in range(10)]
+    kubeflow, k8s = by_model["pronunciation"]["predictions"]
+    assert kubeflow["phonemes"] and not kubeflow["refused"]
+    assert not k8s["phonemes"] and k8s["refused"].startswith("'k8s' holds '8'")
     assert len(by_model["stock"]["predictions"]) == 1 and len(by_model["digits"]["predictions"]) == 1
     # The autoencoder's fields beside the class (components/models/images/autoencoder.py), as the docs show them.
     digit = by_model["digits"]["predictions"][0]

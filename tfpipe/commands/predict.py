@@ -28,6 +28,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         epilog="inputs: digits: image files (PNG or JPEG, any size); "
         "iris: sepal_length=5.1,sepal_width=3.5,petal_length=1.4,petal_width=0.2 or 5.1,3.5,1.4,0.2 (cm); "
         "letters: the first letters of words (hel tensorflo); "
+        "pronunciation: words (tensorflow mlflow), each answered in ARPAbet phonemes; "
         "stock: daily price CSV files, one series each, of which the last window_days days are used "
         "(pass the --set window_days=N and horizon_days=N the model was trained with)",
     )

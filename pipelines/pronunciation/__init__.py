@@ -1,0 +1,1 @@
+"""The pronunciation pipeline's config."""
