@@ -208,6 +208,11 @@ class PipelineConfig:
     warm_start: bool = False
     """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
     instead of from scratch; the model must have the same architecture."""
+    infra_validation_requests: int = dataclasses.field(default=3, metadata={"range": AT_LEAST_1})
+    """Examples of the eval split the InfraValidator sends, one gRPC Predict request each, to the candidate
+    served by `tfpipe serve` in a separate process; the Pusher pushes only a model that loaded and answered."""
+    infra_validation_seconds: int = dataclasses.field(default=120, metadata={"range": AT_LEAST_1})
+    """How long the InfraValidator's server may take to start and load the candidate, in seconds."""
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
     search_space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
     """The candidate values a search tries (pipelines/tuning.py); each pipeline declares its own."""

@@ -30,8 +30,10 @@ from tfx.proto import pusher_pb2, trainer_pb2
 
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
+from components.infra_validator import serving_infra_validator
 from components.mlflow_tracker import MlflowTracker
 from components.push_executor import PushExecutor
+from components.train_executor import TrainExecutor
 from components.tuner import Tuner
 from components.validation_gate import DataValidationGate
 from pipelines.config import REPO_ROOT, PipelineConfig
@@ -161,6 +163,7 @@ def create_pipeline(
         custom_config=config.to_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        custom_executor_spec=executor_spec.ExecutorClassSpec(TrainExecutor),
     )
 
     # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
@@ -174,11 +177,22 @@ def create_pipeline(
         eval_config=eval_config(config),
     )
 
-    # Copies a blessed model into TF Serving's layout as a new version, atomically, and rewrites
+    # Serves the model in a separate process (`tfpipe serve`, TF Serving's API) and sends it a few eval
+    # examples over gRPC: a model that does not load or answer is not infra-blessed, and not pushed.
+    infra_validator = serving_infra_validator(
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        model_name=config.model_name,
+        num_examples=config.infra_validation_requests,
+        max_loading_time_seconds=config.infra_validation_seconds,
+    )
+
+    # Copies a blessed and infra-blessed model into TF Serving's layout as a new version, atomically, and rewrites
     # models.config. The stock executor copies in place, so a server could load a half-copied version.
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_validator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=f"{serving_dir}/{config.model_name}")
         ),
@@ -221,6 +235,7 @@ def create_pipeline(
             trainer,
             model_resolver,
             evaluator,
+            infra_validator,
             pusher,
             mlflow_tracker,
         ],

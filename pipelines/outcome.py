@@ -45,6 +45,10 @@ class RunResults:
     """TFMA's metrics on the eval split by slice (`overall` first), then by metric name."""
     blessed: bool | None = None
     blessing_failures: list[str] = dataclasses.field(default_factory=list)
+    infra_blessed: bool | None = None
+    """Whether the InfraValidator's server loaded the model and answered its requests; None: it did not run."""
+    infra_failure: str = ""
+    """Why it did not, one sentence (components/infra_validator.py)."""
     mlflow_run_id: str | None = None
     tensorboard: str | None = None
     """The run folder's link to the Trainer's TensorBoard events (pipelines/summary.py)."""

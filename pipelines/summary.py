@@ -12,6 +12,7 @@ from tfx.types import standard_artifacts
 from components import statistics_html
 from components.evaluation import blessing_failures, slice_metrics
 from components.example_gen import rejected_inputs
+from components.infra_validator import FAILURE_PROPERTY
 from components.training_record import TENSORBOARD_DIR
 from components.tuner import read_search
 from pipelines.config import PipelineConfig
@@ -84,6 +85,7 @@ def summarize(
         results.blessed = evaluator_outputs["blessing"][0].custom_properties["blessed"].int_value == 1
         if not results.blessed:
             results.blessing_failures = blessing_failures(evaluation_uri)
+    _read_infra_blessing(results, _outputs_if_finished(metadata_path, components.get("InfraValidator")))
     tuner_outputs = _outputs_if_finished(metadata_path, components.get("Tuner"))
     if tuner_outputs:
         results.search = read_search(tuner_outputs["tuner_results"][0].uri)
@@ -98,6 +100,13 @@ def summarize(
             results.pushed_model = pushed["pushed_destination"].string_value
             results.pushed_version = pushed["pushed_version"].string_value
     return results
+
+
+def _read_infra_blessing(results: RunResults, outputs: dict[str, list[metadata_store_pb2.Artifact]] | None) -> None:
+    if outputs:
+        properties = outputs["blessing"][0].custom_properties
+        results.infra_blessed = properties["blessed"].int_value == 1
+        results.infra_failure = properties[FAILURE_PROPERTY].string_value if FAILURE_PROPERTY in properties else ""
 
 
 def _link_tensorboard_events(metadata_path: str, trainer: ComponentRun | None, run_dir: Path) -> str | None:

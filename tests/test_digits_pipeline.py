@@ -32,6 +32,7 @@ COMPONENTS = [
     "Trainer",
     "baseline_model_resolver",
     "Evaluator",
+    "InfraValidator",
     "Pusher",
     "MlflowTracker",
 ]

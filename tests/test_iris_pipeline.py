@@ -20,6 +20,7 @@ COMPONENTS = [
     "Trainer",
     "baseline_model_resolver",
     "Evaluator",
+    "InfraValidator",
     "Pusher",
     "MlflowTracker",
 ]

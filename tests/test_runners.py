@@ -26,7 +26,8 @@ KUBEFLOW_DAG = {
     "baseline_model_resolver-model-blessing-resolver": set(),
     "baseline_model_resolver-model-resolver": set(),
     "Evaluator": {"CsvExampleGen", "Trainer", "baseline_model_resolver-model-resolver"},
-    "Pusher": {"Trainer", "Evaluator"},
+    "InfraValidator": {"CsvExampleGen", "Trainer"},
+    "Pusher": {"Trainer", "Evaluator", "InfraValidator"},
     "MlflowTracker": {
         "CsvExampleGen",
         "StatisticsGen",
