@@ -1,4 +1,4 @@
-"""InfraValidator: TFX's, with the candidate served by `tfpipe serve` in a child process.
+"""InfraValidator: TFX's component and executor, with the candidate served by `tfpipe serve` in a child process.
 
 TFX's InfraValidator (LOAD_AND_QUERY) starts TensorFlow Serving in Docker or on Kubernetes (the
 ServingSpec's `serving_platform`), waits until the model is AVAILABLE, sends Predict requests built
@@ -6,7 +6,8 @@ from examples, and writes an InfraBlessing (INFRA_BLESSED or INFRA_NOT_BLESSED) 
 requires. Where there is neither a `tensorflow_model_server` binary nor a Docker engine, this
 executor does the same with `tfpipe serve` (serving/, TF Serving's API) started in a separate process
 that serves the candidate alone: TFX's request builder, its TF Serving gRPC client and its blessing
-are used unchanged; only the model server runner is ours, and `serving_platform` is left empty.
+are used unchanged; only the model server runner is ours, and `serving_platform` is left empty. The
+component class is ours too, with TFX's spec (see InfraValidator below).
 
 A model that does not load or does not answer is not blessed, and the blessing says why in its
 `infra_failure` property (one sentence), which the run's summary shows.
@@ -26,13 +27,12 @@ from typing import Any
 
 import grpc
 from tfx import types
-from tfx.components.infra_validator import component as infra_validator_component
 from tfx.components.infra_validator import error_types
 from tfx.components.infra_validator import executor as infra_validator_executor
 from tfx.components.infra_validator.model_server_runners import base_runner
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import infra_validator_pb2
-from tfx.types import artifact_utils, standard_component_specs
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import path_utils
 
 # The InfraBlessing's property that says why a model was not infra-blessed.
@@ -204,10 +204,32 @@ def _rpc_error(error: Exception) -> str:
     return f"{cause or error}"
 
 
-class InfraValidator(infra_validator_component.InfraValidator):
-    """TFX's InfraValidator with this module's executor (TFX's component takes no custom executor spec)."""
+class InfraValidator(base_component.BaseComponent):
+    """TFX's InfraValidator component (its spec, inputs, InfraBlessing output) with this module's executor.
+    Not a subclass of TFX's: Kubeflow's V2 compiler refuses TFX's InfraValidator by type, as its
+    executor needs Docker or Kubernetes; this one runs in the component's container like any other."""
 
+    SPEC_CLASS = standard_component_specs.InfraValidatorSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(
+        self,
+        model: types.BaseChannel,
+        examples: types.BaseChannel,
+        serving_spec: infra_validator_pb2.ServingSpec,
+        validation_spec: infra_validator_pb2.ValidationSpec,
+        request_spec: infra_validator_pb2.RequestSpec,
+    ):
+        super().__init__(
+            spec=standard_component_specs.InfraValidatorSpec(
+                model=model,
+                examples=examples,
+                blessing=types.Channel(type=standard_artifacts.InfraBlessing),
+                serving_spec=serving_spec,
+                validation_spec=validation_spec,
+                request_spec=request_spec,
+            )
+        )
 
 
 def serving_infra_validator(
