@@ -23,10 +23,13 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.placeholder import runtime_placeholders
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
+from tfx.types import Channel, standard_artifacts
 
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
@@ -61,6 +64,8 @@ class Orchestrator:
 
 
 LOCAL = Orchestrator("local")
+# The data gate's node id, which the resolver of its earlier outputs names.
+GATE_ID = "DataValidationGate"
 
 
 def create_pipeline(
@@ -105,11 +110,24 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
 
-    # Stops the run when there is any anomaly, before anything is trained.
+    # Finds the statistics of the last data the gate let through, which the schema's drift comparators
+    # compare this run's with (none on the first run).
+    accepted_statistics_resolver = Resolver(
+        strategy_class=LatestArtifactStrategy,
+        statistics=Channel(
+            type=standard_artifacts.ExampleStatistics,
+            producer_component_id=GATE_ID,
+            output_key="accepted_statistics",
+        ),
+    ).with_id("accepted_statistics_resolver")
+
+    # Stops the run when there is any anomaly, or drift beyond the schema's thresholds, before anything is trained.
     validation_gate = DataValidationGate(
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
         anomalies=example_validator.outputs["anomalies"],
+        schema=schema_gen.outputs["schema"],
+        previous_statistics=accepted_statistics_resolver.outputs["statistics"],
         schema_path=str(config.schema_path.relative_to(REPO_ROOT)),
         data_dir=str(config.resolved_data_dir()),
         min_examples=json.dumps(config.min_split_examples(), sort_keys=True),
@@ -118,7 +136,7 @@ def create_pipeline(
         min_class_examples=config.min_class_examples,
         run_context=run_context,
         pipeline_run_id=pipeline_run_id,
-    )
+    ).with_id(GATE_ID)
 
     # Analyzes the train split (min, max, ...) and transforms both splits.
     transform = Transform(
@@ -228,6 +246,7 @@ def create_pipeline(
             statistics_gen,
             schema_gen,
             example_validator,
+            accepted_statistics_resolver,
             validation_gate,
             transform,
             *([warm_start_resolver] if warm_start_resolver else []),
@@ -245,6 +264,21 @@ def create_pipeline(
         ),
         beam_pipeline_args=beam_pipeline_args or [],
     )
+
+
+# Components that read or write outside the pipeline root (the data folder, a model server's port, the
+# serving folder, the MLflow server): a failure there may pass on a second try. The others fail alike every time.
+_RETRIED = ("InfraValidator", "Pusher", "MlflowTracker")
+
+
+def retried_components(pipeline: Pipeline) -> list[str]:
+    """The ids of the components an orchestrator retries (the `retries` setting): the ExampleGen, InfraValidator,
+    Pusher and MlflowTracker."""
+    return [
+        component.id
+        for component in pipeline.components
+        if component.id.endswith("ExampleGen") or component.id in _RETRIED
+    ]
 
 
 # Metrics TFMA has its own Python classes for, which it computes one example, slice and output at a

@@ -38,6 +38,8 @@ class RejectedInputs:
 class RunResults:
     """What the run's finished components produced (pipelines/summary.py reads it from ML Metadata)."""
 
+    span: int | None = None
+    """The latest span the ExampleGen read, where the data folder holds span folders."""
     rejected_inputs: RejectedInputs | None = None
     statistics_page: str | None = None
     """The data's statistics and anomalies as one HTML page in the run folder."""

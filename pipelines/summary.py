@@ -60,14 +60,7 @@ def summarize(
     finished contribute."""
     results = RunResults()
     example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
-    example_gen_outputs = _outputs_if_finished(metadata_path, example_gen)
-    if example_gen_outputs:
-        examples = example_gen_outputs["examples"][0]
-        if rejected_inputs.PROPERTY in examples.custom_properties:
-            lines = rejected_inputs.read(examples.uri)
-            results.rejected_inputs = RejectedInputs(
-                count=len(lines), list=rejected_inputs.list_path(examples.uri), first=lines[:_REJECTED_SHOWN]
-            )
+    _read_examples(results, _outputs_if_finished(metadata_path, example_gen))
     statistics_gen_outputs = _outputs_if_finished(metadata_path, components.get("StatisticsGen"))
     validator_outputs = _outputs_if_finished(metadata_path, components.get("ExampleValidator"))
     if statistics_gen_outputs and validator_outputs:
@@ -100,6 +93,20 @@ def summarize(
             results.pushed_model = pushed["pushed_destination"].string_value
             results.pushed_version = pushed["pushed_version"].string_value
     return results
+
+
+def _read_examples(results: RunResults, outputs: dict[str, list[metadata_store_pb2.Artifact]] | None) -> None:
+    """The span the ExampleGen read, and the inputs it left out."""
+    if not outputs:
+        return
+    examples = outputs["examples"][0]
+    if examples.properties["span"].int_value:
+        results.span = examples.properties["span"].int_value
+    if rejected_inputs.PROPERTY in examples.custom_properties:
+        lines = rejected_inputs.read(examples.uri)
+        results.rejected_inputs = RejectedInputs(
+            count=len(lines), list=rejected_inputs.list_path(examples.uri), first=lines[:_REJECTED_SHOWN]
+        )
 
 
 def _read_infra_blessing(results: RunResults, outputs: dict[str, list[metadata_store_pb2.Artifact]] | None) -> None:
