@@ -27,6 +27,7 @@ COMPONENTS = [
     "ImportSchemaGen",
     "StatisticsGen",
     "ExampleValidator",
+    "accepted_statistics_resolver",
     "DataValidationGate",
     "Transform",
     "Trainer",

@@ -15,6 +15,7 @@ COMPONENTS = [
     "ImportSchemaGen",
     "StatisticsGen",
     "ExampleValidator",
+    "accepted_statistics_resolver",
     "DataValidationGate",
     "Transform",
     "Trainer",
@@ -24,8 +25,8 @@ COMPONENTS = [
     "Pusher",
     "MlflowTracker",
 ]
-# Never cached: a resolver node, and the two components that record the run in MLflow.
-RUN_EVERY_TIME = {"baseline_model_resolver", "DataValidationGate", "MlflowTracker"}
+# Never cached: the resolver nodes, and the two components that record the run in MLflow.
+RUN_EVERY_TIME = {"baseline_model_resolver", "accepted_statistics_resolver", "DataValidationGate", "MlflowTracker"}
 
 
 def _example(measurements: dict) -> bytes:
