@@ -100,8 +100,10 @@ def _read_examples(results: RunResults, outputs: dict[str, list[metadata_store_p
     if not outputs:
         return
     examples = outputs["examples"][0]
-    if examples.properties["span"].int_value:
-        results.span = examples.properties["span"].int_value
+    # TFX's ExampleGens record the span as a custom property, a component that sets `span` as a property.
+    span = examples.properties["span"].int_value or examples.custom_properties["span"].int_value
+    if span:
+        results.span = span
     if rejected_inputs.PROPERTY in examples.custom_properties:
         lines = rejected_inputs.read(examples.uri)
         results.rejected_inputs = RejectedInputs(

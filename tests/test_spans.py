@@ -54,6 +54,7 @@ def test_a_run_reads_the_latest_spans_of_its_window_or_the_whole_folder_without_
     for number in (1, 2, 10):
         (tmp_path / f"span-{number:04d}").mkdir()
     (tmp_path / "span-0003.csv").write_text("")  # a file, not a span folder
+    (tmp_path / "span-00004").mkdir()  # not four digits, as TFX's {SPAN:4} reads them
     (tmp_path / "notes").mkdir()
     assert [path.name for path in spans.window(tmp_path, 2)] == ["span-0002", "span-0010"]
     assert [path.name for path in spans.window(tmp_path, 0)] == ["span-0001", "span-0002", "span-0010"]

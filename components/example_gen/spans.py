@@ -1,7 +1,7 @@
 """Data folders of spans: new data arriving as numbered folders, `span-0001/`, `span-0002/`, ...
 
 TFX's ExampleGens call each delivery of data a span (`{SPAN}` in an input pattern, here
-`span-{SPAN}/`); a run reads the latest span, with a rolling window of the spans before it
+`span-{SPAN:4}/`: four digits); a run reads the latest span, with a rolling window of the spans before it
 (TFX's RangeConfig `rolling_range`). A data folder without span folders is read whole, as before.
 No TensorFlow here: the CLI resolves spans before it loads anything.
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-# TFX's pattern for the same folders (an ExampleGen's input_config).
-SPAN_PATTERN = "span-{SPAN}"
-_SPAN_FOLDER = re.compile(r"span-([0-9]+)")
+# TFX's pattern for the same folders (an ExampleGen's input_config): the span in 4 digits, zero-padded.
+SPAN_PATTERN = "span-{SPAN:4}"
+_SPAN_FOLDER = re.compile(r"span-([0-9]{4})")
 
 
 def spans(data_dir: Path) -> dict[int, Path]:
-    """The span folders directly in `data_dir`, by span number (`span-0007` is 7), in order."""
+    """The span folders directly in `data_dir`, by span number (`span-0007` is 7; four digits), in order."""
     if not data_dir.is_dir():
         return {}
     found = {}
