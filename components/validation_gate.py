@@ -32,8 +32,10 @@ from absl import logging
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import Channel, artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
 from components import mlflow_tracking as tracking
@@ -42,6 +44,8 @@ from components import mlflow_tracking as tracking
 # StatisticsGen each split's statistics.
 _ANOMALIES_FILE = "SchemaDiff.pb"
 _STATISTICS_FILE = "FeatureStats.pb"
+# The gate's node id in the DAG, which the resolver of its earlier outputs names.
+GATE_ID = "DataValidationGate"
 # Anomalies of values that are not finite numbers (the schema's float_domain disallow_nan / disallow_inf).
 _NON_FINITE = {anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_NAN, anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_INF}
 # Files named in a problem, at most.
@@ -331,3 +335,14 @@ def DataValidationGate(
     except Exception:  # An unreachable tracking server must not hide what is wrong with the data.
         logging.exception("Could not record the rejected run in MLflow.")
     raise error
+
+
+def accepted_statistics() -> Resolver:
+    """A Resolver node whose `statistics` output is the gate's latest `accepted_statistics` (none on a first
+    run): TFX's own strategy, which every orchestrator compiles. It resolves before this run's gate runs."""
+    return Resolver(
+        strategy_class=LatestArtifactStrategy,
+        statistics=Channel(
+            type=standard_artifacts.ExampleStatistics, producer_component_id=GATE_ID, output_key="accepted_statistics"
+        ),
+    ).with_id("accepted_statistics_resolver")

@@ -23,13 +23,10 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
-from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.placeholder import runtime_placeholders
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
-from tfx.types import Channel, standard_artifacts
 
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
@@ -38,7 +35,7 @@ from components.mlflow_tracker import MlflowTracker
 from components.push_executor import PushExecutor
 from components.train_executor import TrainExecutor
 from components.tuner import Tuner
-from components.validation_gate import DataValidationGate
+from components.validation_gate import GATE_ID, DataValidationGate, accepted_statistics
 from pipelines.config import REPO_ROOT, PipelineConfig
 from pipelines.tuning import TRIALS_DIR_KEY
 
@@ -64,8 +61,6 @@ class Orchestrator:
 
 
 LOCAL = Orchestrator("local")
-# The data gate's node id, which the resolver of its earlier outputs names.
-GATE_ID = "DataValidationGate"
 
 
 def create_pipeline(
@@ -112,14 +107,7 @@ def create_pipeline(
 
     # Finds the statistics of the last data the gate let through, which the schema's drift comparators
     # compare this run's with (none on the first run).
-    accepted_statistics_resolver = Resolver(
-        strategy_class=LatestArtifactStrategy,
-        statistics=Channel(
-            type=standard_artifacts.ExampleStatistics,
-            producer_component_id=GATE_ID,
-            output_key="accepted_statistics",
-        ),
-    ).with_id("accepted_statistics_resolver")
+    accepted_statistics_resolver = accepted_statistics()
 
     # Stops the run when there is any anomaly, or drift beyond the schema's thresholds, before anything is trained.
     validation_gate = DataValidationGate(
