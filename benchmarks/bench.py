@@ -238,6 +238,12 @@ BENCHMARKS = (
         ("letters", "--trials", "8", "--steps-per-trial", "400"),
         in_make_bench=False,
     ),
+    Benchmark(
+        "drift_thresholds",
+        "How far the shipped stock data drifts between monthly spans, the measurements behind the stock schema's "
+        "drift thresholds",
+        "drift_thresholds.py",
+    ),
 )
 
 

@@ -11,6 +11,14 @@ label is a class, a split in which a class has fewer examples than the config's
 min_class_examples (none at all, say: a model that never saw a class would be
 pushed). StatisticsGen's statistics of an integer label are quantiles, not counts
 per value, so the gate counts the labels in the examples itself.
+
+Drift: where the schema gives features drift comparators (L-infinity for categorical features,
+Jensen-Shannon divergence for numeric ones), the gate compares each split's statistics with the same
+split of the last data it let through (`previous_statistics`, its own `accepted_statistics` of an earlier
+run), with TFDV's `validate_statistics`, and stops a run whose data moved further than a threshold.
+TFX 1.16's ExampleValidator takes no previous statistics (its executor never passes them to TFDV), so
+drift is checked here. Comparing with the last accepted data, not simply the last run's, means a rejected
+span is never the baseline: the same span fixed and run again is compared with what came before it.
 """
 
 import csv
@@ -21,11 +29,14 @@ import os
 import numpy as np
 import tensorflow as tf
 from absl import logging
-from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
-from tfx.dsl.component.experimental.annotations import InputArtifact, Parameter
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_artifact_strategy import LatestArtifactStrategy
 from tfx.dsl.io import fileio
-from tfx.types import artifact_utils, standard_artifacts
+from tfx.types import Channel, artifact_utils, standard_artifacts
+from tfx.utils import io_utils
 
 from components import mlflow_tracking as tracking
 
@@ -33,6 +44,8 @@ from components import mlflow_tracking as tracking
 # StatisticsGen each split's statistics.
 _ANOMALIES_FILE = "SchemaDiff.pb"
 _STATISTICS_FILE = "FeatureStats.pb"
+# The gate's node id in the DAG, which the resolver of its earlier outputs names.
+GATE_ID = "DataValidationGate"
 # Anomalies of values that are not finite numbers (the schema's float_domain disallow_nan / disallow_inf).
 _NON_FINITE = {anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_NAN, anomalies_pb2.AnomalyInfo.FLOAT_TYPE_HAS_INF}
 # Files named in a problem, at most.
@@ -51,13 +64,23 @@ class InputDataError(RuntimeError):
 class DataAnomaliesError(InputDataError):
     """The data does not match the schema, or is too little to train on; one problem per line."""
 
-    def __init__(self, data_dir: str, schema_path: str, problems: list[str], too_little: bool = False):
-        headline = (
-            f"Data in {data_dir} is too little for the pipeline"
-            if too_little
-            else f"Data in {data_dir} does not match the schema {schema_path}"
-        )
+    def __init__(
+        self, data_dir: str, schema_path: str, problems: list[str], too_little: bool = False, drifted: bool = False
+    ):
+        headline = f"Data in {data_dir} does not match the schema {schema_path}"
+        if too_little:
+            headline = f"Data in {data_dir} is too little for the pipeline"
+        if drifted:
+            headline = f"Data in {data_dir} drifted beyond the thresholds of the schema {schema_path}"
         super().__init__(headline, problems)
+
+
+def _read_schema(schema: standard_artifacts.Schema) -> schema_pb2.Schema:
+    from google.protobuf import text_format
+
+    [path] = fileio.glob(os.path.join(schema.uri, "*.pbtxt"))
+    with fileio.open(path) as f:
+        return text_format.Parse(f.read(), schema_pb2.Schema())
 
 
 def describe_anomalies(anomalies_by_split: dict[str, anomalies_pb2.Anomalies], data_dir: str = "") -> list[str]:
@@ -180,15 +203,62 @@ def class_size_problems(counts: dict[str, list[int]], class_names: list[str], le
     return problems
 
 
-def examples_per_split(statistics: standard_artifacts.ExampleStatistics) -> dict[str, int]:
-    """How many examples StatisticsGen counted in each split."""
-    counts = {}
+def read_statistics(
+    statistics: standard_artifacts.ExampleStatistics,
+) -> dict[str, statistics_pb2.DatasetFeatureStatisticsList]:
+    """StatisticsGen's statistics of each split."""
+    result = {}
     for split in artifact_utils.decode_split_names(statistics.split_names):
         path = os.path.join(artifact_utils.get_split_uri([statistics], split), _STATISTICS_FILE)
         with fileio.open(path, "rb") as f:
-            datasets = statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read()).datasets
-        counts[split] = sum(dataset.num_examples for dataset in datasets)
-    return counts
+            result[split] = statistics_pb2.DatasetFeatureStatisticsList.FromString(f.read())
+    return result
+
+
+def examples_per_split(statistics: standard_artifacts.ExampleStatistics) -> dict[str, int]:
+    """How many examples StatisticsGen counted in each split."""
+    return {
+        split: sum(dataset.num_examples for dataset in found.datasets)
+        for split, found in read_statistics(statistics).items()
+    }
+
+
+_DRIFT_MEASURES = {
+    anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "L-infinity distance",
+    anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE: "Jensen-Shannon divergence",
+}
+
+
+def drift_problems(
+    schema: schema_pb2.Schema,
+    current: dict[str, statistics_pb2.DatasetFeatureStatisticsList],
+    previous: dict[str, statistics_pb2.DatasetFeatureStatisticsList],
+) -> list[str]:
+    """One line per feature and split whose distance from the previous statistics of the split is above its
+    drift comparator's threshold in `schema`, naming the distance and the threshold."""
+    import tensorflow_data_validation as tfdv
+
+    comparators = schema_pb2.Schema()
+    for feature in schema.feature:
+        if feature.HasField("drift_comparator"):
+            # Only the comparators: every other constraint is ExampleValidator's to report.
+            compared = comparators.feature.add(name=feature.name, type=feature.type)
+            compared.drift_comparator.CopyFrom(feature.drift_comparator)
+    if not comparators.feature:
+        return []
+    problems = []
+    for split in sorted(set(current) & set(previous)):
+        anomalies = tfdv.validate_statistics(current[split], comparators, previous_statistics=previous[split])
+        for info in anomalies.drift_skew_info:
+            feature = ".".join(info.path.step)
+            for measurement in info.drift_measurements:
+                if measurement.value > measurement.threshold:
+                    problems.append(
+                        f"column '{feature}' ({split} split) drifted from the last data that passed this gate: "
+                        f"{_DRIFT_MEASURES.get(measurement.type, 'distance')} {measurement.value:.3g}, above the "
+                        f"schema's threshold {measurement.threshold:g}"
+                    )
+    return problems
 
 
 def _reasons(info: anomalies_pb2.AnomalyInfo) -> list[str]:
@@ -210,6 +280,8 @@ def DataValidationGate(
     examples: InputArtifact[standard_artifacts.Examples],
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
+    schema: InputArtifact[standard_artifacts.Schema],
+    accepted_statistics: OutputArtifact[standard_artifacts.ExampleStatistics],
     schema_path: Parameter[str],
     data_dir: Parameter[str],
     min_examples: Parameter[str],
@@ -218,13 +290,16 @@ def DataValidationGate(
     min_class_examples: Parameter[int],
     run_context: Parameter[str],
     pipeline_run_id: Parameter[str],
+    # Optional: a default of None (TFX's decorator takes no Optional[...] around an InputArtifact).
+    previous_statistics: InputArtifact[standard_artifacts.ExampleStatistics] = None,
 ):
     """Fails with DataAnomaliesError when ExampleValidator found any anomaly or a split holds fewer
     examples than the pipeline needs (`min_examples`: JSON, split -> [count, why]), or fewer than
     `min_class_examples` of one of `class_names` (JSON, by class index of `label_key`; [] where the label
-    is no class), after recording
-    the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking). `data_dir` is
-    the data folder, where problems are looked up to name the file and line."""
+    is no class), or drifted from `previous_statistics` beyond the schema's drift comparators, after
+    recording the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking). `data_dir` is
+    the data folder, where problems are looked up to name the file and line. Data it lets through is
+    published as `accepted_statistics`, the next run's `previous_statistics`."""
     counts = examples_per_split(statistics)
     size_problems = split_size_problems(counts, json.loads(min_examples), data_dir)
     names = json.loads(class_names)
@@ -236,10 +311,19 @@ def DataValidationGate(
     # An empty split's anomalies (every column "missing") say nothing more than its size does.
     found = {split: found for split, found in read_anomalies(anomalies).items() if counts.get(split, 1) > 0}
     problems = describe_anomalies(found, data_dir) + size_problems
-    if not problems:
+    drifted: list[str] = []
+    if previous_statistics is not None and not problems:
+        drifted = drift_problems(
+            _read_schema(schema), read_statistics(statistics), read_statistics(previous_statistics)
+        )
+    if not problems and not drifted:
+        io_utils.copy_dir(statistics.uri, accepted_statistics.uri)
+        accepted_statistics.split_names = statistics.split_names
         return
     context = tracking.RunContext.from_json(run_context)
-    error = DataAnomaliesError(context.data_dir, schema_path, problems, too_little=len(size_problems) == len(problems))
+    too_little = bool(size_problems) and len(size_problems) == len(problems)
+    problems = problems or drifted
+    error = DataAnomaliesError(context.data_dir, schema_path, problems, too_little=too_little, drifted=bool(drifted))
     try:
         context = context.resolved()
         run_id = tracking.start_run(
@@ -251,3 +335,14 @@ def DataValidationGate(
     except Exception:  # An unreachable tracking server must not hide what is wrong with the data.
         logging.exception("Could not record the rejected run in MLflow.")
     raise error
+
+
+def accepted_statistics() -> Resolver:
+    """A Resolver node whose `statistics` output is the gate's latest `accepted_statistics` (none on a first
+    run): TFX's own strategy, which every orchestrator compiles. It resolves before this run's gate runs."""
+    return Resolver(
+        strategy_class=LatestArtifactStrategy,
+        statistics=Channel(
+            type=standard_artifacts.ExampleStatistics, producer_component_id=GATE_ID, output_key="accepted_statistics"
+        ),
+    ).with_id("accepted_statistics_resolver")

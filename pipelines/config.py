@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
+from components.example_gen import spans
 from pipelines import csv_input, tuning
 from pipelines.tuning import SearchSpace, TuningConfig
 
@@ -124,6 +125,15 @@ class TransformConfig:
 
 # The settings only the Evaluator's config reads (pipelines/factory.py), never the module code.
 EVALUATOR_KEYS = ("blessing_threshold", "max_regression", "regression_relative")
+# The settings only the DAG and its orchestrators read: which data, the InfraValidator, schedule and retries.
+ORCHESTRATION_KEYS = (
+    "span_window",
+    "infra_validation_requests",
+    "infra_validation_seconds",
+    "schedule",
+    "retries",
+    "retry_delay_seconds",
+)
 # Blessing metrics (Keras metric classes) whose values are shares, between 0 and 1.
 _SHARE_METRICS = ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "AUC")
 
@@ -216,6 +226,22 @@ class PipelineConfig:
     warm_start: bool = False
     """Start training from the weights of the latest blessed model (the notes' checkpoint resume)
     instead of from scratch; the model must have the same architecture."""
+    span_window: int = dataclasses.field(default=1, metadata={"range": AT_LEAST_0})
+    """Where data_dir holds span folders (span-0001, span-0002, ...: data delivered over time), how many of
+    the latest spans a run reads, the latest included (0: every span); a data_dir without spans is read whole."""
+    infra_validation_requests: int = dataclasses.field(default=3, metadata={"range": AT_LEAST_1})
+    """Examples of the eval split the InfraValidator sends, one gRPC Predict request each, to the candidate
+    served by `tfpipe serve` in a separate process; the Pusher pushes only a model that loaded and answered."""
+    infra_validation_seconds: int = dataclasses.field(default=120, metadata={"range": AT_LEAST_1})
+    """How long the InfraValidator's server may take to start and load the candidate, in seconds."""
+    schedule: str = ""
+    """When the Airflow DAG runs, a cron expression in UTC ("0 22 * * 1-5": weekdays at 22:00); empty: only
+    when triggered."""
+    retries: int = dataclasses.field(default=2, metadata={"range": AT_LEAST_0})
+    """How often Airflow and Kubeflow retry a failed component that reads or writes outside the pipeline
+    (the ExampleGen, InfraValidator, Pusher, MlflowTracker), where a second try may pass; others fail alike."""
+    retry_delay_seconds: int = dataclasses.field(default=60, metadata={"range": AT_LEAST_1})
+    """The wait before the first retry, in seconds; it doubles for each further one."""
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
     search_space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
     """The candidate values a search tries (pipelines/tuning.py); each pipeline declares its own."""
@@ -243,7 +269,7 @@ class PipelineConfig:
         """
         from components.example_gen.csv_example_gen import CsvExampleGen
 
-        return CsvExampleGen(str(self.resolved_data_dir()))
+        return CsvExampleGen(str(self.resolved_data_dir()), len(self.input_dirs()) if self.latest_span() else None)
 
     def check(self) -> None:
         """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
@@ -252,7 +278,8 @@ class PipelineConfig:
         data_dir = self.resolved_data_dir()
         if not data_dir.is_dir():
             raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
-        self.check_data(data_dir)
+        for folder in self.input_dirs():
+            self.check_data(folder)
 
     def check_values(self) -> None:
         """The checks that need no data: ranges, and what a pipeline adds (names its model code knows)."""
@@ -351,10 +378,14 @@ class PipelineConfig:
 
     def to_custom_config(self) -> dict:
         """The Trainer's custom_config: the pipeline's name and every tunable value but those only the
-        Evaluator reads (EVALUATOR_KEYS), which run_fn turns back into this typed config
-        (from_custom_config). TFX keys the Trainer's cache on it, so any changed value it holds trains
-        anew, and a changed blessing threshold only evaluates anew."""
-        values = {key: value for key, value in self.to_dict().items() if key not in EVALUATOR_KEYS}
+        Evaluator or the orchestration reads (EVALUATOR_KEYS, ORCHESTRATION_KEYS), which run_fn turns back
+        into this typed config (from_custom_config). TFX keys the Trainer's cache on it, so any changed value
+        it holds trains anew, and a changed blessing threshold only evaluates anew."""
+        values = {
+            key: value
+            for key, value in self.to_dict().items()
+            if key not in EVALUATOR_KEYS and key not in ORCHESTRATION_KEYS
+        }
         return {"pipeline": self.name, "config": values}
 
     @classmethod
@@ -367,6 +398,14 @@ class PipelineConfig:
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)
         return path if path.is_absolute() else (REPO_ROOT / path)
+
+    def input_dirs(self) -> list[Path]:
+        """The folders a run reads: the latest `span_window` span folders of data_dir, or data_dir itself."""
+        return spans.window(self.resolved_data_dir(), self.span_window)
+
+    def latest_span(self) -> int | None:
+        """The span a run reads last (the newest data), or None where data_dir has no span folders."""
+        return spans.latest(self.resolved_data_dir())
 
     def to_dict(self) -> dict:
         """The tunable values, JSON-ready (for logs and custom_config)."""

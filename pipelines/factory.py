@@ -30,10 +30,12 @@ from tfx.proto import pusher_pb2, trainer_pb2
 
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
+from components.infra_validator import serving_infra_validator
 from components.mlflow_tracker import MlflowTracker
 from components.push_executor import PushExecutor
+from components.train_executor import TrainExecutor
 from components.tuner import Tuner
-from components.validation_gate import DataValidationGate
+from components.validation_gate import GATE_ID, DataValidationGate, accepted_statistics
 from pipelines.config import REPO_ROOT, PipelineConfig
 from pipelines.tuning import TRIALS_DIR_KEY
 
@@ -107,11 +109,17 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
 
-    # Stops the run when there is any anomaly, before anything is trained.
+    # Finds the statistics of the last data the gate let through, which the schema's drift comparators
+    # compare this run's with (none on the first run).
+    accepted_statistics_resolver = accepted_statistics()
+
+    # Stops the run when there is any anomaly, or drift beyond the schema's thresholds, before anything is trained.
     validation_gate = DataValidationGate(
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
         anomalies=example_validator.outputs["anomalies"],
+        schema=schema_gen.outputs["schema"],
+        previous_statistics=accepted_statistics_resolver.outputs["statistics"],
         schema_path=_shown(config.schema_path),
         data_dir=str(config.resolved_data_dir()),
         min_examples=json.dumps(config.min_split_examples(), sort_keys=True),
@@ -120,7 +128,7 @@ def create_pipeline(
         min_class_examples=config.min_class_examples,
         run_context=run_context,
         pipeline_run_id=pipeline_run_id,
-    )
+    ).with_id(GATE_ID)
 
     # Analyzes the train split (min, max, ...) and transforms both splits.
     transform = Transform(
@@ -165,6 +173,7 @@ def create_pipeline(
         custom_config=config.to_custom_config(),
         base_model=warm_start_resolver.outputs["model"] if warm_start_resolver else None,
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        custom_executor_spec=executor_spec.ExecutorClassSpec(TrainExecutor),
     )
 
     # Finds the latest blessed model other than this one (see baseline_resolver): the baseline it must not fall behind.
@@ -182,11 +191,22 @@ def create_pipeline(
         eval_config=eval_config(config),
     )
 
-    # Copies a blessed model into TF Serving's layout as a new version, atomically, and rewrites
+    # Serves the model in a separate process (`tfpipe serve`, TF Serving's API) and sends it a few eval
+    # examples over gRPC: a model that does not load or answer is not infra-blessed, and not pushed.
+    infra_validator = serving_infra_validator(
+        model=trainer.outputs["model"],
+        examples=example_gen.outputs["examples"],
+        model_name=config.model_name,
+        num_examples=config.infra_validation_requests,
+        max_loading_time_seconds=config.infra_validation_seconds,
+    )
+
+    # Copies a blessed and infra-blessed model into TF Serving's layout as a new version, atomically, and rewrites
     # models.config. The stock executor copies in place, so a server could load a half-copied version.
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_validator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=f"{serving_dir}/{config.model_name}")
         ),
@@ -222,6 +242,7 @@ def create_pipeline(
             statistics_gen,
             schema_gen,
             example_validator,
+            accepted_statistics_resolver,
             validation_gate,
             transform,
             *([warm_start_resolver] if warm_start_resolver else []),
@@ -229,6 +250,7 @@ def create_pipeline(
             trainer,
             *([model_resolver] if model_resolver else []),
             evaluator,
+            infra_validator,
             pusher,
             mlflow_tracker,
         ],
@@ -238,6 +260,21 @@ def create_pipeline(
         ),
         beam_pipeline_args=beam_pipeline_args or [],
     )
+
+
+# Components that read or write outside the pipeline root (the data folder, a model server's port, the
+# serving folder, the MLflow server): a failure there may pass on a second try. The others fail alike every time.
+_RETRIED = ("InfraValidator", "Pusher", "MlflowTracker")
+
+
+def retried_components(pipeline: Pipeline) -> list[str]:
+    """The ids of the components an orchestrator retries (the `retries` setting): the ExampleGen, InfraValidator,
+    Pusher and MlflowTracker."""
+    return [
+        component.id
+        for component in pipeline.components
+        if component.id.endswith("ExampleGen") or component.id in _RETRIED
+    ]
 
 
 # Metrics TFMA has its own Python classes for, which it computes one example, slice and output at a

@@ -30,6 +30,8 @@ class PastRun:
     folder: Path
     trials: int | None = None
     """Trials of the run's model search, if it searched."""
+    span: int | None = None
+    """The latest span the run read, where its data folder holds span folders."""
 
 
 def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> list[PastRun]:
@@ -77,6 +79,7 @@ def _past_run(pipeline: str, folder: Path) -> PastRun:
         seconds=outcome.seconds,
         folder=folder,
         trials=len(outcome.results.search.leaderboard) if outcome.results.search else None,
+        span=outcome.results.span,
     )
 
 
@@ -115,7 +118,7 @@ def _snake(class_name: str) -> str:
 
 def table(runs: list[PastRun]) -> list[str]:
     """The runs as aligned text lines, a header first."""
-    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds", "search")]
+    rows = [("started", "pipeline", "status", "eval metric", "blessed", "pushed", "seconds", "search", "span")]
     for run in runs:
         blessed = "" if run.blessed is None else ("yes" if run.blessed else "no")
         seconds = "" if run.seconds is None else f"{run.seconds:.0f}"
@@ -129,6 +132,7 @@ def table(runs: list[PastRun]) -> list[str]:
                 run.pushed_version,
                 seconds,
                 "" if run.trials is None else f"{run.trials} trials",
+                "" if run.span is None else str(run.span),
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

@@ -15,7 +15,7 @@ from pathlib import Path
 from tfx.orchestration.kubeflow.v2.kubeflow_v2_dag_runner import KubeflowV2DagRunner, KubeflowV2DagRunnerConfig
 
 from pipelines.config import IMAGE_ROOT, PipelineConfig
-from pipelines.factory import Orchestrator, create_pipeline
+from pipelines.factory import Orchestrator, create_pipeline, retried_components
 
 ORCHESTRATOR = Orchestrator(
     "kubeflow",
@@ -58,4 +58,22 @@ def compile_pipeline(
         KubeflowV2DagRunnerConfig(default_image=image), output_dir=str(output.parent), output_filename=output.name
     )
     runner.run(pipeline, write_out=True)
-    return json.loads(output.read_text())
+    spec = json.loads(output.read_text())
+    # TFX's compiler sets no retry policy; KFP's (PipelineTaskSpec.retryPolicy) is added per retried task.
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    for task_id in retried_components(pipeline):
+        if config.retries:
+            tasks[task_id]["retryPolicy"] = retry_policy(config.retries, config.retry_delay_seconds)
+    output.write_text(json.dumps(spec, indent=2, sort_keys=True))
+    return spec
+
+
+def retry_policy(retries: int, delay_seconds: int) -> dict:
+    """KFP's retry policy (JSON of PipelineTaskSpec.RetryPolicy): `retries` more tries, the first after
+    `delay_seconds`, each wait doubled, none longer than an hour."""
+    return {
+        "maxRetryCount": retries,
+        "backoffDuration": f"{delay_seconds}s",
+        "backoffFactor": 2.0,
+        "backoffMaxDuration": "3600s",
+    }

@@ -38,6 +38,8 @@ class RejectedInputs:
 class RunResults:
     """What the run's finished components produced (pipelines/summary.py reads it from ML Metadata)."""
 
+    span: int | None = None
+    """The latest span the ExampleGen read, where the data folder holds span folders."""
     rejected_inputs: RejectedInputs | None = None
     statistics_page: str | None = None
     """The data's statistics and anomalies as one HTML page in the run folder."""
@@ -45,6 +47,10 @@ class RunResults:
     """TFMA's metrics on the eval split by slice (`overall` first), then by metric name."""
     blessed: bool | None = None
     blessing_failures: list[str] = dataclasses.field(default_factory=list)
+    infra_blessed: bool | None = None
+    """Whether the InfraValidator's server loaded the model and answered its requests; None: it did not run."""
+    infra_failure: str = ""
+    """Why it did not, one sentence (components/infra_validator.py)."""
     mlflow_run_id: str | None = None
     tensorboard: str | None = None
     """The run folder's link to the Trainer's TensorBoard events (pipelines/summary.py)."""

@@ -12,6 +12,7 @@ from tfx.types import standard_artifacts
 from components import statistics_html
 from components.evaluation import blessing_failures, slice_metrics
 from components.example_gen import rejected_inputs
+from components.infra_validator import FAILURE_PROPERTY
 from components.training_record import TENSORBOARD_DIR
 from components.tuner import read_search
 from pipelines.config import PipelineConfig
@@ -60,13 +61,7 @@ def summarize(
     results = RunResults()
     example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
     example_gen_outputs = _outputs_if_finished(metadata_path, example_gen)
-    if example_gen_outputs:
-        examples = example_gen_outputs["examples"][0]
-        if rejected_inputs.PROPERTY in examples.custom_properties:
-            lines = rejected_inputs.read(examples.uri)
-            results.rejected_inputs = RejectedInputs(
-                count=len(lines), list=rejected_inputs.list_path(examples.uri), first=lines[:_REJECTED_SHOWN]
-            )
+    _read_examples(results, example_gen_outputs)
     statistics_gen_outputs = _outputs_if_finished(metadata_path, components.get("StatisticsGen"))
     validator_outputs = _outputs_if_finished(metadata_path, components.get("ExampleValidator"))
     if example_gen_outputs and statistics_gen_outputs and validator_outputs:
@@ -88,6 +83,7 @@ def summarize(
         results.blessed = evaluator_outputs["blessing"][0].custom_properties["blessed"].int_value == 1
         if not results.blessed:
             results.blessing_failures = blessing_failures(evaluation_uri)
+    _read_infra_blessing(results, _outputs_if_finished(metadata_path, components.get("InfraValidator")))
     tuner_outputs = _outputs_if_finished(metadata_path, components.get("Tuner"))
     if tuner_outputs:
         results.search = read_search(tuner_outputs["tuner_results"][0].uri)
@@ -102,6 +98,29 @@ def summarize(
             results.pushed_model = pushed["pushed_destination"].string_value
             results.pushed_version = pushed["pushed_version"].string_value
     return results
+
+
+def _read_examples(results: RunResults, outputs: dict[str, list[metadata_store_pb2.Artifact]] | None) -> None:
+    """The span the ExampleGen read, and the inputs it left out."""
+    if not outputs:
+        return
+    examples = outputs["examples"][0]
+    # TFX's ExampleGens record the span as a custom property, a component that sets `span` as a property.
+    span = examples.properties["span"].int_value or examples.custom_properties["span"].int_value
+    if span:
+        results.span = span
+    if rejected_inputs.PROPERTY in examples.custom_properties:
+        lines = rejected_inputs.read(examples.uri)
+        results.rejected_inputs = RejectedInputs(
+            count=len(lines), list=rejected_inputs.list_path(examples.uri), first=lines[:_REJECTED_SHOWN]
+        )
+
+
+def _read_infra_blessing(results: RunResults, outputs: dict[str, list[metadata_store_pb2.Artifact]] | None) -> None:
+    if outputs:
+        properties = outputs["blessing"][0].custom_properties
+        results.infra_blessed = properties["blessed"].int_value == 1
+        results.infra_failure = properties[FAILURE_PROPERTY].string_value if FAILURE_PROPERTY in properties else ""
 
 
 def _link_tensorboard_events(metadata_path: str, trainer: ComponentRun | None, run_dir: Path) -> str | None:

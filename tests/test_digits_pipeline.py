@@ -27,11 +27,13 @@ COMPONENTS = [
     "ImportSchemaGen",
     "StatisticsGen",
     "ExampleValidator",
+    "accepted_statistics_resolver",
     "DataValidationGate",
     "Transform",
     "Trainer",
     "baseline_model_resolver",
     "Evaluator",
+    "InfraValidator",
     "Pusher",
     "MlflowTracker",
 ]

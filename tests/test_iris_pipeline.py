@@ -15,16 +15,18 @@ COMPONENTS = [
     "ImportSchemaGen",
     "StatisticsGen",
     "ExampleValidator",
+    "accepted_statistics_resolver",
     "DataValidationGate",
     "Transform",
     "Trainer",
     "baseline_model_resolver",
     "Evaluator",
+    "InfraValidator",
     "Pusher",
     "MlflowTracker",
 ]
-# Never cached: a resolver node, and the two components that record the run in MLflow.
-RUN_EVERY_TIME = {"baseline_model_resolver", "DataValidationGate", "MlflowTracker"}
+# Never cached: the resolver nodes, and the two components that record the run in MLflow.
+RUN_EVERY_TIME = {"baseline_model_resolver", "accepted_statistics_resolver", "DataValidationGate", "MlflowTracker"}
 
 
 def _example(measurements: dict) -> bytes:

@@ -20,13 +20,21 @@ KUBEFLOW_DAG = {
     "StatisticsGen": {"CsvExampleGen"},
     "ImportSchemaGen": set(),
     "ExampleValidator": {"StatisticsGen", "ImportSchemaGen"},
-    "DataValidationGate": {"CsvExampleGen", "StatisticsGen", "ExampleValidator"},
+    "accepted_statistics_resolver": set(),
+    "DataValidationGate": {
+        "CsvExampleGen",
+        "StatisticsGen",
+        "ExampleValidator",
+        "ImportSchemaGen",
+        "accepted_statistics_resolver",
+    },
     "Transform": {"CsvExampleGen", "ImportSchemaGen", "DataValidationGate"},
     "Trainer": {"Transform", "ImportSchemaGen"},
     "baseline_model_resolver-model-blessing-resolver": set(),
     "baseline_model_resolver-model-resolver": set(),
     "Evaluator": {"CsvExampleGen", "Trainer", "baseline_model_resolver-model-resolver"},
-    "Pusher": {"Trainer", "Evaluator"},
+    "InfraValidator": {"CsvExampleGen", "Trainer"},
+    "Pusher": {"Trainer", "Evaluator", "InfraValidator"},
     "MlflowTracker": {
         "CsvExampleGen",
         "StatisticsGen",
@@ -93,6 +101,15 @@ def test_each_pipeline_compiles_for_kubeflow(tmp_path, pipeline):
     assert parameters["pipeline_run_id"]["runtimeValue"]["constantValue"]["stringValue"] == "{{$.pipeline_job_name}}"
     schema_file = tasks["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]
     assert schema_file["runtimeValue"]["constantValue"]["stringValue"] == f"/tfpipe/schemas/{pipeline}/schema.pbtxt"
+    # The tasks that touch what is outside the pipeline are retried with back-off (config `retries`); the others not.
+    retried = {name: task["retryPolicy"] for name, task in tasks.items() if "retryPolicy" in task}
+    assert set(retried) == {example_gen, "InfraValidator", "Pusher", "MlflowTracker"}
+    assert retried["Pusher"] == {
+        "maxRetryCount": 2,
+        "backoffDuration": "60s",
+        "backoffFactor": 2.0,
+        "backoffMaxDuration": "3600s",
+    }
 
 
 @pytest.mark.e2e

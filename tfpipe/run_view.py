@@ -12,6 +12,8 @@ from tfpipe.console import metrics_table
 def outcome_words(outcome: RunOutcome) -> str:
     """`blessed, model <folder> in place` or `not blessed, nothing pushed`."""
     blessed = "blessed" if outcome.results.blessed else "not blessed"
+    if outcome.results.blessed and outcome.results.infra_blessed is False:
+        blessed += " but not served by the test server"
     pushed = outcome.results.pushed_model
     return f"{blessed}, model {pushed} in place" if pushed else f"{blessed}, nothing pushed"
 
@@ -39,6 +41,8 @@ def summary_lines(outcome: RunOutcome, ui_hint: str, width: int | None = None) -
         higher_is_better = config.blessing_higher_is_better if config else True
         lines += metrics_table(results.metrics, rank_by, higher_is_better, width)
     lines.append("Blessed: yes" if results.blessed else "Blessed: no (" + "; ".join(results.blessing_failures) + ")")
+    if results.infra_blessed is not None:
+        lines.append(infra_validation_line(results.infra_blessed, results.infra_failure))
     lines.append(f"Pushed model: {results.pushed_model or 'none'}")
     lines += _statistics_page_lines(outcome)
     if results.tensorboard:
@@ -48,6 +52,13 @@ def summary_lines(outcome: RunOutcome, ui_hint: str, width: int | None = None) -
     if results.mlflow_run_id:
         lines.append(f"MLflow run: {results.mlflow_run_id} in {outcome.tracking_uri}  (browse: {ui_hint})")
     return [*lines, f"Log: {outcome.log}"]
+
+
+def infra_validation_line(infra_blessed: bool, failure: str) -> str:
+    """Whether the InfraValidator's `tfpipe serve` loaded and answered, or why the model is not pushed."""
+    if infra_blessed:
+        return "Served in a test server: yes (loaded, answered the eval examples sent)"
+    return f"Served in a test server: no, so not pushed: {failure or 'see the log'}"
 
 
 def search_lines(search: Search) -> list[str]:

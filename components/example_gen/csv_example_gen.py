@@ -17,13 +17,28 @@ import tensorflow as tf
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2, range_config_pb2
+
+from components.example_gen.spans import SPAN_PATTERN
 
 
-def CsvExampleGen(data_dir: str) -> FileBasedExampleGen:
+def CsvExampleGen(data_dir: str, spans_read: int | None = None) -> FileBasedExampleGen:
     """CsvExampleGen over every CSV file of `data_dir`, split train:eval 2:1 by hash, with this executor
-    (TFX's CsvExampleGen takes no other executor: this is the FileBasedExampleGen it is, by the same name)."""
+    (TFX's CsvExampleGen takes no other executor: this is the FileBasedExampleGen it is, by the same name).
+    With `spans_read`, `data_dir` holds span folders: TFX's driver reads the latest span and the
+    `spans_read - 1` before it (its `{SPAN}` pattern and rolling range), and records the span."""
+    spans = {}
+    if spans_read:
+        spans = {
+            "input_config": example_gen_pb2.Input(
+                splits=[example_gen_pb2.Input.Split(name="single_split", pattern=f"{SPAN_PATTERN}/*")]
+            ),
+            "range_config": range_config_pb2.RangeConfig(
+                rolling_range=range_config_pb2.RollingRange(num_spans=spans_read)
+            ),
+        }
     return FileBasedExampleGen(
-        input_base=data_dir, custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)
+        input_base=data_dir, custom_executor_spec=executor_spec.BeamExecutorSpec(Executor), **spans
     ).with_id("CsvExampleGen")
 
 

@@ -21,6 +21,7 @@ local runners hold in memory whole: 5 GiB more at 1,000,000 rows (docs/design.md
 """
 
 import importlib
+import json
 import os
 import random
 
@@ -43,10 +44,12 @@ _PROBLEMS_SHOWN = 10
 SHUFFLE_BUFFER = 50_000
 
 
-def input_fingerprint(input_base: str) -> str:
+def input_fingerprint(input_folders: list[str]) -> str:
     """Changes when any input file does (size or modification time), as CsvExampleGen's does:
     the component is cached on it."""
-    return io_utils.generate_fingerprint("single_split", os.path.join(input_base, "*"))
+    return "\n".join(
+        io_utils.generate_fingerprint("single_split", os.path.join(folder, "*")) for folder in input_folders
+    )
 
 
 # No `from __future__ import annotations` here: the decorator reads real type objects.
@@ -54,6 +57,8 @@ def input_fingerprint(input_base: str) -> str:
 def TimeSeriesExampleGen(
     examples: OutputArtifact[standard_artifacts.Examples],
     input_base: Parameter[str],
+    input_folders: Parameter[str],
+    span: Parameter[int],
     input_fingerprint: Parameter[str],
     windowing_module: Parameter[str],
     window_days: Parameter[int],
@@ -62,13 +67,15 @@ def TimeSeriesExampleGen(
     target_column: Parameter[str],
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
-    """Windows every CSV file in `input_base` with `windowing_module` (above), which says the split rule.
+    """Windows every CSV file in `input_folders` (JSON: the span folders of the data folder `input_base` a run
+    reads, or `input_base` itself) with `windowing_module` (above), which says the split rule. `span` is the
+    latest span read (0: no spans), recorded as the Examples' `span`, as TFX's ExampleGens record it.
 
     Fails with InputDataError, listing every problem found, when a file or a series
     can't be used: then no Examples are published and nothing downstream runs.
     """
     windowing = importlib.import_module(windowing_module)
-    paths = sorted(fileio.glob(os.path.join(input_base, "*")))
+    paths = [path for folder in json.loads(input_folders) for path in sorted(fileio.glob(os.path.join(folder, "*")))]
     if not paths:
         raise InputDataError(f"No input in {input_base}", ["expected daily price CSV files"])
     layouts = {}
@@ -148,6 +155,7 @@ def TimeSeriesExampleGen(
             shown.append(f"... and {len(problems) - _PROBLEMS_SHOWN} more problems like these")
         raise InputDataError(f"Input data in {input_base} can't be windowed", shown)
     fileio.rmtree(work_dir)
+    examples.span = span
     examples.set_string_custom_property("input_fingerprint", input_fingerprint)
     examples.set_string_custom_property("payload_format", "FORMAT_TF_EXAMPLE")
     examples.set_string_custom_property("file_format", "tfrecords_gzip")

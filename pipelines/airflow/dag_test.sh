@@ -42,4 +42,18 @@ client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{db}")
 assert run.info.status == "FINISHED" and run.data.tags["tfx.runner"] == "airflow", (run.info.status, run.data.tags)
 assert client.get_model_version_by_alias(pipeline, "champion").tags["tf_serving_version"] == version
 PY
-echo "OK: pushed $(dirname "$pushed"), tracked in MLflow"
+# The scheduled DAG as Airflow parses it: stock on weekdays after the close, and the outside-facing tasks retried
+# with back-off (the configs' schedule, retries and retry_delay_seconds).
+$venv/bin/python - <<'PY'
+import datetime
+from airflow.models import DagBag
+bag = DagBag(include_examples=False)
+assert not bag.import_errors, bag.import_errors
+dag = bag.dags["stock"]
+assert str(dag.timetable.summary) == "0 22 * * 1-5" and not dag.catchup and dag.max_active_runs == 1, dag.timetable.summary
+retried = {task.task_id: task for task in dag.tasks if task.retries}
+assert set(retried) == {"TimeSeriesExampleGen", "InfraValidator", "Pusher", "MlflowTracker"}, sorted(retried)
+assert all(t.retries == 2 and t.retry_exponential_backoff and t.retry_delay == datetime.timedelta(seconds=60) for t in retried.values())
+assert bag.dags["iris"].timetable.summary in ("None", "Never"), bag.dags["iris"].timetable.summary
+PY
+echo "OK: pushed $(dirname "$pushed"), tracked in MLflow; stock scheduled 0 22 * * 1-5 with retries"

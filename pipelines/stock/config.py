@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import ClassVar, Literal
 
 from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
-from pipelines.config import ConfigError, PipelineConfig, TransformConfig
+from pipelines.config import AT_LEAST_0, ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
 # components/models/stock/model.py MODEL_BUILDERS, by name (checked before anything runs).
@@ -97,6 +98,12 @@ class StockConfig(PipelineConfig):
     """window_relative: each window's prices divided by its last close, so the model predicts the
     move from there and still works on prices it never saw; min_max: the notes' MinMax scaling to
     [0, 1] with the train split's min and max (breaks when prices leave the training range)."""
+    span_window: int = dataclasses.field(default=24, metadata={"range": AT_LEAST_0})
+    """Where data_dir holds span folders (a month each from data/make_stock_spans.py), how many of the latest
+    a run reads, the latest included (0: every span): 24 months hold eval_days and the windows before them."""
+    schedule: str = "0 22 * * 1-5"
+    """When the Airflow DAG runs, cron in UTC: weekdays at 22:00, after the US markets close (a market holiday
+    brings no new data, and its run's components are cached)."""
     must_beat_persistence: bool = True
     """Bless only a model whose RMSE is no worse than repeating the window's last target value."""
     train_steps: int = 1200
@@ -117,10 +124,12 @@ class StockConfig(PipelineConfig):
         """Windows of each series, split by time (components/example_gen/time_series_example_gen.py)."""
         from components.example_gen.time_series_example_gen import TimeSeriesExampleGen, input_fingerprint
 
-        input_base = str(self.resolved_data_dir())
+        folders = [str(folder) for folder in self.input_dirs()]
         return TimeSeriesExampleGen(
-            input_base=input_base,
-            input_fingerprint=input_fingerprint(input_base),
+            input_base=str(self.resolved_data_dir()),
+            input_folders=json.dumps(folders),
+            span=self.latest_span() or 0,
+            input_fingerprint=input_fingerprint(folders),
             windowing_module=self.windowing_module,
             window_days=self.window_days,
             horizon_days=self.horizon_days,

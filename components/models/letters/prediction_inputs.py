@@ -12,6 +12,7 @@ says how many there were. An empty input has no letter to go on: it is refused.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +31,11 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
                 "An empty input has no letter to predict from; give the first letters of a word, e.g. hel."
             )
     return [serialized({features.PREFIX_KEY: text}) for text in inputs]
+
+
+def batch_inputs(path: Path, config) -> list[str]:
+    """`--batch FILE`: each non-blank line of a text file (UTF-8), spaces around it taken off -> an input."""
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def describe(outputs: dict[str, np.ndarray], index: int) -> str:

@@ -1,0 +1,117 @@
+"""`tfpipe predict PIPELINE --batch FOLDER_OR_FILE --output CSV` (issue 31): inputs scored through Beam
+(components/batch_prediction.py), one row per input in the inputs' order, the same lines as `tfpipe predict`
+prints for each input alone, for every pipeline's pushed model (the session's runs); a bad input is one
+sentence and nothing written."""
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, run_tfpipe
+
+from components.batch_prediction import HEADER, predict_to_csv
+from pipelines.registry import PIPELINES
+
+
+def _shouting_lines():
+    def lines(inputs: list[str]) -> list[str]:
+        for text in inputs:
+            if not text:
+                raise ValueError("an empty input")
+        return [text.upper() for text in inputs]
+
+    return lines
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_every_input_gets_a_row_in_the_inputs_order(tmp_path):
+    inputs = [f"word {number}, with a comma" for number in range(200)]
+    output = tmp_path / "predictions.csv"
+    assert predict_to_csv(inputs, _shouting_lines, output, batch_size=7) == 200
+    rows = _rows(output)
+    assert rows[0] == list(HEADER)
+    assert rows[1:] == [[str(row), text, text.upper()] for row, text in enumerate(inputs)]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["predictions.csv"]
+
+
+def test_a_failed_batch_raises_and_leaves_the_output_as_it_was(tmp_path):
+    output = tmp_path / "predictions.csv"
+    output.write_text("an earlier file\n")
+    with pytest.raises(ValueError, match="an empty input"):
+        predict_to_csv(["fine", "", "fine too"], _shouting_lines, output)
+    assert output.read_text() == "an earlier file\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["predictions.csv"]
+
+
+def _batch(pipeline: str, tmp_path: Path) -> tuple[Path, list[str], list[str]]:
+    """(what --batch names, the same inputs as `tfpipe predict` takes them alone, --set arguments)."""
+    images = REPO_ROOT / "data" / "digits" / "images"
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    if pipeline == "iris":
+        rows = ["5.0,3.4,1.5,0.2,setosa", "6.7,3.0,5.2,2.3,virginica"]
+        path = tmp_path / "flowers.csv"
+        path.write_text("\n".join(["sepal_length,sepal_width,petal_length,petal_width,species", *rows]) + "\n")
+        names = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+        return path, [",".join(f"{k}={v}" for k, v in zip(names, row.split(","))) for row in rows], []
+    if pipeline == "letters":
+        path = tmp_path / "prefixes.txt"
+        path.write_text("hel\n\n  tensorflo \n")
+        return path, ["hel", "tensorflo"], []
+    if pipeline == "stock":
+        header, *days = (REPO_ROOT / "data" / "stock" / "msft.csv").read_text().splitlines()
+        for name, count in (("recent.csv", 15), ("longer.csv", 40)):
+            (folder / name).write_text("\n".join([header, *days[-count:]]) + "\n")
+        return folder, [], ["window_days=10"]  # FAST_STOCK's window
+    sources = (
+        [REPO_ROOT / "data" / "spoken_digits" / name for name in ("0_george_0.wav", "7_george_3.wav")]
+        if pipeline == "spoken_digits"
+        else [images / "0000.png", images / "0007.png"]
+    )
+    for source in sources:
+        shutil.copyfile(source, folder / source.name)
+    return folder, [], []
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_batch_predictions_are_the_single_predictions_for_every_pipeline(pipeline, request, tmp_path):
+    run = request.getfixturevalue(f"{pipeline}_run")
+    batch, inputs, overrides = _batch(pipeline, tmp_path)
+    inputs = inputs or sorted(str(path) for path in batch.iterdir())
+    settings = [arg for override in overrides for arg in ("--set", override)]
+    output = tmp_path / "predictions.csv"
+    batched = run_tfpipe(
+        "predict", pipeline, "--batch", str(batch), "--output", str(output), "--workdir", str(run.workdir), *settings
+    )
+    assert batched.returncode == 0, batched.stdout + batched.stderr
+    assert batched.stdout == f"Wrote {len(inputs)} prediction(s) to {output}\n"
+    single = run_tfpipe("predict", pipeline, *inputs, "--workdir", str(run.workdir), *settings)
+    assert single.returncode == 0, single.stderr
+    rows = _rows(output)
+    assert rows[0] == list(HEADER)
+    assert [f"{text}: {prediction}" for _, text, prediction in rows[1:]] == single.stdout.splitlines()
+
+
+@pytest.mark.e2e
+def test_a_row_the_model_cannot_take_is_one_sentence_and_nothing_is_written(iris_run, tmp_path):
+    flowers = tmp_path / "flowers.csv"
+    flowers.write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\nfive,3.0,1.4,0.2\n")
+    output = tmp_path / "predictions.csv"
+    result = run_tfpipe(
+        "predict", "iris", "--batch", str(flowers), "--output", str(output), "--workdir", str(iris_run.workdir)
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"tfpipe: --batch {flowers}: 'sepal_length=five,")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["flowers.csv"]
+    no_header = tmp_path / "numbers.csv"
+    no_header.write_text("5.1,3.5,1.4,0.2\n")
+    result = run_tfpipe("predict", "iris", "--batch", str(no_header), "--workdir", str(iris_run.workdir))
+    assert result.returncode == 2
+    assert "its header names no sepal_length, sepal_width, petal_length, petal_width" in result.stderr
