@@ -10,6 +10,8 @@ answers are the same, so `--server` prints the same lines.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from components.models.pronunciation import features
@@ -19,6 +21,11 @@ from components.tf_example import serialized
 def to_examples(inputs: list[str], config) -> list[bytes]:
     """Words -> serialized tf.Examples holding each as `word`."""
     return [serialized({features.WORD_KEY: text}) for text in inputs]
+
+
+def batch_inputs(path: Path, config) -> list[str]:
+    """`--batch FILE`: each non-blank line of a text file (UTF-8), spaces around it taken off -> a word."""
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def describe(outputs: dict[str, np.ndarray], index: int) -> str:

@@ -3,6 +3,9 @@ feature column; one line per row out (the class and its probability, or the pred
 
 The columns and their types are the pipeline's schema's (the one its runs hold the data to)."""
 
+import csv
+from pathlib import Path
+
 import numpy as np
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
@@ -22,6 +25,18 @@ def to_examples(inputs: list[str], config) -> list[bytes]:
         raise ValueError(f"{config.name} has no schema yet ({config.schema_path}); run it first.")
     types = columns(config)
     return [serialized(_row(text, types)) for text in inputs]
+
+
+def batch_inputs(path: Path, config) -> list[str]:
+    """`--batch FILE`: each row of a CSV file whose header names every feature column (other columns, the
+    label say, are left out) -> an input as to_examples takes it."""
+    wanted = list(columns(config))
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [key for key in wanted if key not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"its header names no {', '.join(missing)}; expected the columns {', '.join(wanted)}")
+        return [",".join(f"{key}={row[key]}" for key in wanted) for row in reader]
 
 
 def _row(text: str, types: dict[str, int]) -> dict[str, float | int | str]:
