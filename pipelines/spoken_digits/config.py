@@ -18,6 +18,9 @@ from pipelines.images import IMAGE_MODELS
 from pipelines.tuning import SearchSpace, varies
 
 SPLITS = ("speaker", "fsdd", "given")
+# How each recording's log-mel spectrogram is normalised by its own statistics
+# (components/models/spoken_digits/preprocessing.py, RECORDING_NORMALISATIONS).
+RECORDING_NORMALISATIONS = ("mean", "mean_variance")
 # FSDD's own test set: each speaker's recordings 0-4 of every digit.
 FSDD_EVAL_TAKES = ("0", "1", "2", "3", "4")
 
@@ -61,6 +64,15 @@ class AudioAugmentationConfig:
     """How many bands of consecutive mel bins are blanked (SpecAugment's frequency masking)."""
     frequency_mask_bins: int = 5
     """Widest frequency mask, in mel bins."""
+    speed_range: float = 0.0
+    """Largest change of speaking rate, as a fraction: each training spectrogram's time axis is stretched
+    or squeezed about its middle by a factor from 1 - speed_range to 1 + speed_range (speed perturbation)."""
+    warp_range: float = 0.0
+    """Largest change of vocal tract length, as a fraction: every frequency of each training spectrogram
+    is multiplied by a factor from 1 - warp_range to 1 + warp_range (vocal tract length perturbation)."""
+    mixup_alpha: float = 0.0
+    """Mixup: pairs of training spectrograms blended, their labels in the same shares, the shares drawn
+    from Beta(mixup_alpha, mixup_alpha); 0: none."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +86,7 @@ class SpectrogramConfig(TransformConfig):
     frame_step: int
     fft_length: int
     mel_bins: int
+    recording_normalisation: str
 
 
 @dataclasses.dataclass
@@ -128,6 +141,10 @@ class SpokenDigitsConfig(PipelineConfig):
     """Time between the starts of consecutive frames, in milliseconds."""
     mel_bins: int = 32
     """Mel bands of the spectrogram, from 20 Hz to half the sample rate."""
+    recording_normalisation: str = "mean"
+    """What each recording's log-mel spectrogram is normalised by, its own statistics over its speech frames,
+    before each band is standardised with the train split's: `mean` (each band's mean subtracted) or
+    `mean_variance` (each band's mean subtracted and divided by its standard deviation)."""
     split: str = "speaker"
     """How the recordings are split into train and eval: `speaker` (the eval split is every recording
     of `eval_speakers`, voices the model never trains on), `fsdd` (FSDD's convention: recordings 0-4
@@ -174,6 +191,11 @@ class SpokenDigitsConfig(PipelineConfig):
         if self.model.name not in ("audionet", *IMAGE_MODELS):
             raise ConfigError(
                 f"--set model.name={self.model.name}: expected audionet or one of {', '.join(IMAGE_MODELS)}."
+            )
+        if self.recording_normalisation not in RECORDING_NORMALISATIONS:
+            raise ConfigError(
+                f"--set recording_normalisation={self.recording_normalisation}: "
+                f"expected one of {', '.join(RECORDING_NORMALISATIONS)}."
             )
         if self.split not in SPLITS:
             raise ConfigError(f"--set split={self.split}: expected one of {', '.join(SPLITS)}.")
@@ -260,4 +282,5 @@ class SpokenDigitsConfig(PipelineConfig):
             frame_step=self.frame_step,
             fft_length=self.fft_length,
             mel_bins=self.mel_bins,
+            recording_normalisation=self.recording_normalisation,
         )

@@ -39,8 +39,7 @@ PEAK_FLOOR = 1e-4
 def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
     """`custom_config`: SpectrogramConfig's (sample rate, samples, frame sizes, mel bins)."""
     spectrogram = SpectrogramConfig.from_custom_config(custom_config)
-    audio = tf.reshape(inputs[features.AUDIO_KEY], [-1])
-    log_mel = mean_normalise(log_mel_spectrogram(audio, **dataclasses.asdict(spectrogram)))
+    log_mel = recording_spectrograms(tf.reshape(inputs[features.AUDIO_KEY], [-1]), spectrogram)
     # One mean and variance per mel band, over every frame of every train recording.
     bands = tf.reshape(log_mel, [-1, spectrogram.mel_bins])
     mean = tft.mean(bands, reduce_instance_dims=False)
@@ -50,6 +49,14 @@ def preprocessing_fn(inputs: dict, custom_config: dict) -> dict:
         features.SPECTROGRAM_KEY: normalised[..., tf.newaxis],
         features.LABEL_KEY: inputs[features.LABEL_KEY],
     }
+
+
+def recording_spectrograms(encoded: tf.Tensor, spectrogram: SpectrogramConfig) -> tf.Tensor:
+    """A batch of WAV files' bytes [batch] -> [batch, frames, mel bins]: each recording's log-mel spectrogram
+    normalised by its own statistics (`spectrogram.recording_normalisation`), before the train split's."""
+    sizes = {field.name: getattr(spectrogram, field.name) for field in dataclasses.fields(SpectrogramConfig)}
+    normalisation = RECORDING_NORMALISATIONS[sizes.pop("recording_normalisation")]
+    return normalisation(log_mel_spectrogram(encoded, **sizes))
 
 
 def decode(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -135,3 +142,25 @@ def mean_normalise(log_mel: tf.Tensor) -> tf.Tensor:
     mean = tf.reduce_sum(log_mel * weights, axis=1, keepdims=True) / count
     level = tf.reduce_mean(mean, axis=2, keepdims=True)
     return tf.where(speech, log_mel - mean, log_mel - level)
+
+
+def mean_variance_normalise(log_mel: tf.Tensor) -> tf.Tensor:
+    """[batch, frames, mel bins] -> the same, each mel band of each recording standardised by its own mean
+    and standard deviation over the recording's speech frames (cepstral mean and variance normalisation):
+    besides a microphone's and a voice's fixed colouring, how widely each band swings in that voice goes.
+    A band that does not vary is divided by VARIANCE_FLOOR's root at most. Silent frames are shifted
+    by the average of the mean and scaled by the average deviation, so they stay flat and below the speech."""
+    speech = tf.reduce_max(log_mel, axis=2, keepdims=True) > SILENCE_LEVEL
+    weights = tf.cast(speech, log_mel.dtype)
+    count = tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1.0)
+    mean = tf.reduce_sum(log_mel * weights, axis=1, keepdims=True) / count
+    variance = tf.reduce_sum(tf.square(log_mel - mean) * weights, axis=1, keepdims=True) / count
+    deviation = tf.sqrt(variance + VARIANCE_FLOOR)
+    level = tf.reduce_mean(mean, axis=2, keepdims=True)
+    spread = tf.reduce_mean(deviation, axis=2, keepdims=True)
+    return tf.where(speech, (log_mel - mean) / deviation, (log_mel - level) / spread)
+
+
+# recording_normalisation's values (pipelines/spoken_digits/config.py): what each recording's log-mel
+# spectrogram is normalised by, its own statistics only, before the train split's per-band standardisation.
+RECORDING_NORMALISATIONS = {"mean": mean_normalise, "mean_variance": mean_variance_normalise}
