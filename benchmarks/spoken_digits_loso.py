@@ -108,15 +108,15 @@ def standardise(train: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nd
     )
 
 
-def fold(config: SpokenDigitsConfig, features: np.ndarray, labels: np.ndarray, held_out: np.ndarray) -> dict:
-    """Trains on the recordings not `held_out`, scores the held-out ones: accuracy and training seconds."""
+def train(config: SpokenDigitsConfig, spectrograms: np.ndarray, labels: np.ndarray):
+    """The Trainer's classifier for `config`, fit on standardised `spectrograms` [n, frames, bins, 1] as
+    run_fn fits it: seeded, shuffled, `train_steps` in `epochs`. Returns (classifier, seconds of fit)."""
     import tensorflow as tf
     import tf_keras as keras
 
     from components.models import training
     from components.models.spoken_digits import model as spoken_model
 
-    train_x, eval_x = standardise(features[~held_out], features[held_out])
     keras.utils.set_random_seed(config.model.seed)
     classifier = spoken_model.build_classifier(
         config.model,
@@ -126,21 +126,43 @@ def fold(config: SpokenDigitsConfig, features: np.ndarray, labels: np.ndarray, h
         config.train_steps,
         spoken_model.mel_edges_hertz(config),
     )
-    train = (
-        tf.data.Dataset.from_tensor_slices((train_x, labels[~held_out]))
+    batches = (
+        tf.data.Dataset.from_tensor_slices((spectrograms, labels))
         .cache()
         .shuffle(training._SHUFFLE_BUFFER, seed=config.model.seed, reshuffle_each_iteration=True)
         .batch(config.model.batch_size)
         .repeat()
     )
-    train = spoken_model.training_batches(train, config.augmentation, config.model.seed).prefetch(tf.data.AUTOTUNE)
+    batches = spoken_model.training_batches(batches, config.augmentation, config.model.seed)
     epochs = max(1, min(config.epochs, config.train_steps))
     began = time.monotonic()
-    classifier.fit(train, epochs=epochs, steps_per_epoch=config.train_steps // epochs, verbose=0)
-    seconds = time.monotonic() - began
-    probabilities = classifier.predict(eval_x, batch_size=256, verbose=0)
-    accuracy = float(np.mean(np.argmax(probabilities, axis=1) == labels[held_out]))
-    return {"accuracy": accuracy, "seconds": seconds}
+    classifier.fit(
+        batches.prefetch(tf.data.AUTOTUNE), epochs=epochs, steps_per_epoch=config.train_steps // epochs, verbose=0
+    )
+    return classifier, time.monotonic() - began
+
+
+def predictions(classifier, spectrograms: np.ndarray) -> np.ndarray:
+    return np.argmax(classifier.predict(spectrograms, batch_size=256, verbose=0), axis=1)
+
+
+def accuracy(classifier, spectrograms: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(predictions(classifier, spectrograms) == labels))
+
+
+def fold(config: SpokenDigitsConfig, features: np.ndarray, labels: np.ndarray, held_out: np.ndarray) -> dict:
+    """Trains on the recordings not `held_out`, scores the held-out ones: accuracy, training seconds and the
+    confusion matrix (rows: the digit said, columns: the digit answered)."""
+    train_x, eval_x = standardise(features[~held_out], features[held_out])
+    classifier, seconds = train(config, train_x, labels[~held_out])
+    predicted = predictions(classifier, eval_x)
+    confusion = np.zeros((len(config.class_names),) * 2, int)
+    np.add.at(confusion, (labels[held_out], predicted), 1)
+    return {
+        "accuracy": float(np.mean(predicted == labels[held_out])),
+        "seconds": seconds,
+        "confusion": confusion.tolist(),
+    }
 
 
 def run_variant(variant: Variant, speakers: list[str], log: Path | None, code: str) -> dict[str, dict]:

@@ -86,6 +86,8 @@ class SpectrogramConfig(TransformConfig):
     frame_step: int
     fft_length: int
     mel_bins: int
+    lower_hertz: float
+    cepstral_coefficients: int
     recording_normalisation: str
 
 
@@ -141,6 +143,13 @@ class SpokenDigitsConfig(PipelineConfig):
     """Time between the starts of consecutive frames, in milliseconds."""
     mel_bins: int = 32
     """Mel bands of the spectrogram, from 20 Hz to half the sample rate."""
+    lower_hertz: float = 20.0
+    """The lowest frequency of the mel bands, in Hz: below it a recording holds hum and the voice's pitch
+    (its fundamental), which say who speaks, not what."""
+    cepstral_coefficients: int = 0
+    """Each frame's log-mel spectrum is smoothed to its envelope by keeping this many cepstral coefficients
+    (a DCT over the mel bands, as MFCCs are made, and back), dropping the ripple of the voice's pitch
+    harmonics; 0 (or mel_bins or more): not smoothed."""
     recording_normalisation: str = "mean"
     """What each recording's log-mel spectrogram is normalised by, its own statistics over its speech frames,
     before each band is standardised with the train split's: `mean` (each band's mean subtracted) or
@@ -192,15 +201,16 @@ class SpokenDigitsConfig(PipelineConfig):
             raise ConfigError(
                 f"--set model.name={self.model.name}: expected audionet or one of {', '.join(IMAGE_MODELS)}."
             )
-        if self.recording_normalisation not in RECORDING_NORMALISATIONS:
-            raise ConfigError(
-                f"--set recording_normalisation={self.recording_normalisation}: "
-                f"expected one of {', '.join(RECORDING_NORMALISATIONS)}."
-            )
         if self.split not in SPLITS:
             raise ConfigError(f"--set split={self.split}: expected one of {', '.join(SPLITS)}.")
         if self.split == "speaker" and not self.eval_speakers:
             raise ConfigError("--set eval_speakers: split=speaker needs at least one speaker to evaluate on.")
+        self._check_spectrogram()
+        if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
+            raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
+        super().check_values()
+
+    def _check_spectrogram(self) -> None:
         if self.sample_rate < 1 or self.frame_length < 2 or self.frame_step < 1:
             raise ConfigError(
                 f"--set sample_rate/frame_ms/step_ms: a frame of {self.frame_ms} ms every {self.step_ms} ms "
@@ -211,14 +221,23 @@ class SpokenDigitsConfig(PipelineConfig):
             raise ConfigError(
                 f"--set duration_seconds={self.duration_seconds}: expected at least one frame ({self.frame_ms} ms)."
             )
+        if not 0 <= self.lower_hertz < self.sample_rate / 2:
+            raise ConfigError(
+                f"--set lower_hertz={self.lower_hertz}: expected 0 or more and below {self.sample_rate / 2:g} "
+                "(half the sample rate)."
+            )
+        if self.cepstral_coefficients < 0:
+            raise ConfigError(f"--set cepstral_coefficients={self.cepstral_coefficients}: expected 0 or more.")
         if not 1 <= self.mel_bins <= self.fft_length // 2:
             raise ConfigError(
                 f"--set mel_bins={self.mel_bins}: expected 1 to {self.fft_length // 2} "
                 f"(half the {self.fft_length}-point FFT of a {self.frame_ms} ms frame)."
             )
-        if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
-            raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")
-        super().check_values()
+        if self.recording_normalisation not in RECORDING_NORMALISATIONS:
+            raise ConfigError(
+                f"--set recording_normalisation={self.recording_normalisation}: "
+                f"expected one of {', '.join(RECORDING_NORMALISATIONS)}."
+            )
 
     def read_from_data(self, given: set[str]) -> list[tuple[str, Setting]]:
         return files.class_names_from_data(self, given)
@@ -282,5 +301,7 @@ class SpokenDigitsConfig(PipelineConfig):
             frame_step=self.frame_step,
             fft_length=self.fft_length,
             mel_bins=self.mel_bins,
+            lower_hertz=self.lower_hertz,
+            cepstral_coefficients=self.cepstral_coefficients,
             recording_normalisation=self.recording_normalisation,
         )

@@ -105,7 +105,7 @@ def training_batches(batches: tf.data.Dataset, augmentation: AudioAugmentationCo
 
 def mel_edges_hertz(config: SpokenDigitsConfig) -> tuple[float, float]:
     """The lowest and highest frequency of the Transform's mel bands."""
-    return (preprocessing.LOWER_EDGE_HERTZ, config.sample_rate / 2)
+    return (config.lower_hertz, config.sample_rate / 2)
 
 
 def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput, class_names: list[str]) -> dict:

@@ -56,7 +56,8 @@ def recording_spectrograms(encoded: tf.Tensor, spectrogram: SpectrogramConfig) -
     normalised by its own statistics (`spectrogram.recording_normalisation`), before the train split's."""
     sizes = {field.name: getattr(spectrogram, field.name) for field in dataclasses.fields(SpectrogramConfig)}
     normalisation = RECORDING_NORMALISATIONS[sizes.pop("recording_normalisation")]
-    return normalisation(log_mel_spectrogram(encoded, **sizes))
+    envelope = spectral_envelope(sizes.pop("cepstral_coefficients"))
+    return normalisation(envelope(log_mel_spectrogram(encoded, **sizes)))
 
 
 def decode(encoded: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -107,11 +108,12 @@ def log_mel_spectrogram(
     frame_step: int,
     fft_length: int,
     mel_bins: int,
+    lower_hertz: float = LOWER_EDGE_HERTZ,
 ) -> tf.Tensor:
     """A batch of WAV files' bytes [batch] -> float32 [batch, frames, mel_bins]: log(mel magnitude + LOG_OFFSET).
 
     Frames of `frame_length` samples every `frame_step`, Hann-windowed, `fft_length`-point FFT;
-    mel bands (HTK scale) from LOWER_EDGE_HERTZ to half the sample rate.
+    mel bands (HTK scale) from `lower_hertz` to half the sample rate.
     """
     stft = tf.signal.stft(
         waveforms(encoded, sample_rate, samples),
@@ -124,11 +126,26 @@ def log_mel_spectrogram(
         num_mel_bins=mel_bins,
         num_spectrogram_bins=fft_length // 2 + 1,
         sample_rate=sample_rate,
-        lower_edge_hertz=LOWER_EDGE_HERTZ,
+        lower_edge_hertz=lower_hertz,
         upper_edge_hertz=sample_rate / 2,
     )
     mel = tf.tensordot(tf.abs(stft), mel_matrix, axes=1)
     return tf.math.log(mel + LOG_OFFSET)
+
+
+def spectral_envelope(coefficients: int):
+    """[batch, frames, mel bins] -> the same, each frame's log-mel spectrum smoothed to its envelope by keeping
+    its first `coefficients` cepstral coefficients (the DCT over the mel bands, as MFCCs are made, and back):
+    the formants that make a digit stay, the ripple of a voice's pitch harmonics goes. 0: unchanged."""
+
+    def smooth(log_mel: tf.Tensor) -> tf.Tensor:
+        if not coefficients or coefficients >= log_mel.shape[-1]:
+            return log_mel
+        cepstrum = tf.signal.dct(log_mel, type=2, norm="ortho")
+        kept = tf.concat([cepstrum[..., :coefficients], tf.zeros_like(cepstrum[..., coefficients:])], axis=-1)
+        return tf.signal.idct(kept, type=2, norm="ortho")
+
+    return smooth
 
 
 def mean_normalise(log_mel: tf.Tensor) -> tf.Tensor:
