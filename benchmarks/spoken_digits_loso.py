@@ -44,7 +44,7 @@ CODE = (
     "components/models/spoken_digits/model.py",
     "pipelines/spoken_digits/config.py",
 )
-COLUMNS = ["variant", "settings", "mean", "worst", *SPEAKERS, "training s per run"]
+COLUMNS = ["variant", "settings", "mean", "worst", *SPEAKERS, "training s per run", "code"]
 # Recordings turned into spectrograms at a time.
 _BATCH = 250
 
@@ -196,6 +196,7 @@ def run_variant(variant: Variant, speakers: list[str], log: Path | None, code: s
 def row(variant: Variant, folds: dict[str, dict]) -> list[Value]:
     """One variant's row, in COLUMNS' order (voices not run: None)."""
     accuracies = [folds[speaker]["accuracy"] for speaker in folds]
+    codes = sorted({entry["code"] for entry in folds.values()})
     return [
         variant.label,
         ", ".join(variant.overrides) or "defaults",
@@ -203,7 +204,19 @@ def row(variant: Variant, folds: dict[str, dict]) -> list[Value]:
         round(min(accuracies), 3),
         *(round(folds[speaker]["accuracy"], 3) if speaker in folds else None for speaker in SPEAKERS),
         round(statistics.mean(entry["seconds"] for entry in folds.values())),
+        ", ".join(codes),
     ]
+
+
+def logged_variants(log: Path) -> list[tuple[Variant, dict[str, dict]]]:
+    """Every variant the log holds, in the order first run, with its folds; one variant per label, settings
+    and code version."""
+    variants: dict[tuple, tuple[Variant, dict[str, dict]]] = {}
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        key = (entry["label"], tuple(entry["overrides"]), entry["code"])
+        variants.setdefault(key, (Variant(entry["label"], tuple(entry["overrides"])), {}))[1][entry["speaker"]] = entry
+    return list(variants.values())
 
 
 def main() -> None:
@@ -216,8 +229,14 @@ def main() -> None:
     )
     parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated voices to hold out in turn")
     parser.add_argument("--log", type=Path, help="JSON lines of finished folds, reused while the code is unchanged")
+    parser.add_argument(
+        "--from-log", type=Path, help="train nothing: report every variant of this log (each code version apart)"
+    )
     add_results_option(parser)
     args = parser.parse_args()
+    if args.from_log:
+        report(logged_variants(args.from_log), args.results_fp)
+        return
     from components import tf_setup
 
     tf_setup.configure()
@@ -227,17 +246,22 @@ def main() -> None:
     code = code_version()
     variants = [Variant.parse(text) for text in args.variant] or [Variant("defaults", ())]
     speakers = [speaker for speaker in args.speakers.split(",") if speaker]
+    report([(variant, run_variant(variant, speakers, args.log, code)) for variant in variants], args.results_fp)
+
+
+def report(variants: list[tuple[Variant, dict[str, dict]]], results_fp: Path | None) -> None:
+    """Prints and records each variant's mean, worst voice and training time, and the table of every fold."""
     recorded = Results("spoken_digits_loso")
     rows = []
-    for variant in variants:
-        rows.append(row(variant, run_variant(variant, speakers, args.log, code)))
-        label, _, mean, worst, *per_voice, seconds = rows[-1]
+    for variant, folds in variants:
+        rows.append(row(variant, folds))
+        label, _, mean, worst, *_, seconds, _ = rows[-1]
         print(f"{label}: mean {mean:.3f}, worst {worst:.3f}; training {seconds} s per run", flush=True)
         recorded.figure(f"{label}: mean", mean)
         recorded.figure(f"{label}: worst voice", worst)
         recorded.figure(f"{label}: training per run", seconds, "s")
     recorded.table("Accuracy on each held-out voice (all 500 of its recordings)", COLUMNS, rows)
-    recorded.write(args.results_fp)
+    recorded.write(results_fp)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ word sits in the clip and whoever says it. So:
     cores, where the image zoo's VGG16 and ResNet18 have millions of weights for them. Batch
     normalisation after every convolution lets Adam take large steps from the start.
 What makes an unseen voice work is mostly in Transform (preprocessing.py): each recording's
-loudness evened out and its own mean spectrum subtracted; and in the augmentation below (time
-and pitch shifts, noise, masks). Measured: benchmarks/RESULTS.md#spoken_digits_speakers.
+loudness evened out and its own mean spectrum subtracted; and in the augmentation below (speed and
+vocal tract length changes, time and pitch shifts, noise, masks). Measured, each voice held out in
+turn: benchmarks/RESULTS.md#spoken_digits_loso.
 """
 
 import tensorflow as tf

@@ -3,10 +3,12 @@
 Each recording is decoded (`tf.audio.decode_wav`, 16-bit PCM, first channel), scaled so that its
 loudest sample is +-1, its middle kept or zeros added on both sides to a fixed number of samples,
 cut into Hann-windowed frames (`tf.signal.stft`), the magnitudes pooled into mel bands
-(`tf.signal.linear_to_mel_weight_matrix`) and logged; the recording's own mean spectrum over its
-speech is subtracted (mean_normalise). Each mel band is then standardised with the mean and
-variance of that band over the train split (`tft.mean`, `tft.var`: Transform's analyzers see the
-train split only).
+(`tf.signal.linear_to_mel_weight_matrix`, from `lower_hertz`) and logged; optionally each frame
+smoothed to its spectral envelope (`cepstral_coefficients`); then normalised by the recording's own
+statistics over its speech (`recording_normalisation`: its mean spectrum subtracted, mean_normalise,
+or each band's mean and deviation, mean_variance_normalise). Each mel band is then standardised with
+the mean and variance of that band over the train split (`tft.mean`, `tft.var`: Transform's analyzers
+see the train split only).
 
 The same graph runs inside the serving signatures, so a served WAV of any length is prepared
 exactly as the training recordings were; one at another sample rate fails the request rather
