@@ -68,6 +68,17 @@ _CIFAR10_CANDIDATES = ("--set", "search_space.model=baseline,lenet5,alexnet8,vgg
 # Short trials: 150 steps each, within 20 minutes.
 _CIFAR10_SHORT_SEARCH = ("--steps-per-trial", "150", *_CIFAR10_BUDGET, "--set", "tuning.max_minutes=20")
 
+# spoken_digits_loso's configurations: the defaults, the settings before issue #32, and each setting changed alone.
+_SPOKEN_DIGITS_VARIANTS = (
+    "defaults",
+    "before #32: band shift, no warp|augmentation.warp_range=0|augmentation.frequency_shift_bins=2",
+    "warp and band shift|augmentation.frequency_shift_bins=2",
+    "spectral envelope, 12 cepstra|cepstral_coefficients=12",
+    "mean and variance per recording|recording_normalisation=mean_variance",
+    "speed 0.1|augmentation.speed_range=0.1",
+    "mixup 0.4|augmentation.mixup_alpha=0.4",
+)
+
 BENCHMARKS = (
     Benchmark(
         "first_fit", "The first fit() of a tiny Keras 2 model, with and without the autograph rule", "first_fit.py"
@@ -156,6 +167,19 @@ BENCHMARKS = (
         "The letters pipeline's models and the notes' fixed contexts against the bigram baseline",
         "letters_models.py",
         in_make_bench=False,
+    ),
+    Benchmark(
+        "spoken_digits_loso",
+        "Spoken digits leaving each voice out: the Trainer's model trained on four FSDD voices and scored on all "
+        "500 recordings of the fifth, each voice in turn, for the defaults and each speaker-independence setting",
+        "spoken_digits_loso.py",
+        tuple(f"--variant={variant}" for variant in _SPOKEN_DIGITS_VARIANTS),
+    ),
+    Benchmark(
+        "spoken_digits_assignment",
+        "The course assignment's 40 training and 20 test spectrograms: AudioNet fine-tuned from the spoken_digits "
+        "model (trained without the test voice) against AudioNet trained on the 40 from scratch",
+        "spoken_digits_assignment.py",
     ),
     Benchmark(
         "spoken_digits_speakers",

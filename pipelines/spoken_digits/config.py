@@ -51,9 +51,9 @@ class AudioAugmentationConfig:
 
     time_shift_fraction: float = 0.1
     """Largest shift earlier or later in time, as a fraction of the spectrogram's frames (wrapping round)."""
-    frequency_shift_bins: int = 2
-    """Largest shift of the whole spectrum up or down, in mel bins: a higher or lower voice (vocal tract
-    length perturbation, roughly)."""
+    frequency_shift_bins: int = 0
+    """Largest shift of the whole spectrum up or down, in whole mel bins: a higher or lower voice, roughly
+    (warp_range does it properly; the two together scored lower, benchmarks/RESULTS.md#spoken_digits_loso)."""
     noise_stddev: float = 0.1
     """Standard deviation of Gaussian noise added to the normalised spectrogram."""
     time_masks: int = 1
@@ -67,7 +67,7 @@ class AudioAugmentationConfig:
     speed_range: float = 0.0
     """Largest change of speaking rate, as a fraction: each training spectrogram's time axis is stretched
     or squeezed about its middle by a factor from 1 - speed_range to 1 + speed_range (speed perturbation)."""
-    warp_range: float = 0.0
+    warp_range: float = 0.1
     """Largest change of vocal tract length, as a fraction: every frequency of each training spectrogram
     is multiplied by a factor from 1 - warp_range to 1 + warp_range (vocal tract length perturbation)."""
     mixup_alpha: float = 0.0
