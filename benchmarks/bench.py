@@ -6,7 +6,7 @@ Runs the benchmarks of BENCHMARKS one after another (each is timed, so nothing e
 each with `--results-fp`, and stores what each wrote, with the date (UTC), the commit, the machine
 and the exact command, as benchmarks/results/<name>.json; then renders RESULTS.md from every
 stored result and benchmarks/conclusions.md (benchmarks/render.py, which `--render-only` runs
-alone). Without --only it runs the benchmarks marked `in_make_bench` (about 65 min on 2 cores);
+alone). Without --only it runs the benchmarks marked `in_make_bench` (about 85 min on 2 cores);
 `--only letters_models` runs one of the others. A benchmark that fails keeps its stored result and
 makes the exit status 1.
 

@@ -3,6 +3,7 @@ recording of the fifth, each voice in turn; mean, worst and per voice, for each 
 
 Run: .venv/bin/python benchmarks/spoken_digits_loso.py [--variant 'LABEL|KEY=VALUE|KEY=VALUE' ...]
      [--speakers george,jackson,...] [--log PATH] [--results-fp PATH]
+     .venv/bin/python benchmarks/spoken_digits_loso.py --from-log PATH [--results-fp PATH]
 
 Each `--variant` is a label and `--set` values of the spoken_digits config (no values: the defaults);
 without any, the defaults alone. For each variant and held-out voice it runs what the pipeline runs,
@@ -15,8 +16,10 @@ held-out voice; the time is the fit's alone, one training at a time.
 
 The protocol was fixed before any result: five folds, one per shipped voice, every recording of the
 held-out voice scored; a variant is reported by the mean over the five and the worst voice, and
-every fold is kept. `--log` keeps each fold as a JSON line and reuses a fold only when the variant's
-settings and the code it runs (the spoken_digits module code and config) are unchanged.
+every fold is kept. `--log` keeps each fold as a JSON line (accuracy, training seconds, confusion
+matrix) and reuses a fold only when the variant's settings and the code it runs (the spoken_digits
+module code and config) are unchanged; `--from-log` trains nothing and reports every variant of a
+log. About 30 s a fold on 2 idle cores: 2.5 min a configuration.
 """
 
 from __future__ import annotations

@@ -380,6 +380,12 @@ def test_mixup_blends_pairs_and_weights_both_labels():
     np.testing.assert_allclose(weights[:4] + weights[4:], 1, atol=1e-6)
     np.testing.assert_allclose(mixed[:4], mixed[4:])
     np.testing.assert_allclose(mixed[:4], weights[:4] * labels[:4] + weights[4:] * labels[4:], atol=1e-5)
+    # The Trainer's batches: the transformed features by name, the labels as a column.
+    named = tf.data.Dataset.from_tensor_slices(({"spectrogram": spectrograms}, np.arange(8)[:, None])).batch(8)
+    inputs, labels, weights = next(
+        iter(spoken_model.training_batches(named, AudioAugmentationConfig(mixup_alpha=0.4), 0))
+    )
+    assert inputs["spectrogram"].shape == (8, 3, 2, 1) and labels.shape == (8, 1) and weights.shape == (8,)
 
 
 def test_serving_gives_each_recording_one_answer_whatever_it_is_sent_with():

@@ -85,7 +85,9 @@ def training_batches(batches: tf.data.Dataset, augmentation: AudioAugmentationCo
     if not alpha:
         return batches
 
-    def mix(seeds, spectrograms, labels):
+    def mix(seeds, inputs, labels):
+        # The Trainer's inputs are the transformed features by name; a plain tensor is the spectrogram.
+        spectrograms = inputs[features.SPECTROGRAM_KEY] if isinstance(inputs, dict) else inputs
         half = tf.shape(spectrograms)[0] // 2
         first, second = spectrograms[:half], tf.reverse(spectrograms[-half:], [0])
         first_labels, second_labels = labels[:half], tf.reverse(labels[-half:], [0])
@@ -93,8 +95,9 @@ def training_batches(batches: tf.data.Dataset, augmentation: AudioAugmentationCo
         share = draws[0] / tf.maximum(draws[0] + draws[1], 1e-12)
         mixed = share[:, tf.newaxis, tf.newaxis, tf.newaxis] * first
         mixed += (1 - share[:, tf.newaxis, tf.newaxis, tf.newaxis]) * second
+        mixed = tf.concat([mixed, mixed], 0)
         return (
-            tf.concat([mixed, mixed], 0),
+            {features.SPECTROGRAM_KEY: mixed} if isinstance(inputs, dict) else mixed,
             tf.concat([first_labels, second_labels], 0),
             tf.concat([share, 1 - share], 0),
         )
