@@ -176,6 +176,13 @@ BENCHMARKS = (
         tuple(f"--variant={variant}" for variant in _SPOKEN_DIGITS_VARIANTS),
     ),
     Benchmark(
+        "spoken_digits_training_time",
+        "Spoken digits: seconds of the Trainer's fit with the defaults and with the settings before issue #32, "
+        "taking turns",
+        "spoken_digits_loso.py",
+        ("--timing-rounds", "3", *(f"--variant={variant}" for variant in _SPOKEN_DIGITS_VARIANTS[:2])),
+    ),
+    Benchmark(
         "spoken_digits_assignment",
         "The course assignment's 40 training and 20 test spectrograms: AudioNet fine-tuned from the spoken_digits "
         "model (trained without the test voice) against AudioNet trained on the 40 from scratch",

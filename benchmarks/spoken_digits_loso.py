@@ -233,6 +233,12 @@ def main() -> None:
     parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated voices to hold out in turn")
     parser.add_argument("--log", type=Path, help="JSON lines of finished folds, reused while the code is unchanged")
     parser.add_argument(
+        "--timing-rounds",
+        type=int,
+        default=0,
+        help="score nothing: time each variant's fit (george held out) this many rounds, the variants taking turns",
+    )
+    parser.add_argument(
         "--from-log", type=Path, help="train nothing: report every variant of this log (each code version apart)"
     )
     add_results_option(parser)
@@ -248,8 +254,45 @@ def main() -> None:
 
     code = code_version()
     variants = [Variant.parse(text) for text in args.variant] or [Variant("defaults", ())]
+    if args.timing_rounds:
+        time_fits(variants, args.timing_rounds, args.results_fp)
+        return
     speakers = [speaker for speaker in args.speakers.split(",") if speaker]
     report([(variant, run_variant(variant, speakers, args.log, code)) for variant in variants], args.results_fp)
+
+
+def time_fits(variants: list[Variant], rounds: int, results_fp: Path | None) -> None:
+    """The seconds of each variant's fit, the variants taking turns so that a machine's changing load
+    falls on all alike; the median of each and its ratio to the first variant's."""
+    seconds: dict[str, list[float]] = {variant.label: [] for variant in variants}
+    prepared = {}
+    for variant in variants:
+        config = variant.config()
+        wav_files, labels, voices = recordings(config)
+        features, held_out = spectrograms(wav_files, config), voices == "george"
+        train_x, _ = standardise(features[~held_out], features[held_out])
+        prepared[variant.label] = (config, train_x, labels[~held_out])
+    for turn in range(rounds):
+        for variant in variants:
+            config, train_x, train_labels = prepared[variant.label]
+            seconds[variant.label].append(train(config, train_x, train_labels)[1])
+            print(f"round {turn + 1}: {variant.label} {seconds[variant.label][-1]:.1f} s", flush=True)
+    recorded = Results("spoken_digits_loso_timing")
+    first = statistics.median(seconds[variants[0].label])
+    rows: list[list[Value]] = []
+    for variant in variants:
+        median = statistics.median(seconds[variant.label])
+        rows.append(
+            [variant.label, ", ".join(variant.overrides) or "defaults", round(median, 1), round(median / first, 2)]
+        )
+        recorded.figure(f"{variant.label}: training per run, median", round(median, 1), "s")
+        print(f"{variant.label}: median {median:.1f} s, {median / first:.2f}x {variants[0].label}", flush=True)
+    recorded.table(
+        "Seconds of each fit (george held out), variants taking turns",
+        ["variant", "settings", "median s", f"x {variants[0].label}"],
+        rows,
+    )
+    recorded.write(results_fp)
 
 
 def report(variants: list[tuple[Variant, dict[str, dict]]], results_fp: Path | None) -> None:
