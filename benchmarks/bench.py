@@ -189,6 +189,13 @@ BENCHMARKS = (
         "spoken_digits_assignment.py",
     ),
     Benchmark(
+        "spoken_digits_default_run",
+        "Spoken digits: `tfpipe run spoken_digits` with the defaults since issue #32 (theo the eval voice)",
+        "spoken_digits_speakers.py",
+        ("--speakers", "theo"),
+        in_make_bench=False,
+    ),
+    Benchmark(
         "spoken_digits_speakers",
         "Spoken digits with each voice held out in turn, and with FSDD's own split",
         "spoken_digits_speakers.py",
