@@ -6,7 +6,7 @@ Runs the benchmarks of BENCHMARKS one after another (each is timed, so nothing e
 each with `--results-fp`, and stores what each wrote, with the date (UTC), the commit, the machine
 and the exact command, as benchmarks/results/<name>.json; then renders RESULTS.md from every
 stored result and benchmarks/conclusions.md (benchmarks/render.py, which `--render-only` runs
-alone). Without --only it runs the benchmarks marked `in_make_bench` (about 65 min on 2 cores);
+alone). Without --only it runs the benchmarks marked `in_make_bench` (about 85 min on 2 cores);
 `--only letters_models` runs one of the others. A benchmark that fails keeps its stored result and
 makes the exit status 1.
 
@@ -67,6 +67,17 @@ _CIFAR10_BUDGET = (
 _CIFAR10_CANDIDATES = ("--set", "search_space.model=baseline,lenet5,alexnet8,vgg16,inception10,resnet18,vgg6")
 # Short trials: 150 steps each, within 20 minutes.
 _CIFAR10_SHORT_SEARCH = ("--steps-per-trial", "150", *_CIFAR10_BUDGET, "--set", "tuning.max_minutes=20")
+
+# spoken_digits_loso's configurations: the defaults, the settings before issue #32, and each setting changed alone.
+_SPOKEN_DIGITS_VARIANTS = (
+    "defaults",
+    "before #32: band shift, no warp|augmentation.warp_range=0|augmentation.frequency_shift_bins=2",
+    "warp and band shift|augmentation.frequency_shift_bins=2",
+    "spectral envelope, 12 cepstra|cepstral_coefficients=12",
+    "mean and variance per recording|recording_normalisation=mean_variance",
+    "speed 0.1|augmentation.speed_range=0.1",
+    "mixup 0.4|augmentation.mixup_alpha=0.4",
+)
 
 BENCHMARKS = (
     Benchmark(
@@ -167,6 +178,33 @@ BENCHMARKS = (
         "pronunciation_run",
         "`tfpipe run pronunciation` with its defaults on a fresh workdir: the whole CMU Pronouncing Dictionary",
         "pronunciation_run.py",
+        in_make_bench=False,
+    ),
+    Benchmark(
+        "spoken_digits_loso",
+        "Spoken digits leaving each voice out: the Trainer's model trained on four FSDD voices and scored on all "
+        "500 recordings of the fifth, each voice in turn, for the defaults and each speaker-independence setting",
+        "spoken_digits_loso.py",
+        tuple(f"--variant={variant}" for variant in _SPOKEN_DIGITS_VARIANTS),
+    ),
+    Benchmark(
+        "spoken_digits_training_time",
+        "Spoken digits: seconds of the Trainer's fit with the defaults and with the settings before issue #32, "
+        "taking turns",
+        "spoken_digits_loso.py",
+        ("--timing-rounds", "3", *(f"--variant={variant}" for variant in _SPOKEN_DIGITS_VARIANTS[:2])),
+    ),
+    Benchmark(
+        "spoken_digits_assignment",
+        "The course assignment's 40 training and 20 test spectrograms: AudioNet fine-tuned from the spoken_digits "
+        "model (trained without the test voice) against AudioNet trained on the 40 from scratch",
+        "spoken_digits_assignment.py",
+    ),
+    Benchmark(
+        "spoken_digits_default_run",
+        "Spoken digits: `tfpipe run spoken_digits` with the defaults since issue #32 (theo the eval voice)",
+        "spoken_digits_speakers.py",
+        ("--speakers", "theo"),
         in_make_bench=False,
     ),
     Benchmark(

@@ -425,7 +425,7 @@ def pronunciation_run(tmp_path_factory) -> PronunciationRun:
     return PronunciationRun(workdir, root / "data", [line.split("\t")[0] for line in lines], process)
 
 
-# A sample of the shipped recordings: george (the default eval speaker) and two voices trained on,
+# A sample of the shipped recordings: theo (the default eval speaker) and two voices trained on,
 # eight recordings of each digit each (160 train, 80 eval), plus one cut short that must be listed
 # and left out. Few steps keep the run near a minute; they do not reach the default threshold, so any
 # accuracy is blessed and the serving tests get a pushed model.
@@ -452,7 +452,7 @@ class SpokenDigitsRun(PipelineRun):
 @pytest.fixture(scope="session")
 def spoken_digits_run(tmp_path_factory) -> SpokenDigitsRun:
     """The spoken_digits pipeline on a sample of the shipped recordings plus a truncated one; split by
-    speaker (george held out); tracked in the workdir's embedded store."""
+    speaker (theo held out); tracked in the workdir's embedded store."""
     root = tmp_path_factory.mktemp("spoken_digits")
     data_dir = root / "data"
     data_dir.mkdir()

@@ -95,7 +95,7 @@ def test_named_files_give_their_speakers(tmp_path):
     assert layouts.class_names_found(tmp_path, layout) is None
     assert layouts.name_field_values(tmp_path, layout, 1) == ("ana", "bo")
     config = apply_settings(SpokenDigitsConfig(), [("data_dir", str(tmp_path))])
-    with pytest.raises(ConfigError, match="no recordings of george; its file names give the speakers ana, bo"):
+    with pytest.raises(ConfigError, match="no recordings of theo; its file names give the speakers ana, bo"):
         config.check()
     apply_settings(config, [("eval_speakers", "bo")]).check()
 

@@ -17,8 +17,8 @@ from pipelines.registry import config_for
 from pipelines.spoken_digits.config import SpokenDigitsConfig
 
 RECORDINGS = REPO_ROOT / "data" / "spoken_digits"
-# Recordings of george, the voice held out of training.
-HELD_OUT = [f"{digit}_george_{take}.wav" for digit in range(10) for take in (2, 5)]
+# Recordings of theo, the voice held out of training.
+HELD_OUT = [f"{digit}_theo_{take}.wav" for digit in range(10) for take in (2, 5)]
 
 
 def _pcm(wav: bytes) -> np.ndarray:
@@ -54,10 +54,10 @@ def test_the_run_lists_the_truncated_recording_and_evaluates_the_held_out_voice(
     assert rejected.count == 1
     assert rejected.first[0].startswith(f"{CUT_SHORT_RECORDING}: is truncated (its data chunk declares")
     metrics = spoken_digits_run.outcome.results.metrics
-    # The eval split is george's 80 recordings, sliced per digit and per speaker.
+    # The eval split is theo's 80 recordings, sliced per digit and per speaker.
     assert metrics["overall"]["example_count"] == 80
-    assert set(metrics) == {"overall", "speaker=george", *(f"label={digit}" for digit in range(10))}
-    assert metrics["speaker=george"]["example_count"] == 80
+    assert set(metrics) == {"overall", "speaker=theo", *(f"label={digit}" for digit in range(10))}
+    assert metrics["speaker=theo"]["example_count"] == 80
     assert 0 <= metrics["overall"]["sparse_categorical_accuracy"] <= 1
 
 

@@ -17,8 +17,9 @@ word sits in the clip and whoever says it. So:
     cores, where the image zoo's VGG16 and ResNet18 have millions of weights for them. Batch
     normalisation after every convolution lets Adam take large steps from the start.
 What makes an unseen voice work is mostly in Transform (preprocessing.py): each recording's
-loudness evened out and its own mean spectrum subtracted; and in the augmentation below (time
-and pitch shifts, noise, masks). Measured: benchmarks/RESULTS.md#spoken_digits_speakers.
+loudness evened out and its own mean spectrum subtracted; and in the augmentation below (speed and
+vocal tract length changes, time and pitch shifts, noise, masks). Measured, each voice held out in
+turn: benchmarks/RESULTS.md#spoken_digits_loso.
 """
 
 import tensorflow as tf
@@ -58,9 +59,15 @@ def build_audionet(input_shape: tuple[int, int, int], class_count: int) -> keras
 @keras.saving.register_keras_serializable(package="tfpipe")
 class SpectrogramAugmentation(keras.layers.Layer):
     """Random changes to a batch of spectrograms [batch, frames, bins, channels], in training only:
-    a time shift (wrapping round), Gaussian noise, then time masks and frequency masks (SpecAugment)
+    a speed change (the time axis stretched or squeezed about its middle), a vocal tract length change
+    (the frequency axis warped: every frequency multiplied by one factor), a time shift (wrapping
+    round), a shift of the mel bands, Gaussian noise, then time masks and frequency masks (SpecAugment)
     that set bands to 0, each band's train mean after Transform's normalisation. Outside training
-    (evaluation, serving) the input passes unchanged."""
+    (evaluation, serving) the input passes unchanged.
+
+    `mel_edges_hertz`: the lowest and highest frequency of the mel bands, which the warp needs to know
+    what frequency each band holds.
+    """
 
     def __init__(
         self,
@@ -72,9 +79,15 @@ class SpectrogramAugmentation(keras.layers.Layer):
         frequency_masks: int,
         frequency_mask_bins: int,
         seed: int,
+        speed_range: float = 0.0,
+        warp_range: float = 0.0,
+        mel_edges_hertz: tuple[float, float] = (20.0, 4000.0),
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.speed_range = speed_range
+        self.warp_range = warp_range
+        self.mel_edges_hertz = tuple(mel_edges_hertz)
         self.time_shift_fraction = time_shift_fraction
         self.frequency_shift_bins = frequency_shift_bins
         self.noise_stddev = noise_stddev
@@ -90,6 +103,19 @@ class SpectrogramAugmentation(keras.layers.Layer):
 
     def _augment(self, x):
         batch, frames = tf.shape(x)[0], x.shape[1]
+        if self.speed_range:
+            # Faster speech (factor above 1) takes its frames from further out from the middle.
+            speed = self._random.uniform([batch, 1], 1 - self.speed_range, 1 + self.speed_range)
+            middle = (frames - 1) / 2
+            positions = middle + (tf.range(frames, dtype=tf.float32)[tf.newaxis, :] - middle) * speed
+            x = _interpolate(x, positions)
+        if self.warp_range:
+            # A vocal tract shorter by a factor moves every formant up by it: band i holds what the
+            # original voice had at its frequency divided by the factor.
+            factor = self._random.uniform([batch, 1], 1 - self.warp_range, 1 + self.warp_range)
+            x = tf.transpose(
+                _interpolate(tf.transpose(x, [0, 2, 1, 3]), self._warped_bins(x.shape[2], factor)), [0, 2, 1, 3]
+            )
         max_shift = round(self.time_shift_fraction * frames)
         if max_shift:
             shifts = self._random.uniform([batch], -max_shift, max_shift + 1, dtype=tf.int32)
@@ -110,6 +136,13 @@ class SpectrogramAugmentation(keras.layers.Layer):
         for _ in range(self.frequency_masks if self.frequency_mask_bins else 0):
             x = self._mask(x, axis=2, widest=self.frequency_mask_bins)
         return x
+
+    def _warped_bins(self, bins: int, factor):
+        """[batch, bins]: the fractional mel band each band takes its value from, under `factor` [batch, 1]."""
+        low, high = (_mel(hertz) for hertz in self.mel_edges_hertz)
+        width = (high - low) / (bins + 1)
+        centres = low + width * tf.range(1, bins + 1, dtype=tf.float32)[tf.newaxis, :]
+        return (_mel(_hertz(centres) / factor) - low) / width - 1
 
     def _mask(self, x, axis: int, widest: int):
         """Sets a band of 0 to `widest` consecutive positions along `axis` to 0, a different band per example."""
@@ -133,11 +166,38 @@ class SpectrogramAugmentation(keras.layers.Layer):
             "frequency_masks": self.frequency_masks,
             "frequency_mask_bins": self.frequency_mask_bins,
             "seed": self.seed,
+            "speed_range": self.speed_range,
+            "warp_range": self.warp_range,
+            "mel_edges_hertz": self.mel_edges_hertz,
         }
 
 
-def augmentation_layer(augmentation: AudioAugmentationConfig, seed: int) -> SpectrogramAugmentation:
-    """The configured augmentation; `seed` seeds its random changes."""
+def _mel(hertz):
+    """The HTK mel scale tf.signal.linear_to_mel_weight_matrix uses."""
+    return 1127.0 * tf.math.log(1.0 + hertz / 700.0)
+
+
+def _hertz(mel):
+    return 700.0 * (tf.exp(mel / 1127.0) - 1.0)
+
+
+def _interpolate(x, positions):
+    """x [batch, n, ...] read at fractional `positions` [batch, m] along its second axis (linear
+    interpolation; positions outside 0 to n-1 take the edge's value) -> [batch, m, ...]."""
+    size = x.shape[1]
+    positions = tf.clip_by_value(positions, 0.0, size - 1.0)
+    below = tf.floor(positions)
+    weight = tf.reshape(positions - below, [tf.shape(positions)[0], -1] + [1] * (len(x.shape) - 2))
+    below = tf.cast(below, tf.int32)
+    above = tf.minimum(below + 1, size - 1)
+    return tf.gather(x, below, batch_dims=1) * (1 - weight) + tf.gather(x, above, batch_dims=1) * weight
+
+
+def augmentation_layer(
+    augmentation: AudioAugmentationConfig, seed: int, mel_edges_hertz: tuple[float, float] = (20.0, 4000.0)
+) -> SpectrogramAugmentation:
+    """The configured augmentation; `seed` seeds its random changes; `mel_edges_hertz`: the spectrogram's
+    lowest and highest mel frequency."""
     return SpectrogramAugmentation(
         time_shift_fraction=augmentation.time_shift_fraction,
         frequency_shift_bins=augmentation.frequency_shift_bins,
@@ -147,5 +207,8 @@ def augmentation_layer(augmentation: AudioAugmentationConfig, seed: int) -> Spec
         frequency_masks=augmentation.frequency_masks,
         frequency_mask_bins=augmentation.frequency_mask_bins,
         seed=seed,
+        speed_range=augmentation.speed_range,
+        warp_range=augmentation.warp_range,
+        mel_edges_hertz=mel_edges_hertz,
         name="augmentation",
     )

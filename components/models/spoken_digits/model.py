@@ -25,7 +25,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components import training_record
 from components.models import training, tuning
 from components.models.images import zoo
-from components.models.spoken_digits import audionet, features
+from components.models.spoken_digits import audionet, features, preprocessing
 from pipelines.spoken_digits.config import AudioAugmentationConfig, AudioModelConfig, SpokenDigitsConfig
 
 AUDIONET = "audionet"
@@ -40,6 +40,7 @@ def build_classifier(
     input_shape: tuple[int, int, int],
     class_count: int,
     train_steps: int,
+    mel_edges_hertz: tuple[float, float] = (preprocessing.LOWER_EDGE_HERTZ, 4000.0),
 ) -> keras.Model:
     """AudioNet or the image zoo's `model.name` behind the augmentation layer, compiled with Adam.
 
@@ -47,6 +48,8 @@ def build_classifier(
       input_shape: the spectrogram's frames, mel bins and 1 channel; the image zoo's CNNs take it
         as a one-channel image whose height is time and width is pitch.
       train_steps: the steps the step size decays over, with model.cosine_decay.
+      mel_edges_hertz: the spectrogram's lowest and highest mel frequency (`mel_edges_hertz(config)`),
+        for the augmentation's vocal tract length warp.
     """
     if model.name == AUDIONET:
         classifier = audionet.build_audionet(input_shape, class_count)
@@ -62,7 +65,7 @@ def build_classifier(
         else model.learning_rate
     )
     inputs = keras.Input(input_shape, name=features.SPECTROGRAM_KEY)
-    x = audionet.augmentation_layer(augmentation, model.seed)(inputs)
+    x = audionet.augmentation_layer(augmentation, model.seed, mel_edges_hertz)(inputs)
     built = keras.Model(inputs, classifier(x), name=f"{model.name}_classifier")
     built.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -70,6 +73,42 @@ def build_classifier(
         metrics=[keras.metrics.SparseCategoricalAccuracy()],
     )
     return built
+
+
+def training_batches(batches: tf.data.Dataset, augmentation: AudioAugmentationConfig, seed: int) -> tf.data.Dataset:
+    """The Trainer's batches of (spectrograms, labels), mixed up when `augmentation.mixup_alpha` is above 0
+    (training only: evaluation and serving never see it). Mixup: the first half of each batch is paired
+    with the second half, reversed; each pair becomes one spectrogram, l x + (1 - l) x', l drawn from
+    Beta(alpha, alpha), entered twice, once with each label weighted l and 1 - l: the cross-entropy of the
+    mixed label, with the batch's size and cost unchanged."""
+    alpha = augmentation.mixup_alpha
+    if not alpha:
+        return batches
+
+    def mix(seeds, inputs, labels):
+        # The Trainer's inputs are the transformed features by name; a plain tensor is the spectrogram.
+        spectrograms = inputs[features.SPECTROGRAM_KEY] if isinstance(inputs, dict) else inputs
+        half = tf.shape(spectrograms)[0] // 2
+        first, second = spectrograms[:half], tf.reverse(spectrograms[-half:], [0])
+        first_labels, second_labels = labels[:half], tf.reverse(labels[-half:], [0])
+        draws = [tf.random.stateless_gamma([half], seed=seeds[i], alpha=alpha) for i in (0, 1)]
+        share = draws[0] / tf.maximum(draws[0] + draws[1], 1e-12)
+        mixed = share[:, tf.newaxis, tf.newaxis, tf.newaxis] * first
+        mixed += (1 - share[:, tf.newaxis, tf.newaxis, tf.newaxis]) * second
+        mixed = tf.concat([mixed, mixed], 0)
+        return (
+            {features.SPECTROGRAM_KEY: mixed} if isinstance(inputs, dict) else mixed,
+            tf.concat([first_labels, second_labels], 0),
+            tf.concat([share, 1 - share], 0),
+        )
+
+    seeds = tf.data.Dataset.random(seed=seed).batch(4).map(lambda values: tf.reshape(values, [2, 2]))
+    return tf.data.Dataset.zip((seeds, batches)).map(lambda s, batch: mix(s, *batch))
+
+
+def mel_edges_hertz(config: SpokenDigitsConfig) -> tuple[float, float]:
+    """The lowest and highest frequency of the Transform's mel bands."""
+    return (config.lower_hertz, config.sample_rate / 2)
 
 
 def _serving_signatures(model: keras.Model, transform_output: TFTransformOutput, class_names: list[str]) -> dict:
@@ -130,8 +169,14 @@ def run_fn(fn_args: FnArgs) -> None:
         fn_args, SpokenDigitsConfig, features.LABEL_KEY
     )
     model = build_classifier(
-        config.model, config.augmentation, config.spectrogram_shape, len(config.class_names), config.train_steps
+        config.model,
+        config.augmentation,
+        config.spectrogram_shape,
+        len(config.class_names),
+        config.train_steps,
+        mel_edges_hertz(config),
     )
+    train = training_batches(train, config.augmentation, config.model.seed)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, evaluation, fn_args, config.epochs)

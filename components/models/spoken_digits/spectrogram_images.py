@@ -12,7 +12,6 @@ columns: 32 x 49 pixels with the default config. The layout is one the image pip
 train and eval splits (components/example_gen/layouts.py).
 """
 
-import dataclasses
 import io
 import sys
 from pathlib import Path
@@ -31,8 +30,7 @@ TEST = [("george", 0), ("george", 1)]
 
 def spectrogram_png(wav: bytes, config: SpokenDigitsConfig) -> bytes:
     """One recording -> its mean-normalised log-mel spectrogram as an 8-bit grayscale PNG."""
-    log_mel = preprocessing.log_mel_spectrogram(tf.constant([wav]), **dataclasses.asdict(config.transform_config()))
-    spectrogram = preprocessing.mean_normalise(log_mel).numpy()[0]
+    spectrogram = preprocessing.recording_spectrograms(tf.constant([wav]), config.transform_config()).numpy()[0]
     low, high = spectrogram.min(), spectrogram.max()
     pixels = np.round(255 * (spectrogram - low) / max(high - low, 1e-6)).astype(np.uint8)
     buffer = io.BytesIO()
