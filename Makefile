@@ -53,7 +53,7 @@ airflow-test: install ## Airflow 2.11.2 in its own .venv-airflow, then `airflow 
 ui: install ## start the MLflow UI on http://127.0.0.1:5000 over workdir/mlflow
 	$(BIN)/tfpipe ui
 
-bench: install ## the benchmarks in one run (on a quiet machine, about 65 min): results in benchmarks/results/, rendered into benchmarks/RESULTS.md
+bench: install ## the benchmarks in one run (on a quiet machine, about 85 min): results in benchmarks/results/, rendered into benchmarks/RESULTS.md
 	$(BIN)/python benchmarks/bench.py
 
 clean: ## remove run outputs (workdir/); keeps .venv and .venv-airflow
