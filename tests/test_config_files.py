@@ -146,6 +146,7 @@ def test_runs_are_listed_newest_first_with_their_outcome(tmp_path):
         "pushed",
         "seconds",
         "search",
+        "span",
     ]
     assert lines[1].startswith("2026-11-23 12:15:00  iris      running or killed")
 
