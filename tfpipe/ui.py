@@ -63,12 +63,16 @@ def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path:
                 "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             },
         )
-    stop = _stopper(process)
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # The handler only asks the server's group to stop: waiting there for the server would wait on the
+    # wait below, which holds the process's lock, until the wait's timeout.
+    previous = {
+        sig: signal.signal(sig, lambda *_: _signal_group(process, signal.SIGTERM))
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
         if not _wait_until_answering(url, process):
-            stop()
+            _end_group(process)
             raise UiError(f"the MLflow UI did not start (exit status {process.returncode}); see {log_path}.")
         # MLflow 3 opens its GenAI view unless the address asks for the model training one.
         print(
@@ -77,7 +81,7 @@ def serve(tracking_uri: str, artifact_root: str, host: str, port: int, log_path:
             flush=True,
         )
         process.wait()
-        stop()  # workers the server left behind, if it ended by itself
+        _end_group(process)  # workers the server left behind
         return 0
     finally:
         for sig, handler in previous.items():
@@ -118,17 +122,24 @@ def _wait_until_answering(url: str, process: subprocess.Popen) -> bool:
     return False
 
 
-def _stopper(process: subprocess.Popen):
-    def stop(*_) -> None:
-        # The server and the workers it started: the whole group, asked first, then made to.
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                continue
+def _signal_group(process: subprocess.Popen, sig: int) -> bool:
+    """Sends `sig` to the server's process group (0: none, only whether any of it is left); False when
+    none of it is left."""
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
-    return stop
+
+def _end_group(process: subprocess.Popen, seconds: float = 10.0) -> None:
+    """Stops the server and the workers it started: the whole group, asked first, then made to."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if not _signal_group(process, sig):
+            return
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            process.poll()  # reaps the server itself once it ends, so only live workers keep the group
+            if not _signal_group(process, 0):
+                return
+            time.sleep(0.1)
