@@ -360,15 +360,19 @@ def write_letters_sample(data_dir: Path) -> list[str]:
     return words
 
 
-class LettersRun(PipelineRun):
-    def __init__(self, workdir: Path, data_dir: Path, words: list[str], process: subprocess.CompletedProcess):
-        super().__init__(workdir, "letters", process)
+class WordsRun(PipelineRun):
+    """A run over a sample of the shipped words (letters, pronunciation): its data folder and the words."""
+
+    def __init__(
+        self, workdir: Path, pipeline: str, data_dir: Path, words: list[str], process: subprocess.CompletedProcess
+    ):
+        super().__init__(workdir, pipeline, process)
         self.data_dir = data_dir
         self.words = words
 
 
 @pytest.fixture(scope="session")
-def letters_run(tmp_path_factory) -> LettersRun:
+def letters_run(tmp_path_factory) -> WordsRun:
     """The letters pipeline (default contexts, 1 to 10 letters) on a sample of the shipped words
     with two bad lines; tracked in the workdir's embedded store."""
     root = tmp_path_factory.mktemp("letters")
@@ -378,7 +382,7 @@ def letters_run(tmp_path_factory) -> LettersRun:
         "run", "letters", "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *FAST_LETTERS
     )
     assert process.returncode == 0, process.stdout + process.stderr
-    return LettersRun(workdir, root / "data", words, process)
+    return WordsRun(workdir, "letters", root / "data", words, process)
 
 
 # Every 50th word of the shipped dictionary (2,500 words, 250 held out), 200 steps: the model's phoneme
@@ -402,15 +406,8 @@ FAST_PRONUNCIATION = [
 BAD_DICTIONARY_LINES = ["k8s\tK EY1 EY1 T S", "antidisestablishmentarianism\tAE2 N T AY0 D IH0 S AH0 S"]
 
 
-class PronunciationRun(PipelineRun):
-    def __init__(self, workdir: Path, data_dir: Path, words: list[str], process: subprocess.CompletedProcess):
-        super().__init__(workdir, "pronunciation", process)
-        self.data_dir = data_dir
-        self.words = words
-
-
 @pytest.fixture(scope="session")
-def pronunciation_run(tmp_path_factory) -> PronunciationRun:
+def pronunciation_run(tmp_path_factory) -> WordsRun:
     """The pronunciation pipeline on a sample of the shipped dictionary with two bad lines; tracked in
     the workdir's embedded store."""
     root = tmp_path_factory.mktemp("pronunciation")
@@ -422,7 +419,7 @@ def pronunciation_run(tmp_path_factory) -> PronunciationRun:
         "run", "pronunciation", "--workdir", str(workdir), "--set", f"data_dir={root / 'data'}", *FAST_PRONUNCIATION
     )
     assert process.returncode == 0, process.stdout + process.stderr
-    return PronunciationRun(workdir, root / "data", [line.split("\t")[0] for line in lines], process)
+    return WordsRun(workdir, "pronunciation", root / "data", [line.split("\t")[0] for line in lines], process)
 
 
 # A sample of the shipped recordings: theo (the default eval speaker) and two voices trained on,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import BAD_DICTIONARY_LINES, PronunciationRun, run_tfpipe
+from conftest import BAD_DICTIONARY_LINES, WordsRun, run_tfpipe
 from mlflow.tracking import MlflowClient
 
 from components.models.pronunciation import features
@@ -34,14 +34,14 @@ def _feature(example: tf.train.Example, key: str) -> list:
     return [v.decode() for v in feature.bytes_list.value] or list(feature.int64_list.value)
 
 
-def test_bad_lines_are_listed_and_left_out(pronunciation_run: PronunciationRun):
+def test_bad_lines_are_listed_and_left_out(pronunciation_run: WordsRun):
     rejected = pronunciation_run.outcome.results.rejected_inputs
     assert rejected.count == len(BAD_DICTIONARY_LINES)
     assert "'k8s' is not a word of the letters a-z and apostrophes" in rejected.first[0]
     assert "has 28 letters, more than max_letters=20" in rejected.first[1]
 
 
-def test_no_eval_word_nor_any_of_its_pronunciations_is_trained_on(pronunciation_run: PronunciationRun):
+def test_no_eval_word_nor_any_of_its_pronunciations_is_trained_on(pronunciation_run: WordsRun):
     train, evaluation = _examples(pronunciation_run.workdir, "train"), _examples(pronunciation_run.workdir, "eval")
     train_words = {_feature(e, features.WORD_KEY)[0] for e in train}
     eval_words = {_feature(e, features.WORD_KEY)[0] for e in evaluation}
@@ -57,7 +57,7 @@ def test_no_eval_word_nor_any_of_its_pronunciations_is_trained_on(pronunciation_
         assert _feature(example, features.PRONUNCIATIONS_KEY) == lines[word].split("\t")
 
 
-def test_the_error_rates_beat_both_baselines_overall_and_by_word_length(pronunciation_run: PronunciationRun):
+def test_the_error_rates_beat_both_baselines_overall_and_by_word_length(pronunciation_run: WordsRun):
     metrics = pronunciation_run.outcome.results.metrics
     overall = metrics["overall"]
     for output in ("phoneme_errors", "nearest_spelling", "letter_to_phoneme"):
@@ -74,7 +74,7 @@ def test_the_error_rates_beat_both_baselines_overall_and_by_word_length(pronunci
     assert pronunciation_run.outcome.results.blessed is True
 
 
-def test_mlflow_holds_the_attention_maps(pronunciation_run: PronunciationRun):
+def test_mlflow_holds_the_attention_maps(pronunciation_run: WordsRun):
     client = MlflowClient(f"sqlite:///{pronunciation_run.workdir / 'mlflow' / 'mlflow.db'}")
     training = [
         item.path for item in client.list_artifacts(pronunciation_run.outcome.results.mlflow_run_id, "training")
@@ -84,12 +84,12 @@ def test_mlflow_holds_the_attention_maps(pronunciation_run: PronunciationRun):
 
 
 @pytest.fixture(scope="module")
-def served(pronunciation_run: PronunciationRun):
+def served(pronunciation_run: WordsRun):
     with ModelServer(pronunciation_run.workdir / "serving", ServerOptions(grpc_port=0, rest_port=0)) as server:
         yield server
 
 
-def test_predict_grpc_and_rest_give_the_same_phonemes_and_refusals(pronunciation_run: PronunciationRun, served):
+def test_predict_grpc_and_rest_give_the_same_phonemes_and_refusals(pronunciation_run: WordsRun, served):
     workdir = str(pronunciation_run.workdir)
     local = run_tfpipe("predict", "pronunciation", *WORDS, "--workdir", workdir)
     assert local.returncode == 0, local.stderr
@@ -125,7 +125,7 @@ def predict_one(served, word: str) -> dict:
         return json.load(r)["predictions"][0]
 
 
-def _phoneme_set(run: PronunciationRun) -> set[str]:
+def _phoneme_set(run: WordsRun) -> set[str]:
     (vocabulary,) = glob.glob(
         str(
             run.workdir
