@@ -195,11 +195,16 @@ def _log_rejected_inputs(client, run_id, examples) -> None:
 def _log_training(client, run_id, model_run) -> None:
     history_path = os.path.join(model_run.uri, training_record.HISTORY_FILE)
     now = int(time.time() * 1000)
+    history = training_record.read_history(history_path)
+    # Where the Trainer ran in the command's process its epochs reached the run live (pipelines/in_process.py),
+    # not every one; the others at the time they ended, from the record (a cached Trainer's: all of them).
+    names = {name for row in history for name in training_record.epoch_metrics(row)}
+    logged = {(name, point.step) for name in names for point in client.get_metric_history(run_id, name)}
     metrics = [
-        # Each epoch's metrics at the time it ended (logged after training, see docs/tracking.md).
         Metric(name, value, int(row.get(training_record.EPOCH_END, now / 1000) * 1000), int(row["epoch"]))
-        for row in training_record.read_history(history_path)
+        for row in history
         for name, value in training_record.epoch_metrics(row).items()
+        if (name, int(row["epoch"])) not in logged
     ]
     metrics += [Metric(name, value, now, 0) for name, value in training_record.read_metrics(model_run.uri).items()]
     client.log_batch(run_id, metrics=metrics)

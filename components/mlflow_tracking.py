@@ -101,6 +101,10 @@ class RunContext:
     code_version: str
     """The repository's git commit."""
     runner: str
+    started_at: float | None = None
+    """When the command that runs the pipeline in its own process started (seconds since the
+    epoch): MLflow's run starts then, so its duration is the one the console and `tfpipe runs`
+    show, loading TensorFlow included. None where an orchestrator starts the run (its run id's time)."""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -124,13 +128,22 @@ class RunContext:
 def start_run(context: RunContext, pipeline_run_id: str, tags: dict[str, str]) -> str:
     """Starts the MLflow run of one pipeline run; logs the resolved config as params. Returns its id.
 
+    A pipeline run has one MLflow run: when a component started it already (DataValidationGate, as
+    the data is accepted, so that the Trainer's epochs reach it live), this one adds its `tags` to it.
+
     The run starts when the pipeline run did (so MLflow's duration is the pipeline's, not the
-    tracker's), and is named for what a runs list needs to tell runs apart: pipeline, model, data,
-    and the outcome once known (name_outcome)."""
+    tracker's: the command's start where it ran the pipeline, see RunContext.started_at), and is
+    named for what a runs list needs to tell runs apart: pipeline, model, data, and the outcome
+    once known (name_outcome)."""
     mlflow_client = client(context.tracking_uri)
+    running = runs_of(context.tracking_uri, context.pipeline_name, {pipeline_run_id}, status="RUNNING")
+    if running:
+        run_id = running[0].info.run_id
+        mlflow_client.log_batch(run_id, tags=[mlflow.entities.RunTag(key, value) for key, value in tags.items()])
+        return run_id
     run = mlflow_client.create_run(
         experiment_id(context.tracking_uri, context.artifact_root, context.pipeline_name),
-        start_time=_pipeline_start_ms(pipeline_run_id),
+        start_time=int(context.started_at * 1000) if context.started_at else _pipeline_start_ms(pipeline_run_id),
         run_name=f"{_run_title(context)}: {RUNNING_OUTCOME}",
         tags={
             TAG_PIPELINE_RUN_ID: pipeline_run_id,
@@ -188,6 +201,22 @@ def _pipeline_start_ms(pipeline_run_id: str) -> int:
     except ValueError:
         return int(time.time() * 1000)
     return int(started.timestamp() * 1000)
+
+
+def log_epoch(tracking_uri: str, run_id: str, epoch: int, metrics: dict[str, float], ended_at: float) -> None:
+    """One epoch's metrics (Keras' names, `epoch` counted from 0 as history.csv counts it) at the time
+    it ended (seconds since the epoch)."""
+    at = int(ended_at * 1000)
+    client(tracking_uri).log_batch(
+        run_id, metrics=[mlflow.entities.Metric(name, value, at, epoch) for name, value in metrics.items()]
+    )
+
+
+def end_at(tracking_uri: str, run_id: str, ended_at: float) -> None:
+    """Moves the run's end to `ended_at` (seconds since the epoch), keeping its status: the command
+    that ran the pipeline ends it when its own record is written, after the tracker finished."""
+    mlflow_client = client(tracking_uri)
+    mlflow_client.set_terminated(run_id, mlflow_client.get_run(run_id).info.status, end_time=int(ended_at * 1000))
 
 
 def fail_run(tracking_uri: str, run_id: str, reason: str, details: str | None = None, status: int = FAILED) -> None:

@@ -299,7 +299,8 @@ def DataValidationGate(
     is no class), or drifted from `previous_statistics` beyond the schema's drift comparators, after
     recording the run in MLflow as FAILED with the reason (`run_context`: see mlflow_tracking). `data_dir` is
     the data folder, where problems are looked up to name the file and line. Data it lets through is
-    published as `accepted_statistics`, the next run's `previous_statistics`."""
+    published as `accepted_statistics`, the next run's `previous_statistics`, and starts the run's MLflow
+    run, which the Trainer's epochs reach while it trains and MlflowTracker completes."""
     counts = examples_per_split(statistics)
     size_problems = split_size_problems(counts, json.loads(min_examples), data_dir)
     names = json.loads(class_names)
@@ -316,9 +317,14 @@ def DataValidationGate(
         drifted = drift_problems(
             _read_schema(schema), read_statistics(statistics), read_statistics(previous_statistics)
         )
+    fingerprint = {tracking.TAG_DATA_FINGERPRINT: examples.get_string_custom_property("input_fingerprint")}
     if not problems and not drifted:
         io_utils.copy_dir(statistics.uri, accepted_statistics.uri)
         accepted_statistics.split_names = statistics.split_names
+        try:
+            tracking.start_run(tracking.RunContext.from_json(run_context).resolved(), pipeline_run_id, fingerprint)
+        except Exception:  # Tracking is not the data's problem: MlflowTracker starts the run, or says why not.
+            logging.exception("Could not start the run in MLflow.")
         return
     context = tracking.RunContext.from_json(run_context)
     too_little = bool(size_problems) and len(size_problems) == len(problems)
@@ -326,11 +332,7 @@ def DataValidationGate(
     error = DataAnomaliesError(context.data_dir, schema_path, problems, too_little=too_little, drifted=bool(drifted))
     try:
         context = context.resolved()
-        run_id = tracking.start_run(
-            context,
-            pipeline_run_id,
-            tags={tracking.TAG_DATA_FINGERPRINT: examples.get_string_custom_property("input_fingerprint")},
-        )
+        run_id = tracking.start_run(context, pipeline_run_id, fingerprint)
         tracking.fail_run(context.tracking_uri, run_id, str(error), details="\n".join(problems))
     except Exception:  # An unreachable tracking server must not hide what is wrong with the data.
         logging.exception("Could not record the rejected run in MLflow.")

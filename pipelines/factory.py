@@ -74,6 +74,7 @@ def create_pipeline(
     orchestrator: Orchestrator = LOCAL,
     *,
     compare_with_blessed: bool = True,
+    started_at: float | None = None,
 ) -> Pipeline:
     """Wires the standard components in the order the data flows.
 
@@ -89,8 +90,9 @@ def create_pipeline(
       orchestrator: the orchestrator that runs it (local, beam, airflow, kubeflow).
       compare_with_blessed: False leaves out the latest blessed model, as the Evaluator's baseline and
         as the warm start: for a run whose model answers another label or other classes (pipelines/run.py).
+      started_at: when the command that runs this pipeline in its own process started (RunContext.started_at).
     """
-    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name).to_json()
+    run_context = run_context_for(config, tracking_uri, tracking_artifact_root, orchestrator.name, started_at).to_json()
     # The run id, filled in when the run starts. A component given it differs every
     # run and is never cached: right for the two that record runs in MLflow.
     pipeline_run_id = orchestrator.pipeline_run_id or runtime_placeholders.execution_invocation().pipeline_run_id
@@ -385,7 +387,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 
 
 def run_context_for(
-    config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str
+    config: PipelineConfig, tracking_uri: str, tracking_artifact_root: str, runner: str, started_at: float | None = None
 ) -> mlflow_tracking.RunContext:
     """What the MLflow-recording components know of the run (see components/mlflow_tracking.py)."""
     return mlflow_tracking.RunContext(
@@ -396,6 +398,7 @@ def run_context_for(
         data_dir=config.data_dir,
         code_version=_code_version(),
         runner=runner,
+        started_at=started_at,
     )
 
 

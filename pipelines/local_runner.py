@@ -16,12 +16,14 @@ def run_pipeline(
     beam_pipeline_args: list[str],
     on_progress: in_process.ProgressCallback,
     compare_with_blessed: bool = True,
+    started_at: float | None = None,
 ) -> dict[str, in_process.ComponentRun]:
     pipeline = create_pipeline(
         config,
         **workdir.pipeline_locations(),
         beam_pipeline_args=beam_pipeline_args,
         compare_with_blessed=compare_with_blessed,
+        started_at=started_at,
         orchestrator=LOCAL,
     )
-    return in_process.run_pipeline(pipeline, LocalDagRunner(), on_progress)
+    return in_process.run_pipeline(pipeline, LocalDagRunner(), on_progress, in_process.LiveEpochs.of(config, workdir))

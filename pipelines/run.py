@@ -26,7 +26,7 @@ from pipelines.run_log import output_to_log
 from pipelines.workdir import Workdir
 
 # `tfpipe run --runner`: the modules that run a pipeline on this machine, each with a
-# run_pipeline(config, workdir, beam_pipeline_args, on_progress, compare_with_blessed).
+# run_pipeline(config, workdir, beam_pipeline_args, on_progress, compare_with_blessed, started_at).
 RUNNERS = {"local": "pipelines.local_runner", "beam": "pipelines.beam_runner"}
 # The step before the first component, as the console shows it.
 LOADING_STEP = "load TensorFlow and TFX"
@@ -85,7 +85,7 @@ def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate
 
     Raises WorkdirBusyError when another run holds the workdir, and Interrupted when a signal
     arrives after the record is written (before that, an interrupted run is an outcome)."""
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     config, workdir = request.config, request.workdir
     # One run per workdir; Ctrl-C and SIGTERM stop the run where it is (pipelines/interrupts.py).
     with workdir.run_lock(f"tfpipe run {config.name}") as took_over, interrupts.raise_on_signals():
@@ -105,7 +105,7 @@ def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate
                 if config.infers_schema and not config.schema_path.is_file():
                     _infer_schema(config, observer)
                     run_fingerprint = _fingerprint(request)
-                outcome = _run_components(request, run_dir, runner, observer)
+                outcome = _run_components(request, run_dir, runner, observer, started_at)
             except KeyboardInterrupt as error:  # before the pipeline started (_run_components reports its own)
                 interruption = interrupts.as_interruption(error) or interrupts.Interrupted(signal.SIGINT)
                 outcome = RunOutcome(
@@ -117,6 +117,7 @@ def execute(request: RunRequest, observer: RunObserver) -> RunOutcome | UpToDate
                     exit_status=interruption.exit_status,
                 )
             outcome.seconds = round(time.monotonic() - started, 1)
+            _end_tracked_run(outcome, started_at)
             outcome.fingerprint = run_fingerprint
             outcome.log = str(log_path)
             outcome.write(run_dir)
@@ -146,14 +147,32 @@ def _fingerprint(request: RunRequest) -> str | None:
         return None
 
 
-def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, observer: RunObserver) -> RunOutcome:
+def _end_tracked_run(outcome: RunOutcome, started_at: float) -> None:
+    """Ends the run's MLflow run when the command's record ends, as it started when the command did
+    (RunContext.started_at): one duration for the run in MLflow, on the console and in `tfpipe runs`."""
+    if outcome.results.mlflow_run_id is None:
+        return
+    from components import mlflow_tracking
+
+    try:
+        mlflow_tracking.end_at(
+            outcome.tracking_uri, outcome.results.mlflow_run_id, started_at + (outcome.seconds or 0.0)
+        )
+    except Exception:  # An unreachable tracking server must not fail a finished run.
+        traceback.print_exc()
+
+
+def _run_components(
+    request: RunRequest, run_dir: Path, runner: ModuleType, observer: RunObserver, started_at: float
+) -> RunOutcome:
     """Runs every component, reporting each to the observer; returns the outcome: succeeded, failed
     (with the failed component and the error) or interrupted (by SIGINT or SIGTERM: where, which
     signal, the exit status), and what the run produced (summary.summarize, which writes the data
     statistics page into `run_dir`). A failing component's traceback goes to the log.
 
     First the MLflow store is created if new, and what runs that ended unfinished left is closed
-    (pipelines/recovery.py), each thing closed said to the observer in one line."""
+    (pipelines/recovery.py), each thing closed said to the observer in one line. `started_at`: when the
+    command started (seconds since the epoch), MLflow's start of the run (RunContext.started_at)."""
     from components.validation_gate import InputDataError
     from pipelines import in_process, recovery, summary
 
@@ -186,7 +205,12 @@ def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, obse
     outcome.recovered = notes
     try:
         runner.run_pipeline(
-            config, workdir, request.beam_args, record, compare_with_blessed=outcome.not_compared is None
+            config,
+            workdir,
+            request.beam_args,
+            record,
+            compare_with_blessed=outcome.not_compared is None,
+            started_at=started_at,
         )
     except BaseException as error:  # A failing component: report it, keep its traceback in the log.
         interruption = interrupts.as_interruption(error)
@@ -194,7 +218,7 @@ def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, obse
             raise  # SystemExit and the like
         traceback.print_exc()
         if interruption is not None:
-            _interrupted(outcome, config, workdir, components, interruption, metadata_path, known_runs)
+            _interrupted(outcome, config, workdir, components, interruption, metadata_path, known_runs, started_at)
         else:
             failed = next((name for name, run in components.items() if run.status == "failed"), None)
             outcome.status, outcome.failed_component = "failed", failed
@@ -202,7 +226,7 @@ def _run_components(request: RunRequest, run_dir: Path, runner: ModuleType, obse
             if isinstance(error, InputDataError):
                 outcome.error, outcome.data_problems, outcome.anomalies = str(error), error.headline, error.problems
             try:
-                in_process.record_failure(config, workdir, runner_name, failed, error)
+                in_process.record_failure(config, workdir, runner_name, failed, error, started_at)
             except Exception:  # An unreachable tracking server must not hide the failure itself.
                 traceback.print_exc()
     # Only finished components have results to read; every component is listed.
@@ -251,6 +275,7 @@ def _interrupted(
     interruption: interrupts.Interrupted,
     metadata_path: str,
     known_runs: set[str],
+    started_at: float,
 ) -> None:
     """Marks `outcome` interrupted where the signal stopped it; its unfinished executions marked failed in
     ML Metadata and the run KILLED in MLflow (best effort: a second signal stops that too)."""
@@ -263,7 +288,7 @@ def _interrupted(
         new_runs = recovery.pipeline_run_ids(metadata_path) - known_runs
         pipeline_run_id = max(new_runs) if new_runs else None
         in_process.record_interruption(
-            config, workdir, outcome.runner, where, interruption.signal_name, pipeline_run_id
+            config, workdir, outcome.runner, where, interruption.signal_name, pipeline_run_id, started_at
         )
     except BaseException:  # a tracking server down, or a second Ctrl-C: the run is stopped all the same
         traceback.print_exc()

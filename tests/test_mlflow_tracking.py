@@ -1,20 +1,26 @@
 """MLflow tracking of pipeline runs, asserted through MlflowClient against a real `mlflow server`
 (the shared iris run and its re-run), and `tfpipe ui` over a workdir's embedded store."""
 
+import datetime
 import json
 import os
 import subprocess
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import mlflow
 import pandas as pd
 import pytest
 from conftest import BIN, REPO_ROOT, PipelineRun, free_port, wait_for_http
 
+from components import training_record
 from components.mlflow_tracker import CHAMPION_ALIAS, TAG_MODEL_URI, TAG_TF_SERVING_VERSION, confusion_matrix_figure
-from components.mlflow_tracking import fluent_tracking_uri, init_store
+from components.mlflow_tracker import _log_training as log_training
+from components.mlflow_tracking import RunContext, fluent_tracking_uri, init_store, start_run
 from components.models.iris.features import FEATURE_KEYS
+from components.training_progress import TrainingProgress
+from pipelines.in_process import LiveEpochs
 from tfpipe import ui
 
 EPOCHS = 10  # the iris default; the shared run's 100 steps are split into these
@@ -54,6 +60,15 @@ def test_run_is_in_the_pipeline_experiment_with_lineage_tags(client, tracked_run
     trainer_execution = tags["mlmd.execution_id.Trainer"]
     assert iris_run.outcome.components["Trainer"].execution_id == int(trainer_execution)
     assert tags["blessed"] == "true"
+
+
+def test_the_run_lasts_as_long_in_mlflow_as_on_the_console(tracked_run, iris_run: PipelineRun):
+    """One duration everywhere: MLflow's run spans the command, loading TensorFlow included (before
+    TFX's run id was taken), as the console and `tfpipe runs` count it (summary.json's seconds)."""
+    info = tracked_run.info
+    assert (info.end_time - info.start_time) / 1000 == pytest.approx(iris_run.outcome.seconds, abs=0.1)
+    pipeline_started = datetime.datetime.fromisoformat(tracked_run.data.tags["tfx.pipeline_run_id"])
+    assert info.start_time < pipeline_started.timestamp() * 1000
 
 
 def test_resolved_config_is_logged_as_params(tracked_run):
@@ -213,3 +228,58 @@ def test_ui_loads_mlflow_to_make_the_stores_tables_only_when_it_has_none(tmp_pat
     assert not ui.has_tables(database)
     init_store(f"sqlite:///{database}")
     assert ui.has_tables(database)
+
+
+def _context(tmp_path) -> RunContext:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    init_store(tracking_uri)
+    return RunContext(
+        tracking_uri=tracking_uri,
+        artifact_root=str(tmp_path / "artifacts"),
+        pipeline_name="iris",
+        config={"train_steps": 100},
+        data_dir="data/iris",
+        code_version="x",
+        runner="local",
+    )
+
+
+def _epoch(epoch: int, loss: float) -> TrainingProgress:
+    return TrainingProgress(epoch=epoch, epochs=3, step=None, steps=10, metrics={"loss": loss, "val_loss": loss + 1})
+
+
+def test_the_trainers_epochs_reach_the_run_the_data_gate_started_as_they_end(tmp_path):
+    context = _context(tmp_path)
+    pipeline_run_id = "2026-12-07T10:00:00.000001"
+    started = start_run(context, pipeline_run_id, {"data.fingerprint": "f"})
+    live = LiveEpochs(context.tracking_uri, "iris", lambda: pipeline_run_id)
+    try:
+        live.epoch_ended(_epoch(1, 0.9), 1_800_000_000.0)
+        live.flush()
+        client = mlflow.MlflowClient(context.tracking_uri)
+        (point,) = client.get_metric_history(started, "loss")
+        assert (point.step, point.value, point.timestamp) == (0, 0.9, 1_800_000_000_000)
+    finally:
+        live.close()
+    # MlflowTracker's start is the same run, with its tags added: one MLflow run per pipeline run.
+    assert start_run(context, pipeline_run_id, {"blessed": "true"}) == started
+    run = client.get_run(started)
+    assert (run.data.tags["blessed"], run.data.tags["data.fingerprint"]) == ("true", "f")
+    assert run.data.params == {"train_steps": "100"}
+
+
+def test_the_tracker_adds_the_epochs_not_logged_live_once_each(tmp_path):
+    context = _context(tmp_path)
+    run_id = start_run(context, "2026-12-07T10:00:00.000001", {})
+    client = mlflow.MlflowClient(context.tracking_uri)
+    client.log_batch(run_id, metrics=[mlflow.entities.Metric("loss", 0.9, 1_800_000_000_000, 0)])  # live
+    model_run = tmp_path / "model_run"
+    model_run.mkdir()
+    history = {"loss": [0.9, 0.5, 0.4], "val_loss": [1.9, 1.5, 1.4]}
+    training_record.write_history(history, str(model_run / training_record.HISTORY_FILE), [1.8e9, 1.8e9 + 5, 1.8e9 + 9])
+
+    log_training(client, run_id, SimpleNamespace(uri=str(model_run)))
+
+    loss = sorted((point.step, point.value, point.timestamp) for point in client.get_metric_history(run_id, "loss"))
+    assert loss == [(0, 0.9, 1_800_000_000_000), (1, 0.5, 1_800_000_005_000), (2, 0.4, 1_800_000_009_000)]
+    assert sorted(point.step for point in client.get_metric_history(run_id, "val_loss")) == [0, 1, 2]
