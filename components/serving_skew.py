@@ -28,9 +28,9 @@ from components.tf_example import serialized
 
 # Where the schema gives a feature no threshold. Both distances lie in [0, 1] (TFDV's Jensen-Shannon
 # divergence is in bits). A sample of requests is small beside the training data, so its histogram is
-# noisy: 0.1 is about what TFDV's documentation and the stock schema's measured drift allow, and leaves
-# room for a few hundred requests drawn like the training data (tests/test_serving_skew.py checks the
-# iris data's 150 rows pass and the same rows in millimetres do not).
+# noisy and the threshold leaves room for that; a change of unit moves a distribution almost wholly out
+# of the training data's range, near 1. tests/test_serving_skew.py checks both sides on iris: its 150
+# rows sent as requests pass, the same rows in millimetres do not.
 DEFAULT_THRESHOLDS = {"infinity_norm": 0.3, "jensen_shannon_divergence": 0.3}
 _MEASURES = {
     anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "L-infinity distance",

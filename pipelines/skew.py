@@ -85,7 +85,10 @@ def serving_skew_report(workdir: Path, config: PipelineConfig, log_directory: Pa
     run_folder, outcome = found
     training = _training_statistics(Workdir(workdir, config.name), outcome)
     if training is None:
-        raise SkewNotComputed(f"The run {run_folder} that pushed version {version} has no training statistics left.")
+        raise SkewNotComputed(
+            f"The run {run_folder} that pushed version {version} has no training statistics left (its pipeline "
+            "root was cleaned); run the pipeline again to serve a version they can be compared with."
+        )
     examples = by_version[version]
     skews = serving_skew.feature_skews(compared, training, serving_skew.statistics_of(examples))
     return SkewReport(version, len(examples), logs, run_folder, skews)
