@@ -21,10 +21,11 @@ from collections.abc import Iterable
 
 import numpy as np
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from tensorflow_serving.apis import input_pb2, prediction_log_pb2
 
 from components.tf_example import serialized
+from components.validation_gate import MEASURE_NAMES
 
 # Where the schema gives a feature no threshold. Both distances lie in [0, 1] (TFDV's Jensen-Shannon
 # divergence is in bits). A sample of requests is small beside the training data, so its histogram is
@@ -32,10 +33,6 @@ from components.tf_example import serialized
 # of the training data's range, near 1. tests/test_serving_skew.py checks both sides on iris: its 150
 # rows sent as requests pass, the same rows in millimetres do not.
 DEFAULT_THRESHOLDS = {"infinity_norm": 0.3, "jensen_shannon_divergence": 0.3}
-_MEASURES = {
-    anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "L-infinity distance",
-    anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE: "Jensen-Shannon divergence",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +156,7 @@ def feature_skews(
     return [
         FeatureSkew(
             feature.name,
-            _MEASURES.get(measured[feature.name].type, "distance"),
+            MEASURE_NAMES.get(measured[feature.name].type, "distance"),
             measured[feature.name].value,
             measured[feature.name].threshold,
         )
