@@ -25,7 +25,13 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_serving.apis import model_pb2, prediction_log_pb2
 from test_serving import copy_serving_tree, rest, start_server
 
-from components.serving_skew import DEFAULT_THRESHOLDS, compared_features, logged_examples
+from components.serving_skew import (
+    DEFAULT_THRESHOLDS,
+    compared_features,
+    feature_skews,
+    logged_examples,
+    statistics_of,
+)
 from components.tf_example import serialized, tf_example
 from serving.client import PredictionClient, predict_request
 from serving.request_log import RequestLogger, RequestLogOptions, log_files, logs_folder, read_prediction_logs
@@ -142,6 +148,18 @@ def test_skew_comparators_for_numbers_categories_and_not_for_images():
     }
     assert stock == {"open": 0.5, "high": 0.5, "low": 0.5, "close": 0.5, "volume": 0.3}
     assert not compared_features(_schema("digits"), "label").feature
+
+
+def test_tfdv_measures_each_compared_feature_against_its_threshold():
+    compared = compared_features(_schema("iris"), "species")
+    training = statistics_of([serialized(row) for row in IRIS_ROWS[::2]])
+    alike = feature_skews(compared, training, statistics_of([serialized(row) for row in IRIS_ROWS[1::2]]))
+    assert [(skew.feature, skew.measure, skew.threshold, skew.skewed) for skew in alike] == [
+        (name, "Jensen-Shannon divergence", DEFAULT_THRESHOLDS["jensen_shannon_divergence"], False) for name in FEATURES
+    ]
+    wider = [dict(row, sepal_width=row["sepal_width"] * 10) for row in IRIS_ROWS[1::2]]
+    skews = feature_skews(compared, training, statistics_of([serialized(row) for row in wider]))
+    assert [skew.feature for skew in skews if skew.skewed] == ["sepal_width"]
 
 
 # --- the server and the command -------------------------------------------------------------------
