@@ -120,7 +120,6 @@ class ModelServer:
             self._rest_server.server_close()
         if self.request_log is not None:
             self.request_log.stop()
-            self.request_log = None
         self.manager.stop()
         self._stopped.set()
 

@@ -86,9 +86,10 @@ class RequestLogger:
                 log.warning("request log: %d records dropped, the disk is slower than the requests", self.dropped)
 
     def stop(self) -> None:
-        """Writes the queued records and closes the files."""
-        self._queue.put(None)
-        self._writer.join()
+        """Writes the queued records and closes the files; again, does nothing."""
+        if self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join()
 
     def _write_until_stopped(self) -> None:
         files: dict[str, _LogFile] = {}

@@ -67,6 +67,7 @@ def test_every_request_is_logged_at_rate_one_as_prediction_logs(tmp_path):
     for index in range(50):
         logger.log(_spec(), lambda index=index: _predict_record(predict_request("iris", [serialized({"n": index})])))
     logger.stop()
+    logger.stop()  # a server stopped twice (a failed start, then its context's exit)
     records = list(read_prediction_logs(logs_folder(tmp_path, "iris")))
     assert len(records) == 50
     assert records[0].log_metadata.model_spec == _spec()
@@ -183,7 +184,7 @@ def test_no_request_is_logged_unless_asked(iris_run: PipelineRun, tmp_path):
         )
     finally:
         server.stop()
-    assert server.request_log is None
+    assert server.request_log is None and server.api.request_log is None
     assert not list(tmp_path.rglob("*.tfrecord")) and not list(tmp_path.rglob("request_logs"))
 
 
