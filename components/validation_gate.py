@@ -223,7 +223,8 @@ def examples_per_split(statistics: standard_artifacts.ExampleStatistics) -> dict
     }
 
 
-_DRIFT_MEASURES = {
+# The names of TFDV's drift and skew distances, as sentences say them.
+MEASURE_NAMES = {
     anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: "L-infinity distance",
     anomalies_pb2.DriftSkewInfo.Measurement.JENSEN_SHANNON_DIVERGENCE: "Jensen-Shannon divergence",
 }
@@ -255,7 +256,7 @@ def drift_problems(
                 if measurement.value > measurement.threshold:
                     problems.append(
                         f"column '{feature}' ({split} split) drifted from the last data that passed this gate: "
-                        f"{_DRIFT_MEASURES.get(measurement.type, 'distance')} {measurement.value:.3g}, above the "
+                        f"{MEASURE_NAMES.get(measurement.type, 'distance')} {measurement.value:.3g}, above the "
                         f"schema's threshold {measurement.threshold:g}"
                     )
     return problems

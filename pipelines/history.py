@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.config import ConfigError, PipelineConfig, from_dict
@@ -48,16 +49,31 @@ def recent_runs(workdir: Path, pipeline: str | None = None, limit: int = 20) -> 
 
 def latest_blessed(workdir: Path, pipeline: str) -> tuple[Path, RunOutcome] | None:
     """The folder and record of `pipeline`'s newest run whose model was blessed; None if it has none."""
+    return next(((folder, outcome) for folder, outcome in _records(workdir, pipeline) if outcome.results.blessed), None)
+
+
+def pushing_run(workdir: Path, pipeline: str, version: int) -> tuple[Path, RunOutcome] | None:
+    """The folder and record of `pipeline`'s newest run that pushed model `version`; None if none did."""
+    pushed = str(version)
+    return next(
+        (
+            (folder, outcome)
+            for folder, outcome in _records(workdir, pipeline)
+            if outcome.results.pushed_version == pushed
+        ),
+        None,
+    )
+
+
+def _records(workdir: Path, pipeline: str) -> Iterator[tuple[Path, RunOutcome]]:
+    """The folder and record of each of `pipeline`'s finished runs with a readable record, newest first."""
     folders = sorted((workdir / pipeline / "runs").glob("*"), key=lambda folder: folder.name, reverse=True)
     for folder in folders:
         if has_record(folder):
             try:
-                outcome = RunOutcome.read(folder)
+                yield folder, RunOutcome.read(folder)
             except (OSError, ValueError, TypeError):
                 continue
-            if outcome.results.blessed:
-                return folder, outcome
-    return None
 
 
 def _past_run(pipeline: str, folder: Path) -> PastRun:

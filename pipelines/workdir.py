@@ -11,6 +11,7 @@
     runs/<run stamp>/run.log        the full TF/TFX/Beam log of one `tfpipe run`
     runs/<run stamp>/summary.json   what the console summary shows, for scripts
     runs/<run stamp>/statistics.html  the data's statistics and anomalies, one self-contained page
+    request_logs/                   requests `tfpipe serve --log-requests` logged, which `tfpipe skew` reads
 """
 
 from __future__ import annotations

@@ -25,11 +25,13 @@ from tensorflow_serving.apis import (
     input_pb2,
     model_pb2,
     predict_pb2,
+    prediction_log_pb2,
     regression_pb2,
 )
 
 from serving.errors import ServingError, invalid_argument
 from serving.model_manager import ModelManager
+from serving.request_log import RequestLogger
 from serving.servables import DEFAULT_SIGNATURE, Servable
 
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -41,10 +43,13 @@ MAX_TENSOR_ELEMENTS = 2**24
 
 
 class ServingApi:
-    """Answers TF Serving's requests from the versions a ModelManager has loaded."""
+    """Answers TF Serving's requests from the versions a ModelManager has loaded; with a RequestLogger,
+    logs a sample of the requests it answers (both front ends' alike: a REST request as the gRPC one it
+    translates to)."""
 
-    def __init__(self, manager: ModelManager):
+    def __init__(self, manager: ModelManager, request_log: RequestLogger | None = None):
         self.manager = manager
+        self.request_log = request_log
 
     # --- Predict (tensorflow_serving/servables/tensorflow/predict_util.cc) ------------------------
 
@@ -67,7 +72,46 @@ class ServingApi:
         response = predict_pb2.PredictResponse(model_spec=_answered_spec(servable, signature_name))
         for name, value in outputs.items():
             response.outputs[name].CopyFrom(tensor_proto(value))
+        self._log("predict_log", request, response)
         return response
+
+    def _log(self, kind: str, request, response) -> None:
+        """Logs an answered request as the PredictionLog field `kind` (predict_log, classify_log, regress_log)."""
+        if self.request_log is None:
+            return
+
+        def record() -> prediction_log_pb2.PredictionLog:
+            entry = prediction_log_pb2.PredictionLog()
+            getattr(entry, kind).request.CopyFrom(request)
+            getattr(entry, kind).response.CopyFrom(response)
+            return entry
+
+        self.request_log.log(response.model_spec, record)
+
+    def log_predict(
+        self,
+        servable: Servable,
+        signature_name: str,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Mapping[str, np.ndarray],
+    ) -> None:
+        """Logs a REST Predict (answered from arrays, `run_predict`) as the PredictRequest and
+        PredictResponse it stands for; the protos are built on the log's thread."""
+        if self.request_log is None:
+            return
+        spec = _answered_spec(servable, signature_name)
+
+        def record() -> prediction_log_pb2.PredictionLog:
+            entry = prediction_log_pb2.PredictionLog()
+            entry.predict_log.request.model_spec.CopyFrom(spec)
+            entry.predict_log.response.model_spec.CopyFrom(spec)
+            for name, value in inputs.items():
+                entry.predict_log.request.inputs[name].CopyFrom(tensor_proto(value))
+            for name, value in outputs.items():
+                entry.predict_log.response.outputs[name].CopyFrom(tensor_proto(value))
+            return entry
+
+        self.request_log.log(spec, record)
 
     def resolve_signature(self, model_spec: model_pb2.ModelSpec) -> tuple[Servable, str, meta_graph_pb2.SignatureDef]:
         """The servable, signature name and SignatureDef a REST request names, with the REST handler's
@@ -125,6 +169,7 @@ class ServingApi:
                     entry.label = _text(classes[row][column])
                 if scores is not None:
                     entry.score = float(scores[row][column])
+        self._log("classify_log", request, response)
         return response
 
     def regress(self, request: regression_pb2.RegressionRequest) -> regression_pb2.RegressionResponse:
@@ -152,6 +197,7 @@ class ServingApi:
         response = regression_pb2.RegressionResponse(model_spec=_answered_spec(servable, signature_name))
         for value in values.reshape([-1]).tolist():
             response.result.regressions.add(value=value)
+        self._log("regress_log", request, response)
         return response
 
     # --- Metadata and status (get_model_metadata_impl.cc, get_model_status_impl.cc) ---------------

@@ -24,6 +24,7 @@ from serving.api import ServingApi
 from serving.batching import BatchingOptions
 from serving.grpc_server import start_grpc_server
 from serving.model_manager import ModelManager, config_file_models, folder_models
+from serving.request_log import RequestLogger, RequestLogOptions
 from serving.rest_server import start_rest_server
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class ServerOptions:
       version_labels: per model, label -> version number, for requests by `version_label`
         (added to the model config file's labels).
       threads: gRPC request threads; more concurrent gRPC calls wait (REST uses a thread per connection).
+      request_log: which answered requests are logged and where (serving/request_log.py); None logs none,
+        as TF Serving without a logging_config.
     """
 
     host: str = "127.0.0.1"
@@ -59,6 +62,7 @@ class ServerOptions:
     max_request_bytes: int = 4 * 1024 * 1024
     version_labels: Mapping[str, Mapping[str, int]] = dataclasses.field(default_factory=dict)
     threads: int = 64
+    request_log: RequestLogOptions | None = None
 
 
 class ModelServer:
@@ -72,7 +76,8 @@ class ModelServer:
         else:
             source = folder_models(self.base_path, options.versions_to_keep, options.version_labels)
         self.manager = ModelManager(source, options.batching)
-        self.api = ServingApi(self.manager)  # what both front ends answer from
+        self.request_log = RequestLogger(options.request_log) if options.request_log is not None else None
+        self.api = ServingApi(self.manager, self.request_log)  # what both front ends answer from
         self.grpc_port: int | None = None
         self.rest_port: int | None = None
         self._grpc_server = None
@@ -106,12 +111,15 @@ class ModelServer:
         return self
 
     def stop(self, grace_s: float = 1.0) -> None:
-        """Stops accepting requests, lets those in flight finish (up to `grace_s` seconds), unloads the models."""
+        """Stops accepting requests, lets those in flight finish (up to `grace_s` seconds), writes the
+        request log's queued records, unloads the models."""
         if self._grpc_server is not None:
             self._grpc_server.stop(grace_s).wait()
         if self._rest_server is not None:
             self._rest_server.shutdown()
             self._rest_server.server_close()
+        if self.request_log is not None:
+            self.request_log.stop()
         self.manager.stop()
         self._stopped.set()
 

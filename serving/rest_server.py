@@ -332,6 +332,7 @@ class RestHandler(BaseHTTPRequestHandler):
             raise invalid_argument("Missing 'inputs' or 'instances' key")
         check_input_names(signature, arrays)
         outputs = self.serving_api.run_predict(servable, signature_name, signature, arrays, [])
+        self.serving_api.log_predict(servable, signature_name, arrays, outputs)
         return _row_json(outputs) if row_format else _columnar_json(outputs)
 
 

@@ -12,12 +12,25 @@ from pipelines.beam_profiles import BeamProfileError
 from pipelines.config import ConfigError
 from pipelines.registry import UnknownPipelineError
 from pipelines.workdir import WorkdirBusyError, WorkdirNotWritableError
-from tfpipe.commands import compile, completion, help_text, listing, options, predict, run, runs, schema, serve, ui
+from tfpipe.commands import (
+    compile,
+    completion,
+    help_text,
+    listing,
+    options,
+    predict,
+    run,
+    runs,
+    schema,
+    serve,
+    skew,
+    ui,
+)
 from tfpipe.commands.options import EXIT_USAGE, UsageError
 from tfpipe.ui import UiError
 
 # In the order `tfpipe --help` lists them.
-COMMANDS = (listing, runs, completion, run, compile, schema, ui, serve, predict, help_text)
+COMMANDS = (listing, runs, completion, run, compile, schema, ui, serve, skew, predict, help_text)
 # Bad arguments or input, each said in one sentence: exit status 2.
 USAGE_ERRORS = (
     UsageError,

@@ -67,6 +67,19 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-request-mb", type=float, default=4.0, help="larger requests are refused (default: 4)")
     parser.add_argument(
+        "--log-requests",
+        type=_sampling_rate,
+        metavar="RATE",
+        help="log this fraction (0 < RATE <= 1) of the requests answered, as TF Serving's PredictionLog records, "
+        "for `tfpipe skew` (default: none logged)",
+    )
+    parser.add_argument(
+        "--request-log-dir",
+        type=Path,
+        metavar="DIR",
+        help="with --log-requests: a model's logs go to DIR/<model>/request_logs/ (default: the workdir)",
+    )
+    parser.add_argument(
         "--version-label",
         dest="version_labels",
         action="append",
@@ -75,6 +88,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="name a version for requests by label; repeatable",
     )
     parser.set_defaults(handler=run)
+
+
+def _sampling_rate(text: str) -> float:
+    """--log-requests RATE: a fraction of the requests, checked before anything loads."""
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction of the requests above 0 and at most 1, not {text!r}")
+    return rate
 
 
 def _version_labels(assignments: list[str]) -> dict[str, dict[str, int]]:
@@ -99,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     if model_config_file is None and not serving_dir.is_dir():
         raise options.UsageError(f"{serving_dir} does not exist; push a model first (tfpipe run <pipeline>).")
     labels = _version_labels(args.version_labels)
+    if args.request_log_dir is not None and args.log_requests is None:
+        raise options.UsageError("--request-log-dir needs --log-requests RATE (the fraction of requests to log).")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     log_path = Path(args.workdir) / SERVE_LOG
     # TensorFlow's start-up and C++ messages go to the log; the terminal gets the server's own lines, once:
@@ -112,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
             f"gRPC on {args.host}:{server.grpc_port}, REST on http://{args.host}:{server.rest_port}/v1/models/<name>"
             f" (Ctrl-C stops; TensorFlow's log: {log_path})\n"
         )
+        if server.options.request_log is not None:
+            from serving.request_log import logs_folder
+
+            where = logs_folder(server.options.request_log.directory, "<model>")
+            terminal.write(f"Logging {args.log_requests:g} of the requests answered to {where}\n")
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         try:
             server.wait()
@@ -126,6 +157,7 @@ def _started(args: argparse.Namespace, serving_dir: Path, model_config_file: Pat
     tf_setup.configure()
     from serving.batching import BatchingOptions
     from serving.model_server import ModelServer, ServerOptions
+    from serving.request_log import RequestLogOptions
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     to_terminal = logging.StreamHandler(server_log)
@@ -133,6 +165,9 @@ def _started(args: argparse.Namespace, serving_dir: Path, model_config_file: Pat
     logging.getLogger("serving").addHandler(to_terminal)
     try:
         batching = BatchingOptions(args.max_batch_size, args.batch_timeout_ms / 1000) if args.batching else None
+        request_log = None
+        if args.log_requests is not None:
+            request_log = RequestLogOptions(args.log_requests, args.request_log_dir or Path(args.workdir))
         server_options = ServerOptions(
             host=args.host,
             grpc_port=args.grpc_port,
@@ -143,6 +178,7 @@ def _started(args: argparse.Namespace, serving_dir: Path, model_config_file: Pat
             batching=batching,
             max_request_bytes=int(args.max_request_mb * 2**20),
             version_labels=labels,
+            request_log=request_log,
         )
         return ModelServer(serving_dir, server_options).start()
     except (ValueError, OSError) as error:  # a bad option value, a port in use, a host not this machine's
