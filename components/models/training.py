@@ -393,7 +393,9 @@ def fit_and_record(
         "validation slice" if stopping else "evaluation",
     )
     if stopping:
-        training_record.write_metrics(stopping.record(len(history.epoch)), fn_args.model_run_dir)
+        record = stopping.record(len(history.epoch))
+        training_record.write_metrics(record, fn_args.model_run_dir)
+        logging.info("Early stopping, %d of %d epochs: %s", len(history.epoch), epochs, record)
     with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(model_summary(model), f, indent=2)
     model_inspection.write_inspection(model, fn_args.model_run_dir)
