@@ -5,7 +5,7 @@ seconds and the epochs it trained. What decided the stock default (docs/pipeline
 
   .venv/bin/python benchmarks/early_stopping_stock.py [--recipe-epochs 50] [--workdir DIR] [--results-fp PATH]
 
-The recipe's four runs take about 25 minutes on a quiet 2-core machine (the notes' 50 epochs twice);
+The recipe's runs are the long part (each trains up to the notes' 50 epochs, 6,000 steps);
 `--recipe-epochs 0` (bench.py's --quick) runs the defaults alone.
 
 Each run is `tfpipe run stock` in its own workdir, timed from start to exit, one after another.
