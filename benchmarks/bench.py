@@ -142,6 +142,14 @@ BENCHMARKS = (
         in_make_bench=False,
     ),
     Benchmark(
+        "early_stopping_stock",
+        "The stock pipeline with early stopping on and off, at the notes' recipe settings and the defaults",
+        "early_stopping_stock.py",
+        ("--workdir", f"{BENCH_DIR}/early_stopping_stock"),
+        quick_arguments=("--recipe-epochs", "0", "--workdir", f"{BENCH_DIR}/early_stopping_stock"),
+        in_make_bench=False,
+    ),
+    Benchmark(
         "stock_train_steps",
         "Where the stock Trainer's steps go: the recipe's model fit per input and setting",
         "stock_train_steps.py",

@@ -101,6 +101,8 @@ def recipe_overrides(epochs: int) -> list[str]:
         "model.optimizer": "adam",
         "model.learning_rate": 0.001,
         "model.batch_size": BATCH_SIZE,
+        # The notes train every epoch; the pipeline's early stopping is benchmarks/early_stopping_stock.py's.
+        "early_stopping.enabled": "false",
     }
     return [arg for key, value in settings.items() for arg in ("--set", f"{key}={value}")]
 

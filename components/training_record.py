@@ -1,13 +1,15 @@
 """The training record every Trainer leaves in its ModelRun artifact and MlflowTracker reads back.
 
-history.csv          one row per epoch: when it ended, train and evaluation loss and metrics
+history.csv          one row per epoch: when it ended, train and validation loss and metrics (on the
+                     eval split, or with early stopping on its validation slice of the training split)
 training_curves.png  the notes' accuracy / loss figure, drawn from history.csv
 model_summary.json   every layer with its weights' shapes and statistics
 weights.txt          every trainable variable's name, shape and values, as the notes write them
 model_summary.txt    Keras' `model.summary()`, nested models expanded
 architecture.dot     Keras' `plot_model` diagram as Graphviz DOT text; architecture.png beside it
                      where Graphviz's `dot` program is installed (components/model_inspection.py)
-metrics.json         figures a pipeline's run_fn adds (name -> number), logged as MLflow metrics
+metrics.json         figures a pipeline's run_fn adds (name -> number), logged as MLflow metrics; with
+                     early stopping, early_stopping.* (components/models/training.py EarlyStopping.record)
 
 Beside the SavedModel (`Format-Serving`, TFX's) in the Trainer's Model artifact, the same model in the
 notes' other saving formats: `Format-HDF5/model.h5` (the whole model) and `Format-Checkpoint/weights`
@@ -87,8 +89,9 @@ def read_metrics(model_run_dir: str) -> dict[str, float]:
         return json.load(f)
 
 
-def plot_history(history: dict[str, list[float]], path: str) -> None:
-    """One panel per metric, training and evaluation curves together."""
+def plot_history(history: dict[str, list[float]], path: str, validation: str = "evaluation") -> None:
+    """One panel per metric, training and validation curves together; `validation` names what the
+    validation metrics were scored on (the eval split, or early stopping's validation slice)."""
     plt = pyplot()
     metrics = sorted(name for name in history if not name.startswith("val_"))
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.5), squeeze=False)
@@ -96,7 +99,7 @@ def plot_history(history: dict[str, list[float]], path: str) -> None:
         epochs = range(1, len(history[name]) + 1)
         axis.plot(epochs, history[name], label="training")
         if f"val_{name}" in history:
-            axis.plot(epochs, history[f"val_{name}"], label="evaluation")
+            axis.plot(epochs, history[f"val_{name}"], label=validation)
         axis.set_title(name)
         axis.set_xlabel("epoch")
         axis.legend()

@@ -62,6 +62,8 @@ AT_LEAST_1 = Range(low=1)
 AT_LEAST_0 = Range(low=0)
 ABOVE_0 = Range(low=0, low_included=False)
 FRACTION = Range(low=0, high=1)
+# Early stopping's held-out share of the training split: some, and never more than half of it.
+VALIDATION_FRACTION = Range(low=0, high=0.5, low_included=False)
 # A field's allowed values: `dataclasses.field(metadata={"range": Range(...)})` on the field, or else
 # the first of these rules whose pattern matches its name (so a new pipeline's `batch_size` or
 # `learning_rate` is checked without a word). Every float must also be finite.
@@ -100,6 +102,26 @@ def check_ranges(config: DataclassInstance, prefix: str = "") -> None:
             check_ranges(value, f"{prefix}{field.name}.")
         else:
             _check_value(field, value, f"{prefix}{field.name}")
+
+
+@dataclasses.dataclass
+class EarlyStoppingConfig:
+    """Stop training once a validation slice of the training split stops improving, and keep the best
+    epoch's weights (components/models/training.py). The slice is held out of the training split, never
+    taken from the eval split, which blesses the model: a model chosen on the eval split would be scored
+    on data that chose it."""
+
+    enabled: bool = False
+    """Hold out the validation slice and stop early; false trains every epoch on the whole training split."""
+    validation_fraction: float = dataclasses.field(default=0.1, metadata={"range": VALIDATION_FRACTION})
+    """The share of the training split's examples held out as the validation slice (above 0, at most 0.5)."""
+    patience: int = dataclasses.field(default=3, metadata={"range": AT_LEAST_1})
+    """Epochs (each a check of the validation slice) without a better `monitor` before training stops."""
+    monitor: str = "val_loss"
+    """The validation metric watched: `val_` and a name of the model's Keras logs (the loss or a metric);
+    lower is better unless its name says accuracy (Keras' rule)."""
+    restore_best_weights: bool = True
+    """End with the weights of the epoch with the best `monitor`, whether or not training stopped early."""
 
 
 _TransformT = TypeVar("_TransformT", bound="TransformConfig")
@@ -198,6 +220,11 @@ class PipelineConfig:
     # eval split after a trial's last epoch, and whether larger values are better.
     tuning_objective: ClassVar[str] = "val_loss"
     tuning_higher_is_better: ClassVar[bool] = False
+    # How early stopping's validation slice is taken from the training split: (series feature, time feature)
+    # of the transformed examples, the slice being each series' latest examples by that time (a string that
+    # sorts in time order, such as an ISO date, or a whole number); empty: every k-th example of the split
+    # in file order, spread evenly over it (components/models/training.py).
+    validation_slice_by_time: ClassVar[tuple[str, str] | tuple[()]] = ()
 
     # --- Tunable values. ---
     data_dir: str = ""
@@ -242,6 +269,7 @@ class PipelineConfig:
     (the ExampleGen, InfraValidator, Pusher, MlflowTracker), where a second try may pass; others fail alike."""
     retry_delay_seconds: int = dataclasses.field(default=60, metadata={"range": AT_LEAST_1})
     """The wait before the first retry, in seconds; it doubles for each further one."""
+    early_stopping: EarlyStoppingConfig = dataclasses.field(default_factory=EarlyStoppingConfig)
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
     search_space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
     """The candidate values a search tries (pipelines/tuning.py); each pipeline declares its own."""
@@ -293,6 +321,11 @@ class PipelineConfig:
             raise ConfigError(
                 f"epochs={self.epochs} with train_steps={self.train_steps}: each epoch needs at least one "
                 "training step; expected epochs no more than train_steps."
+            )
+        if not self.early_stopping.monitor.startswith("val_"):
+            raise ConfigError(
+                f"--set early_stopping.monitor={self.early_stopping.monitor}: expected a validation metric, "
+                "val_loss or val_ and a metric's name."
             )
 
     def check_search(self) -> None:

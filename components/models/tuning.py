@@ -2,9 +2,10 @@
 
 Each trial trains the pipeline's own model through its own run_fn, on the transformed train split,
 for `tuning.steps_per_trial` steps, with one combination of the config's search space
-(pipelines/tuning.py), and is scored by the last epoch's `tuning_objective` on the eval split: the
-same code path the Trainer then takes with the best combination, so what the search measured is
-what gets trained. KerasTuner (1.3.5, which accepts tf_keras models) chooses the combinations.
+(pipelines/tuning.py), and is scored by the last epoch's `tuning_objective` on the eval split (with
+early stopping, the best epoch's on its validation slice of the training split): the same code path
+the Trainer then takes with the best combination, so what the search measured is what gets trained.
+KerasTuner (1.3.5, which accepts tf_keras models) chooses the combinations.
 
 The trials are kept in a folder named after the inputs and the config (custom_config's
 TRIALS_DIR_KEY, under the pipeline root), not in the Tuner's temporary folder: a search that was
@@ -134,11 +135,18 @@ class TrialSearch(kt.engine.base_tuner.BaseTuner):
         )
         # The trial's SavedModel was only made to run the same code as the Trainer: its score is kept, not it.
         shutil.rmtree(serving_model_dir, ignore_errors=True)
-        last_epoch = training_record.read_history(os.path.join(model_run_dir, training_record.HISTORY_FILE))[-1]
+        epochs = training_record.read_history(os.path.join(model_run_dir, training_record.HISTORY_FILE))
+        record = training_record.read_metrics(model_run_dir)
+        # Early stopping that kept the best epoch's weights left that epoch's model: score it, not the last.
+        scored = (
+            epochs[int(record["early_stopping.best_epoch"])]
+            if record.get("early_stopping.restored_best_weights")
+            else epochs[-1]
+        )
         objective = self._config.tuning_objective
-        if objective not in last_epoch:
-            raise ValueError(f"the model's history has no {objective}; it has {', '.join(last_epoch)}")
-        return {objective: last_epoch[objective]}
+        if objective not in scored:
+            raise ValueError(f"the model's history has no {objective}; it has {', '.join(scored)}")
+        return {objective: scored[objective]}
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)

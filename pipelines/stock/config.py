@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import ClassVar, Literal
 
-from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS
+from components.models.stock.features import DAILY_COLUMNS, PRICE_COLUMNS, TARGET_DATE_KEY, TICKER_COLUMN
 from pipelines.config import AT_LEAST_0, ConfigError, PipelineConfig, TransformConfig
 from pipelines.tuning import SearchSpace, varies
 
@@ -32,9 +32,6 @@ class StockModelConfig:
     """The optimizer's step size."""
     batch_size: int = 64
     """Windows per training step."""
-    early_stopping_patience: int = 0
-    """Stop after this many epochs without a lower evaluation loss, keeping the best weights;
-    0 trains every epoch. The evaluation loss is on the eval split (the notes' validation_data)."""
     seed: int = 0
     """Seeds weight initialization and shuffling."""
 
@@ -82,6 +79,10 @@ class StockConfig(PipelineConfig):
     slice_features: ClassVar[tuple[str, ...]] = ("ticker", "year")
     blessing_metric: ClassVar[str] = "RootMeanSquaredError"
     blessing_higher_is_better: ClassVar[bool] = False
+    # Early stopping validates on each ticker's latest training windows, the days just before the eval
+    # period: a forecaster is judged on the future, and a random sample would interleave its days with
+    # the windows trained on.
+    validation_slice_by_time: ClassVar[tuple[str, str] | tuple[()]] = (TICKER_COLUMN, TARGET_DATE_KEY)
 
     data_dir: str = "data/stock"
     window_days: int = 60

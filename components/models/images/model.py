@@ -132,7 +132,7 @@ def float32_copy(trained: keras.Model, build: Callable[[], keras.Model]) -> kera
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the float32 SavedModel with both signatures."""
-    config, transform_output, train, evaluation = training.prepare_training(fn_args, ImageConfig, features.LABEL_KEY)
+    config, transform_output, train, validation = training.prepare_training(fn_args, ImageConfig, features.LABEL_KEY)
     input_shape = (config.image_height, config.image_width, config.channels)
 
     def build() -> keras.Model:
@@ -148,7 +148,7 @@ def run_fn(fn_args: FnArgs) -> None:
         model = build()
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
-    training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
+    training.fit_and_record(model, train, validation, fn_args, config.epochs, early_stopping=config.early_stopping)
     # A model search's trials are scored by the classifier alone: no autoencoder for them.
     familiarity = None
     if config.autoencoder.enabled and TRIALS_DIR_KEY not in fn_args.custom_config:

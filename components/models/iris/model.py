@@ -94,11 +94,19 @@ def _measurements_signature(model: keras.Model, transform_output: TFTransformOut
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the serving SavedModel."""
-    config, transform_output, train, evaluation = training.prepare_training(fn_args, IrisConfig, features.LABEL_KEY)
+    config, transform_output, train, validation = training.prepare_training(fn_args, IrisConfig, features.LABEL_KEY)
     model = build_classifier(config.model)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
-    training.fit_and_record(model, train, evaluation, fn_args, config.epochs, training_loop=config.model.training_loop)
+    training.fit_and_record(
+        model,
+        train,
+        validation,
+        fn_args,
+        config.epochs,
+        training_loop=config.model.training_loop,
+        early_stopping=config.early_stopping,
+    )
     training.export_formats(model, fn_args)
     model.save(
         fn_args.serving_model_dir,

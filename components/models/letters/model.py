@@ -241,12 +241,12 @@ class _LettersModel(tf.Module):
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the letters SavedModel."""
-    config, transform_output, train, evaluation = training.prepare_training(fn_args, LettersConfig, features.LABEL_KEY)
+    config, transform_output, train, validation = training.prepare_training(fn_args, LettersConfig, features.LABEL_KEY)
     vocabulary = [token.decode() for token in transform_output.vocabulary_by_name(features.CHARACTERS_VOCABULARY)]
     model = build_model(config.model, len(vocabulary))
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")
-    training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
+    training.fit_and_record(model, train, validation, fn_args, config.epochs, early_stopping=config.early_stopping)
     training.export_formats(model, fn_args)
     letters_model = _LettersModel(model, transform_output, vocabulary, config.win_output(BIGRAM))
     tf.saved_model.save(letters_model, fn_args.serving_model_dir, signatures=letters_model.signatures())

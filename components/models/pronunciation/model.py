@@ -221,7 +221,7 @@ def draw_attention_maps(module: _PronunciationModel, words: list[str], folder: s
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the pronunciation SavedModel."""
-    config, transform_output, train, evaluation = training.prepare_training(
+    config, transform_output, train, validation = training.prepare_training(
         fn_args, PronunciationConfig, features.TARGET_IDS_KEY
     )
     letters = [token.decode() for token in transform_output.vocabulary_by_name(features.LETTERS_VOCABULARY)]
@@ -232,7 +232,14 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")
-    training.fit_and_record(model, train.map(_trimmed), evaluation.map(_trimmed), fn_args, config.epochs)
+    training.fit_and_record(
+        model,
+        train.map(_trimmed),
+        validation.map(_trimmed),
+        fn_args,
+        config.epochs,
+        early_stopping=config.early_stopping,
+    )
     training.export_formats(model, fn_args)
     train_words, train_pronunciations = _dictionary(fn_args.train_files, fn_args, transform_output, letters, phonemes)
     eval_words, _ = _dictionary(fn_args.eval_files, fn_args, transform_output, letters, phonemes)

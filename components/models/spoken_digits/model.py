@@ -165,7 +165,7 @@ def write_spectrogram_pngs(dataset, class_names: list[str], model_run_dir: str) 
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split, draws a few spectrograms, exports the SavedModel with both signatures."""
-    config, transform_output, train, evaluation = training.prepare_training(
+    config, transform_output, train, validation = training.prepare_training(
         fn_args, SpokenDigitsConfig, features.LABEL_KEY
     )
     model = build_classifier(
@@ -179,8 +179,8 @@ def run_fn(fn_args: FnArgs) -> None:
     train = training_batches(train, config.augmentation, config.model.seed)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
-    training.fit_and_record(model, train, evaluation, fn_args, config.epochs)
-    write_spectrogram_pngs(evaluation, list(config.class_names), fn_args.model_run_dir)
+    training.fit_and_record(model, train, validation, fn_args, config.epochs, early_stopping=config.early_stopping)
+    write_spectrogram_pngs(validation, list(config.class_names), fn_args.model_run_dir)
     training.export_formats(model, fn_args)
     model.save(
         fn_args.serving_model_dir,

@@ -96,19 +96,6 @@ def model_input(transformed: dict, feature_columns) -> tf.Tensor:
     return tf.stack([transformed[features.scaled_key(column)] for column in feature_columns], axis=-1)
 
 
-def _dataset(file_pattern, data_accessor, transform_output: TFTransformOutput, config: StockConfig) -> tf.data.Dataset:
-    columns = config.feature_columns
-    return training.transformed_dataset(
-        file_pattern,
-        data_accessor,
-        transform_output,
-        config.model.batch_size,
-        to_inputs=lambda batch: (model_input(batch, columns), batch[features.TARGET_SCALED_KEY]),
-        seed=config.model.seed,
-        in_memory=config.cache_in_memory,
-    )
-
-
 class _PriceModel(tf.Module):
     """The trained model between the Transform graph and the inverse scaling: prices in, prices out."""
 
@@ -175,24 +162,23 @@ class _PriceModel(tf.Module):
 
 
 def run_fn(fn_args: FnArgs) -> None:
-    """Trains on the transformed train split, charts the eval split, exports the price SavedModel."""
+    """Trains on the transformed train split (stopping early on its latest windows, where on), charts the
+    eval split, exports the price SavedModel."""
     tf_setup.configure()
     config = tuning.with_hyperparameters(StockConfig.from_custom_config(fn_args.custom_config), fn_args)
     keras.utils.set_random_seed(config.model.seed)
     transform_output = TFTransformOutput(fn_args.transform_output)
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, transform_output, config)
-    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, transform_output, config)
+    columns = config.feature_columns
+    train, validation = training.fit_datasets(
+        fn_args,
+        config,
+        transform_output,
+        to_inputs=lambda batch: (model_input(batch, columns), batch[features.TARGET_SCALED_KEY]),
+    )
     model = build_model(config.model, config.window_days, len(config.feature_columns))
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")
-    callbacks = []
-    if config.model.early_stopping_patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.model.early_stopping_patience, restore_best_weights=True
-            )
-        )
-    training.fit_and_record(model, train, evaluation, fn_args, config.epochs, callbacks)
+    training.fit_and_record(model, train, validation, fn_args, config.epochs, early_stopping=config.early_stopping)
     training.export_formats(model, fn_args)
     price_model = _PriceModel(model, transform_output, config)
     _chart_eval_split(price_model, fn_args, transform_output, config)

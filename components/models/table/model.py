@@ -171,7 +171,7 @@ def _as_feature(values: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains on the transformed train split and exports the table SavedModel."""
-    config, transform_output, train, evaluation = training.prepare_training(fn_args, TableConfig, features.LABEL_KEY)
+    config, transform_output, train, validation = training.prepare_training(fn_args, TableConfig, features.LABEL_KEY)
     numeric, categorical = feature_columns(transform_output)
     inputs = [*numeric, *categorical]
 
@@ -181,7 +181,14 @@ def run_fn(fn_args: FnArgs) -> None:
     model = build_model(config.model, numeric, categorical, len(config.class_names), config.is_regression)
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model, saved_as="model")
-    training.fit_and_record(model, train.map(model_inputs), evaluation.map(model_inputs), fn_args, config.epochs)
+    training.fit_and_record(
+        model,
+        train.map(model_inputs),
+        validation.map(model_inputs),
+        fn_args,
+        config.epochs,
+        early_stopping=config.early_stopping,
+    )
     training.export_formats(model, fn_args)
     table_model = _TableModel(model, transform_output, config)
     tf.saved_model.save(table_model, fn_args.serving_model_dir, signatures=table_model.signatures())
