@@ -2,8 +2,8 @@
 boundary and twice inside the Pusher, stopped by SIGTERM and SIGINT, and a second run started
 while one is under way; then a plain run. Afterwards exactly one version is pushed for the one TFX
 model, nothing hidden is left in the serving dir, no execution is left RUNNING in ML Metadata, and
-MLflow has one run per run that got far enough to record one (KILLED for the interrupted, FINISHED
-for the last) and one registered version, the pushed one (issue 16).
+MLflow has one run per run that got past the data gate, which starts it (KILLED for the killed and
+the interrupted, FINISHED for the last) and one registered version, the pushed one (issue 16).
 
 The kills land at exact places through TFPIPE_FAULT (components/faults.py). Runs share the cache,
 so only the first trains; tracking goes to the workdir's embedded store."""
@@ -21,6 +21,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.orchestration import metadata
 
 from components.mlflow_tracker import CHAMPION_ALIAS, TAG_TF_SERVING_VERSION
+from pipelines.recovery import ABANDONED
 from serving.push import PUSH_RECORD
 
 pytestmark = pytest.mark.e2e
@@ -161,12 +162,13 @@ def test_mlflow_agrees_killed_runs_and_one_registered_version(runs: Runs):
     client = mlflow.MlflowClient(f"sqlite:///{runs.workdir / 'mlflow' / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("iris")
     recorded = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
-    # kill -9 leaves no chance to record: only the interrupted runs and the plain one are there.
-    assert [run.info.status for run in recorded] == ["KILLED", "KILLED", "FINISHED"]
-    assert recorded[0].data.tags["failure_reason"] == "Interrupted at MlflowTracker by SIGTERM."
-    assert recorded[1].data.tags["failure_reason"] == "Interrupted at Evaluator by SIGINT."
+    # A run killed with -9 cannot record its end: the next run marks the run the gate had started KILLED.
+    assert [run.info.status for run in recorded] == ["KILLED"] * 5 + ["FINISHED"]
+    assert [run.data.tags["failure_reason"] for run in recorded[:3]] == [f"The tfpipe run {ABANDONED}."] * 3
+    assert recorded[3].data.tags["failure_reason"] == "Interrupted at MlflowTracker by SIGTERM."
+    assert recorded[4].data.tags["failure_reason"] == "Interrupted at Evaluator by SIGINT."
     [version] = [path.name for path in runs.serving.iterdir() if not path.name.startswith(".")]
     [registered] = client.search_model_versions("name = 'iris'")
     assert registered.tags[TAG_TF_SERVING_VERSION] == version
-    assert registered.run_id == recorded[2].info.run_id
+    assert registered.run_id == recorded[-1].info.run_id
     assert client.get_model_version_by_alias("iris", CHAMPION_ALIAS).version == registered.version
