@@ -12,7 +12,6 @@ Each run is `tfpipe run stock` in its own workdir, timed from start to exit, one
 """
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 from results import Results, add_results_option
 from stock_recipe import recipe_overrides
 
+from components import training_record
 from pipelines.outcome import RunOutcome
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +42,8 @@ def run_stock(workdir: Path, settings: list[str]) -> dict:
     model_run = max(
         (workdir / "stock" / "pipeline_root" / "Trainer" / "model_run").iterdir(), key=lambda p: int(p.name)
     )
-    epochs = len((model_run / "history.csv").read_text().splitlines()) - 1
-    record_path = model_run / "metrics.json"
-    record = json.loads(record_path.read_text()) if record_path.exists() else {}
-    best_epoch = record.get("early_stopping.best_epoch")
+    epochs = len(training_record.read_history(str(model_run / training_record.HISTORY_FILE)))
+    best_epoch = training_record.read_metrics(str(model_run)).get("early_stopping.best_epoch")
     return {
         "rmse": (outcome.results.metrics or {})["overall"]["forecast/root_mean_squared_error"],
         "seconds": seconds,
