@@ -136,7 +136,7 @@ def test_the_notes_fixed_contexts_train_and_serve_raw_strings(context, tmp_path)
         {key: tf.constant([row[key] for row in rows]) for key in (features.PREFIX_KEY, features.NEXT_KEY)}
     )
     assert transformed[features.CHAR_IDS_KEY].shape == (len(rows), context)
-    config = LettersModelConfig(name="gru", units=(16,), learning_rate=0.02)
+    config = LettersModelConfig(name="embedding_rnn", units=(16,), learning_rate=0.02)
     built = model.build_model(config, len(vocabulary))
     built.fit(transformed[features.CHAR_IDS_KEY], transformed[features.LABEL_KEY], batch_size=256, epochs=1, verbose=0)
     exported = model._LettersModel(built, output, vocabulary, LettersConfig().win_output(model.BIGRAM))
