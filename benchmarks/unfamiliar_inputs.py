@@ -1,5 +1,6 @@
-"""Inputs unlike the training images: the share of images each image model's autoencoder flags
-`unlike_training_data`, on its own unseen test images and on the other data set's images.
+"""Inputs unlike the training images: the share of images each image model flags `unlike_training_data`,
+on its own unseen test images, on the other data set's images and on CIFAR-10's photos, and the share above
+each score's threshold (the autoencoder's reconstruction error, the classifier's feature distance).
 
 Run: .venv/bin/python benchmarks/unfamiliar_inputs.py [--workdir DIR] [--set KEY=VALUE ...] [--results-fp PATH]
 Trains the mnist and fashion_mnist pipelines with their defaults (`tfpipe run` each on its own workdir
@@ -11,8 +12,11 @@ serving_default. The images, chosen before any result was seen, are the shipped 
                  data/fashion_mnist/fashion_mnist_test.tfrecord.gz (5,000 garments)
   fashion_mnist  its eval split, data/fashion_mnist/fashion_mnist_test.tfrecord.gz (5,000 garments it never
                  trained on), and both shipped MNIST files (6,000 digits, none of which it saw)
-Prints and records the share flagged for each, the median reconstruction error and the threshold, and
-the autoencoder's training seconds (autoencoder.json in the Trainer's record) beside the Trainer's.
+and, for both, data/cifar10/cifar10_test.tfrecord.gz (5,000 photos, made grayscale and 28x28 by the
+pipeline's Transform graph), the pair `autoencoder.score`'s default was chosen on (docs/pipelines.md).
+Prints and records the share flagged for each, the share above each score's threshold, the median of each
+score and its threshold, and the seconds the scores took in the Trainer (autoencoder.json in its record)
+beside the Trainer's.
 """
 
 from __future__ import annotations
@@ -34,15 +38,32 @@ DATA = REPO_ROOT / "data"
 MNIST_TEST = [DATA / "mnist" / "mnist_test.tfrecord.gz"]
 MNIST_ALL = [DATA / "mnist" / "mnist_train.tfrecord.gz", *MNIST_TEST]
 FASHION_TEST = [DATA / "fashion_mnist" / "fashion_mnist_test.tfrecord.gz"]
+CIFAR10_TEST = [DATA / "cifar10" / "cifar10_test.tfrecord.gz"]
 # (model, images shown, their files, whether the model trained on images like them)
 CHECKS = (
     ("mnist", "MNIST test digits (its eval split)", MNIST_TEST, True),
     ("mnist", "Fashion-MNIST test images", FASHION_TEST, False),
     ("fashion_mnist", "Fashion-MNIST test images (its eval split)", FASHION_TEST, True),
     ("fashion_mnist", "MNIST digits (all 6,000 shipped)", MNIST_ALL, False),
+    ("mnist", "CIFAR-10 test photos", CIFAR10_TEST, False),
+    ("fashion_mnist", "CIFAR-10 test photos", CIFAR10_TEST, False),
 )
-COLUMNS = ["model", "images shown", "like its training images", "images", "share flagged", "median error", "threshold"]
-COST_COLUMNS = ["model", "Trainer seconds", "of which the autoencoder", "autoencoder share of the Trainer"]
+# The serving outputs of each score and its threshold (components/models/images/features.py).
+SCORES = {"reconstruction_error": "reconstruction_threshold", "feature_distance": "feature_distance_threshold"}
+COLUMNS = [
+    "model",
+    "images shown",
+    "like its training images",
+    "images",
+    "share flagged",
+    "above the reconstruction threshold",
+    "above the feature-distance threshold",
+    "median error",
+    "error threshold",
+    "median feature distance",
+    "feature-distance threshold",
+]
+COST_COLUMNS = ["model", "Trainer seconds", "of which the two scores", "their share of the Trainer"]
 _BATCH = 256
 
 
@@ -61,7 +82,7 @@ def pushed_version(workdir: Path, pipeline: str, overrides: list[str]) -> Path:
 
 
 def training_cost(workdir: Path, pipeline: str) -> list[Value]:
-    """The Trainer's seconds in the run that trained the pushed model, and the autoencoder's part of them."""
+    """The Trainer's seconds in the run that trained the pushed model, and the scores' part of them."""
     from pipelines.outcome import RunOutcome
 
     outcomes = [RunOutcome.read(run) for run in sorted((workdir / pipeline / "runs").iterdir())]
@@ -69,13 +90,13 @@ def training_cost(workdir: Path, pipeline: str) -> list[Value]:
     # The newest Trainer execution's record: folders are named by execution id.
     records = (workdir / pipeline / "pipeline_root" / "Trainer" / "model_run").glob("*/autoencoder.json")
     newest = max(records, key=lambda record: int(record.parent.name))
-    autoencoder_seconds = json.loads(newest.read_text())["train_seconds"]
+    scores_seconds = json.loads(newest.read_text())["train_seconds"]
     trainer_seconds = float(trainer.seconds or 0.0)
     return [
         pipeline,
         round(trainer_seconds),
-        round(autoencoder_seconds),
-        round(autoencoder_seconds / trainer_seconds, 3),
+        round(scores_seconds),
+        round(scores_seconds / trainer_seconds, 3),
     ]
 
 
@@ -93,8 +114,9 @@ def write_pngs(record_files: list[Path], folder: Path) -> list[str]:
     return paths
 
 
-def flagged(version: Path, pipeline: str, paths: list[str]):
-    """The serving outputs' reconstruction errors, flags and threshold for the image files `paths`."""
+def flagged(version: Path, pipeline: str, paths: list[str]) -> dict:
+    """The serving outputs `unlike_training_data` and each score and its threshold (those the model
+    serves) for the image files `paths`."""
     import numpy as np
 
     from pipelines.registry import config_for
@@ -103,13 +125,11 @@ def flagged(version: Path, pipeline: str, paths: list[str]):
     config = config_for(pipeline)
     requests = importlib.import_module(config.request_module)
     predict = load(version)
-    errors, flags, threshold = [], [], None
-    for start in range(0, len(paths), _BATCH):
-        outputs = predict(requests.to_examples(paths[start : start + _BATCH], config))
-        errors.append(outputs["reconstruction_error"])
-        flags.append(outputs["unlike_training_data"])
-        threshold = float(outputs["reconstruction_threshold"][0])
-    return np.concatenate(errors), np.concatenate(flags), threshold
+    answers = [
+        predict(requests.to_examples(paths[start : start + _BATCH], config)) for start in range(0, len(paths), _BATCH)
+    ]
+    served = ["unlike_training_data", *(name for pair in SCORES.items() for name in pair if name in answers[0])]
+    return {name: np.concatenate([answer[name] for answer in answers]) for name in served}
 
 
 def main() -> None:
@@ -133,39 +153,49 @@ def main() -> None:
         rows: list[list[Value]] = []
         for index, (pipeline, shown, files, familiar) in enumerate(CHECKS):
             paths = write_pngs(files, root / "images" / str(index))
-            errors, flags, threshold = flagged(versions[pipeline], pipeline, paths)
+            outputs = flagged(versions[pipeline], pipeline, paths)
+            # A score the model does not serve (autoencoder.score other than either) leaves its columns empty.
+            shares: list[Value] = [
+                round(float(np.mean(outputs[name] > outputs[threshold])), 4) if name in outputs else None
+                for name, threshold in SCORES.items()
+            ]
+            medians: list[Value] = []
+            for name, threshold in SCORES.items():
+                served = name in outputs
+                medians += [
+                    round(float(np.median(outputs[name])), 4) if served else None,
+                    round(float(outputs[threshold][0]), 4) if served else None,
+                ]
+            scores = shares + medians
             rows.append(
                 [
                     pipeline,
                     shown,
                     familiar,
                     len(paths),
-                    round(float(np.mean(flags)), 4),
-                    round(float(np.median(errors)), 4),
-                    round(threshold, 4),
+                    round(float(np.mean(outputs["unlike_training_data"])), 4),
+                    *scores,
                 ]
             )
             print(
-                f"{pipeline} model, {shown}: {np.mean(flags):.2%} of {len(paths)} flagged "
-                f"(median error {np.median(errors):.4f}, threshold {threshold:.4f})",
+                f"{pipeline} model, {shown}: " + ", ".join(f"{c} {v}" for c, v in zip(COLUMNS[3:], rows[-1][3:])),
                 flush=True,
             )
         costs = [training_cost(root / pipeline, pipeline) for pipeline in ("mnist", "fashion_mnist")]
-        for pipeline, trainer_seconds, autoencoder_seconds, share in costs:
-            print(
-                f"{pipeline}: the Trainer took {trainer_seconds} s, "
-                f"of which the autoencoder {autoencoder_seconds} s ({share:.0%})"
-            )
+        for pipeline, trainer_seconds, scores_seconds, share in costs:
+            print(f"{pipeline}: the Trainer took {trainer_seconds} s, scores {scores_seconds} s ({share:.0%})")
 
     recorded = Results("unfamiliar_inputs")
     for pipeline, shown, _, _, share, *_ in rows:
         recorded.figure(f"{pipeline} model, {shown}: share flagged", share)
-    for pipeline, trainer_seconds, autoencoder_seconds, _ in costs:
+    for pipeline, trainer_seconds, scores_seconds, _ in costs:
         recorded.figure(
-            f"{pipeline}: autoencoder training (of the Trainer's {trainer_seconds} s)", autoencoder_seconds, "s"
+            f"{pipeline}: the autoencoder and the feature statistics (of the Trainer's {trainer_seconds} s)",
+            scores_seconds,
+            "s",
         )
     recorded.table("Share flagged unlike_training_data, through tfpipe predict's path", COLUMNS, rows)
-    recorded.table("The autoencoder's cost in the Trainer", COST_COLUMNS, costs)
+    recorded.table("The scores' cost in the Trainer", COST_COLUMNS, costs)
     recorded.write(args.results_fp)
 
 

@@ -38,6 +38,14 @@ IMAGE_MODELS = (
 NOTES_CNNS = ("baseline", "lenet5", "alexnet8", "vgg16", "inception10", "resnet18")
 
 SCHEDULES = ("constant", "cosine")
+# What makes an input `unlike_training_data` (components/models/images/familiarity.py): the autoencoder's
+# reconstruction error, the classifier's feature distance, or either above its threshold.
+RECONSTRUCTION = "reconstruction"
+FEATURE_DISTANCE = "feature_distance"
+EITHER = "either"
+SCORES = (RECONSTRUCTION, FEATURE_DISTANCE, EITHER)
+# The notes' subclassed classes have no functional layer whose input is their penultimate features.
+SUBCLASSED_MODELS = ("Baseline",)
 
 
 @dataclasses.dataclass
@@ -81,20 +89,25 @@ class AugmentationConfig:
 
 @dataclasses.dataclass
 class AutoencoderConfig:
-    """The notes' convolutional autoencoder, trained beside the classifier on the same training images:
-    its reconstruction error, served with every prediction, says how unlike those images an input is
-    (components/models/images/autoencoder.py)."""
+    """The notes' convolutional autoencoder, trained beside the classifier on the same training images,
+    and the classifier's own feature distance: served with every prediction, they say how unlike those
+    images an input is (components/models/images/familiarity.py)."""
 
     enabled: bool = True
-    """false: no autoencoder; the model serves the class probabilities alone."""
+    """false: neither score; the model serves the class probabilities alone."""
+    score: str = EITHER
+    """What flags an input `unlike_training_data`: `reconstruction` (the autoencoder's error above its
+    threshold), `feature_distance` (the classifier's penultimate features far from every class's training
+    images, no autoencoder trained), or `either` (both computed, each above its own threshold)."""
     code_size: int = dataclasses.field(default=16, metadata={"range": AT_LEAST_1})
     """Numbers in the code the encoder squeezes an image into: the smaller, the more an image must be like
     the training images to come back whole."""
     threshold_percentile: float = dataclasses.field(
         default=99.0, metadata={"range": Range(low=0, high=100, low_included=False, high_included=False)}
     )
-    """An input is flagged `unlike_training_data` when its reconstruction error is above this percentile of
-    the training images' errors (0-100, exclusive): 99 flags about 1 in 100 images like the training ones."""
+    """The share of held-out training images left unflagged, as a percentile (0-100, exclusive): 99 flags
+    about 1 in 100 images like the training ones (with `either`, each score's threshold is raised until the
+    two together flag no more)."""
     train_steps: int = dataclasses.field(default=0, metadata={"range": AT_LEAST_0})
     """Training steps of the autoencoder (batches of model.batch_size); 0: as many as the classifier's
     train_steps."""
@@ -179,6 +192,17 @@ class ImageConfig(PipelineConfig):
             raise ConfigError(
                 f"--set model.learning_rate_schedule={self.model.learning_rate_schedule}: "
                 f"expected one of {', '.join(SCHEDULES)}."
+            )
+        if self.autoencoder.score not in SCORES:
+            raise ConfigError(f"--set autoencoder.score={self.autoencoder.score}: expected one of {', '.join(SCORES)}.")
+        if (
+            self.autoencoder.enabled
+            and self.autoencoder.score != RECONSTRUCTION
+            and self.model.name in SUBCLASSED_MODELS
+        ):
+            raise ConfigError(
+                f"--set autoencoder.score={self.autoencoder.score}: model.name={self.model.name} has no layer whose "
+                "input is its penultimate features; expected autoencoder.score=reconstruction with it."
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")

@@ -175,7 +175,10 @@ def test_the_docs_curl_lines_get_each_json_signatures_answer(served):
     assert kubeflow["phonemes"] and not kubeflow["refused"]
     assert not k8s["phonemes"] and k8s["refused"].startswith("'k8s' holds '8'")
     assert len(by_model["stock"]["predictions"]) == 1 and len(by_model["digits"]["predictions"]) == 1
-    # The autoencoder's fields beside the class (components/models/images/autoencoder.py), as the docs show them.
+    # The scores of unlike inputs beside the class (components/models/images/familiarity.py), as the docs show them.
     digit = by_model["digits"]["predictions"][0]
     assert isinstance(digit["unlike_training_data"], bool)
-    assert digit["unlike_training_data"] == (digit["reconstruction_error"] > digit["reconstruction_threshold"])
+    assert digit["unlike_training_data"] == (
+        digit["reconstruction_error"] > digit["reconstruction_threshold"]
+        or digit["feature_distance"] > digit["feature_distance_threshold"]
+    )

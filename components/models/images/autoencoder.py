@@ -4,24 +4,16 @@ is unlike the training images.
 The notes' functional-API chapter: a Conv2D encoder squeezes an image into a small code, a
 Conv2DTranspose decoder draws the image back from it. Trained on the training images alone, it draws
 back images like them well and others badly, so its reconstruction error (the mean squared difference
-of the pixels, in [0, 1] units) measures how unlike the training images an input is. The threshold is
-the `autoencoder.threshold_percentile`th percentile of the errors of training images held out of its
-fit (every fifth of the train split); the serving signatures return the error, the threshold and
-`unlike_training_data` (error above the threshold) beside the class probabilities
-(components/models/images/model.py).
+of the pixels, in [0, 1] units) measures how unlike the training images an input is. It fits the train
+split but every fifth image; those held out set its threshold (components/models/images/familiarity.py,
+which also weighs the classifier's own feature distance and writes the record).
 
-Beside the Trainer's record (`model_run`, which MlflowTracker logs) it writes the threshold and the
-share of the eval split flagged (`autoencoder.json`; the figures also in training_record's metrics
-file), a histogram of the errors of the held-out training images and the eval split
-(`reconstruction_errors.png`) and the
-worst-reconstructed eval images beside their reconstructions (`worst_reconstructed.png`).
+Beside the Trainer's record it draws the eval split's worst-reconstructed images above their
+reconstructions (`worst_reconstructed.png`).
 """
 
-import json
 import logging
 import math
-import os
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -34,21 +26,20 @@ from components.models import training
 from components.models.images import features
 from pipelines.images import AutoencoderConfig
 
-RECORD_FILE = "autoencoder.json"
 HISTOGRAM_FILE = "reconstruction_errors.png"
 WORST_FILE = "worst_reconstructed.png"
 
-# Every HELD_OUT_EVERY-th image of the train split is left out of the autoencoder's fit and sets the
-# threshold: it learns the images it fits by heart, so their errors are smaller than those of new images
-# like them, and a threshold from them flags far more new images than the percentile says
-# (docs/pipelines.md, the autoencoder).
+# Every HELD_OUT_EVERY-th image of the train split is left out of the autoencoder's fit (and of the
+# feature distance's statistics) and sets the thresholds: the autoencoder learns the images it fits by
+# heart, so their errors are smaller than those of new images like them, and a threshold from them flags
+# far more new images than the percentile says (docs/pipelines.md, the autoencoder).
 HELD_OUT_EVERY = 5
 # Images the fit's shuffle draws from, as the classifier's (components/models/training.py).
 _SHUFFLE_BUFFER = 50_000
 # Each of the encoder's two convolutions halves the height and width.
 _DOWNSCALE = 4
-_WORST_SHOWN = 16
-_READ_BATCH = 512
+WORST_SHOWN = 16
+READ_BATCH = 512
 
 
 def build(input_shape: tuple[int, int, int], code_size: int) -> keras.Model:
@@ -85,31 +76,18 @@ def reconstruction_error(autoencoder: keras.Model, pixels: tf.Tensor) -> tf.Tens
     return tf.reduce_mean(tf.math.squared_difference(autoencoder(pixels), pixels), axis=[1, 2, 3])
 
 
-@tf.autograph.experimental.do_not_convert
-def serving_outputs(autoencoder: keras.Model, threshold: float, pixels: tf.Tensor) -> dict[str, tf.Tensor]:
-    """What the serving signatures return beside the class probabilities, one value per image."""
-    error = reconstruction_error(autoencoder, pixels)
-    return {
-        features.ERROR_OUTPUT: error,
-        features.THRESHOLD_OUTPUT: tf.fill(tf.shape(error), tf.constant(threshold, tf.float32)),
-        features.FLAG_OUTPUT: error > threshold,
-    }
-
-
-def threshold_from(held_out_errors: np.ndarray, percentile: float) -> float:
-    """The error above which an input counts as unlike the training images: the `percentile`th percentile
-    of the reconstruction errors of the held-out training images."""
-    return float(np.percentile(held_out_errors, percentile))
+def split_examples(file_pattern, data_accessor, transform_output) -> tf.data.Dataset:
+    """One pass over a transformed split, in its stored order: batches of dicts of pixels and label."""
+    return data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=READ_BATCH, num_epochs=1, shuffle=False),
+        transform_output.transformed_metadata.schema,
+    )
 
 
 def split_pixels(file_pattern, data_accessor, transform_output) -> tf.data.Dataset:
     """One pass over a transformed split, in its stored order: batches of pixels."""
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=_READ_BATCH, num_epochs=1, shuffle=False),
-        transform_output.transformed_metadata.schema,
-    )
-    return dataset.map(lambda batch: batch[features.PIXELS_KEY])
+    return split_examples(file_pattern, data_accessor, transform_output).map(lambda batch: batch[features.PIXELS_KEY])
 
 
 def errors_over(autoencoder: keras.Model, batches: tf.data.Dataset) -> np.ndarray:
@@ -118,26 +96,25 @@ def errors_over(autoencoder: keras.Model, batches: tf.data.Dataset) -> np.ndarra
     return np.concatenate([error(pixels).numpy() for pixels in batches])
 
 
-def held_out_images(fn_args, transform_output, held_out: bool) -> tf.data.Dataset:
-    """The transformed train split's images, one by one in stored order: every HELD_OUT_EVERY-th (from the
-    first) with `held_out`, the others without."""
-    numbered = split_pixels(fn_args.train_files, fn_args.data_accessor, transform_output).unbatch().enumerate()
+def held_out_examples(fn_args, transform_output, held_out: bool) -> tf.data.Dataset:
+    """The transformed train split's examples (dicts of pixels and label), one by one in stored order:
+    every HELD_OUT_EVERY-th (from the first) with `held_out`, the others without."""
+    numbered = split_examples(fn_args.train_files, fn_args.data_accessor, transform_output).unbatch().enumerate()
     return numbered.filter(lambda index, _: tf.equal(index % HELD_OUT_EVERY == 0, held_out)).map(
-        lambda _, pixels: pixels
+        lambda _, example: example
     )
+
+
+def held_out_images(fn_args, transform_output, held_out: bool) -> tf.data.Dataset:
+    """The pixels of held_out_examples."""
+    return held_out_examples(fn_args, transform_output, held_out).map(lambda example: example[features.PIXELS_KEY])
 
 
 def train(
     settings: AutoencoderConfig, fn_args, transform_output, input_shape, batch_size: int, seed: int, in_memory: bool
-):
+) -> keras.Model:
     """Fits the autoencoder on the transformed train split but its held-out images (`settings.train_steps`
-    batches, or the Trainer's train_steps) and sets its threshold from the held-out images' errors; writes
-    the record above to `fn_args.model_run_dir`.
-
-    Returns:
-      (autoencoder, threshold).
-    """
-    started = time.monotonic()
+    batches, or the Trainer's train_steps)."""
     steps = settings.train_steps or fn_args.train_steps
     keras.utils.set_random_seed(seed)
     autoencoder = build(input_shape, settings.code_size)
@@ -153,50 +130,15 @@ def train(
     )
     logging.info("Training the autoencoder (code of %d numbers) for %d steps", settings.code_size, steps)
     autoencoder.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[training.ProgressReport()], verbose=2)
-    held_out_errors = errors_over(
-        autoencoder, held_out_images(fn_args, transform_output, held_out=True).batch(_READ_BATCH)
-    )
-    threshold = threshold_from(held_out_errors, settings.threshold_percentile)
-    train_seconds = time.monotonic() - started
-    evaluation = split_pixels(fn_args.eval_files, fn_args.data_accessor, transform_output)
-    eval_errors = errors_over(autoencoder, evaluation)
-    record = {
-        "code_size": settings.code_size,
-        "train_steps": steps,
-        "threshold_percentile": settings.threshold_percentile,
-        "threshold": threshold,
-        "threshold_images": len(held_out_errors),
-        "eval_images": len(eval_errors),
-        "eval_share_flagged": float(np.mean(eval_errors > threshold)),
-        "eval_median_error": float(np.median(eval_errors)),
-        "train_seconds": round(train_seconds, 1),
-    }
-    gfile.makedirs(fn_args.model_run_dir)
-    with gfile.GFile(os.path.join(fn_args.model_run_dir, RECORD_FILE), "w") as f:
-        json.dump(record, f, indent=2)
-    training_record.write_metrics(
-        {
-            "autoencoder.threshold": threshold,
-            "autoencoder.eval_share_flagged": record["eval_share_flagged"],
-            "autoencoder.eval_median_error": record["eval_median_error"],
-            "autoencoder.train_seconds": record["train_seconds"],
-        },
-        fn_args.model_run_dir,
-    )
-    plot_errors(held_out_errors, eval_errors, threshold, os.path.join(fn_args.model_run_dir, HISTOGRAM_FILE))
-    worst = np.argsort(eval_errors)[::-1][:_WORST_SHOWN]
+    return autoencoder
+
+
+def plot_worst_reconstructed(autoencoder: keras.Model, evaluation: tf.data.Dataset, eval_errors, threshold, path):
+    """The WORST_SHOWN worst-reconstructed images of `evaluation` (batches of pixels), each above its
+    reconstruction, titled with its error."""
+    worst = np.argsort(eval_errors)[::-1][:WORST_SHOWN]
     originals = _images_at(evaluation, worst)
-    plot_worst(
-        originals,
-        autoencoder(originals).numpy(),
-        eval_errors[worst],
-        threshold,
-        os.path.join(fn_args.model_run_dir, WORST_FILE),
-    )
-    logging.info(
-        "Autoencoder threshold %.4g; %.1f%% of the eval split above it", threshold, 100 * record["eval_share_flagged"]
-    )
-    return autoencoder, threshold
+    plot_worst(originals, autoencoder(originals).numpy(), eval_errors[worst], threshold, path)
 
 
 def _images_at(batches: tf.data.Dataset, indexes: np.ndarray) -> np.ndarray:
@@ -210,27 +152,6 @@ def _images_at(batches: tf.data.Dataset, indexes: np.ndarray) -> np.ndarray:
                 found[wanted[index]] = pixels[index - offset].numpy()
         offset += len(pixels)
     return np.stack(found)
-
-
-def plot_errors(held_out_errors: np.ndarray, eval_errors: np.ndarray, threshold: float, path: str) -> None:
-    """A histogram of the reconstruction errors of the held-out training images and the eval split, with
-    the threshold."""
-    plt = training_record.pyplot()
-    figure, axis = plt.subplots(figsize=(7, 4))
-    bins = np.linspace(0, max(held_out_errors.max(), eval_errors.max(), threshold) * 1.05, 60)
-    axis.hist(
-        held_out_errors, bins=bins, density=True, alpha=0.5, label=f"held-out training images ({len(held_out_errors)})"
-    )
-    axis.hist(eval_errors, bins=bins, density=True, alpha=0.5, label=f"eval split ({len(eval_errors)})")
-    axis.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
-    axis.set_xlabel("reconstruction error (mean squared pixel difference)")
-    axis.set_ylabel("share of images (density)")
-    axis.set_title(f"Autoencoder: {np.mean(eval_errors > threshold):.1%} of the eval split above the threshold")
-    axis.legend()
-    figure.tight_layout()
-    with gfile.GFile(path, "wb") as f:
-        figure.savefig(f, format="png", dpi=100)
-    plt.close(figure)
 
 
 def plot_worst(

@@ -1,9 +1,10 @@
 """Trainer module for image classification: a zoo model behind optional augmentation, as a TFX run_fn.
 
 The exported SavedModel has two signatures, both returning `probabilities` (one per class),
-`class_id` and `class_name`, and with the autoencoder (`autoencoder.enabled`, trained in the same run
-after the classifier: components/models/images/autoencoder.py) `reconstruction_error`,
-`reconstruction_threshold` and `unlike_training_data`:
+`class_id` and `class_name`, and (`autoencoder.enabled`, set up in the same run after the classifier:
+components/models/images/familiarity.py) `unlike_training_data` with the scores it reads, each beside
+its threshold: `reconstruction_error` and `reconstruction_threshold` (the autoencoder),
+`feature_distance` and `feature_distance_threshold` (the classifier's penultimate features):
   serving_default  serialized tf.Examples with the encoded image in `image` (what TFMA, the
                    embedded server and `tfpipe predict` send)
   encoded_images   the encoded images themselves, a string tensor `image`
@@ -26,7 +27,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import precision
 from components.models import training, tuning
-from components.models.images import autoencoder, features, zoo
+from components.models.images import familiarity, features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
 from pipelines.tuning import TRIALS_DIR_KEY
 
@@ -86,13 +87,13 @@ def _serving_signatures(
     model: keras.Model,
     transform_output: TFTransformOutput,
     class_names: list[str],
-    familiarity: tuple[keras.Model, float] | None = None,
+    judge: familiarity.Familiarity | None = None,
 ) -> dict:
-    """`familiarity`: the autoencoder and its threshold, whose outputs join the classifier's; None without."""
-    # Keep the Transform layer (and the autoencoder) on the model so they are tracked and saved with it.
+    """`judge`: the scores of unlike inputs, whose outputs join the classifier's; None without."""
+    # Keep the Transform layer (and the scores' models) on the model so they are tracked and saved with it.
     model.tft_layer = transform_output.transform_features_layer()
-    if familiarity:
-        model.autoencoder, threshold = familiarity
+    if judge:
+        judge.track_on(model)
     names = tf.constant(class_names)
 
     def classify(encoded_images):
@@ -101,8 +102,8 @@ def _serving_signatures(
         probabilities = model(pixels)
         class_id = tf.argmax(probabilities, axis=1)
         outputs = {"probabilities": probabilities, "class_id": class_id, "class_name": tf.gather(names, class_id)}
-        if familiarity:
-            outputs.update(autoencoder.serving_outputs(model.autoencoder, threshold, pixels))
+        if judge:
+            outputs.update(judge.serving_outputs(pixels))
         return outputs
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
@@ -149,24 +150,27 @@ def run_fn(fn_args: FnArgs) -> None:
     if fn_args.base_model:
         training.warm_start(model, fn_args.base_model)
     training.fit_and_record(model, train, validation, fn_args, config.epochs, early_stopping=config.early_stopping)
-    # A model search's trials are scored by the classifier alone: no autoencoder for them.
-    familiarity = None
+    exported = model if policy == precision.FLOAT32_POLICY else float32_copy(model, build)
+    # A model search's trials are scored by the classifier alone: no scores of unlike inputs for them.
+    judge = None
     if config.autoencoder.enabled and TRIALS_DIR_KEY not in fn_args.custom_config:
-        familiarity = autoencoder.train(
+        # The feature distance reads the exported float32 classifier: what serves is what was measured.
+        judge = familiarity.train(
             config.autoencoder,
+            exported,
             fn_args,
             transform_output,
             input_shape,
+            len(config.class_names),
             config.model.batch_size,
             config.model.seed,
             config.cache_in_memory,
         )
-    exported = model if policy == precision.FLOAT32_POLICY else float32_copy(model, build)
     training.export_formats(exported, fn_args)
     exported.save(
         fn_args.serving_model_dir,
         save_format="tf",
-        signatures=_serving_signatures(exported, transform_output, list(config.class_names), familiarity),
+        signatures=_serving_signatures(exported, transform_output, list(config.class_names), judge),
     )
 
 

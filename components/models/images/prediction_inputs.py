@@ -127,13 +127,24 @@ def _png(image: Image.Image) -> bytes:
 
 
 def describe(outputs: dict[str, np.ndarray], index: int) -> str:
-    """The predicted class and its probability, and with the autoencoder's outputs whether the image is
-    unlike the training images (components/models/images/autoencoder.py)."""
+    """The predicted class and its probability, and with the scores of unlike inputs whether the image is
+    unlike the training images, each score beside its threshold (components/models/images/familiarity.py)."""
     class_id = int(outputs["class_id"][index])
     line = f"{outputs['class_name'][index].decode()} (probability {outputs['probabilities'][index][class_id]:.3f})"
     if features.FLAG_OUTPUT not in outputs:
         return line
-    error = float(outputs[features.ERROR_OUTPUT][index])
-    threshold = float(outputs[features.THRESHOLD_OUTPUT][index])
     likeness = "unlike" if outputs[features.FLAG_OUTPUT][index] else "like"
-    return f"{line}; {likeness} the training images: reconstruction error {error:.2g}, threshold {threshold:.2g}"
+    scores = [
+        f"{words} {_figure(outputs[name][index])}, threshold {_figure(outputs[features.THRESHOLDS[name]][index])}"
+        for name, words in _SCORE_WORDS.items()
+        if name in outputs
+    ]
+    return f"{line}; {likeness} the training images: {'; '.join(scores)}"
+
+
+_SCORE_WORDS = {features.ERROR_OUTPUT: "reconstruction error", features.DISTANCE_OUTPUT: "feature distance"}
+
+
+def _figure(value) -> str:
+    """Two significant digits, whole numbers from 100 (a feature distance of 412, not 4.1e+02)."""
+    return f"{float(value):.0f}" if abs(float(value)) >= 100 else f"{float(value):.2g}"
