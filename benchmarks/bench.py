@@ -290,6 +290,12 @@ BENCHMARKS = (
         "drift thresholds",
         "drift_thresholds.py",
     ),
+    Benchmark(
+        "drift_thresholds_iris",
+        "How far two deliveries of iris-like flowers drift apart by chance, the measurements behind the iris "
+        "schema's drift thresholds",
+        "drift_thresholds_iris.py",
+    ),
 )
 
 

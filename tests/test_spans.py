@@ -88,8 +88,9 @@ def test_the_shipped_prices_are_cut_into_calendar_months_and_a_drifted_month_is_
                 assert row["volume"] == shipped[row["date"]]["volume"]
 
 
-def test_the_stock_schema_thresholds_lie_between_the_measured_drift_and_a_month_in_cents():
-    schema = text_format.Parse((REPO_ROOT / "schemas" / "stock" / "schema.pbtxt").read_text(), schema_pb2.Schema())
+def _drift_thresholds(pipeline: str) -> dict[str, float]:
+    """Each feature's drift threshold in the pipeline's schema."""
+    schema = text_format.Parse((REPO_ROOT / "schemas" / pipeline / "schema.pbtxt").read_text(), schema_pb2.Schema())
     thresholds = {}
     for feature in schema.feature:
         comparator = feature.drift_comparator
@@ -97,10 +98,27 @@ def test_the_stock_schema_thresholds_lie_between_the_measured_drift_and_a_month_
             thresholds[feature.name] = comparator.jensen_shannon_divergence.threshold
         elif comparator.HasField("infinity_norm"):
             thresholds[feature.name] = comparator.infinity_norm.threshold
+    return thresholds
+
+
+def _measured_drift(benchmark: str) -> list[list]:
+    [table] = json.loads((REPO_ROOT / "benchmarks" / "results" / f"{benchmark}.json").read_text())["tables"]
+    return table["rows"]
+
+
+def test_the_iris_schema_thresholds_lie_between_chance_drift_and_a_delivery_in_millimetres():
+    thresholds = _drift_thresholds("iris")
+    assert set(thresholds) == {"sepal_length", "sepal_width", "petal_length", "petal_width", "species"}
+    for column, split, largest, in_millimetres in _measured_drift("drift_thresholds_iris"):
+        assert thresholds[column] > largest, (column, split)  # two deliveries of the same flowers pass
+        if column != "species":
+            assert thresholds[column] < in_millimetres, (column, split)  # flowers measured in millimetres do not
+
+
+def test_the_stock_schema_thresholds_lie_between_the_measured_drift_and_a_month_in_cents():
+    thresholds = _drift_thresholds("stock")
     assert set(thresholds) == {"open", "high", "low", "close", "volume", "ticker"}
-    measured = json.loads((REPO_ROOT / "benchmarks" / "results" / "drift_thresholds.json").read_text())
-    [table] = measured["tables"]
-    for column, split, largest, _, in_cents in table["rows"]:
+    for column, split, largest, _, in_cents in _measured_drift("drift_thresholds"):
         assert thresholds[column] > largest, (column, split)  # no month of the shipped history is stopped
         if column in ("open", "high", "low", "close") and split == "eval":
             assert thresholds[column] < in_cents, (column, split)  # a month in cents is
