@@ -208,14 +208,32 @@ def test_class_names_are_read_from_the_class_folders_of_the_spans_read(tmp_path)
     assert _cli_check("digits", data_dir, ("span_window", "0")).class_names == ("cat", "dog", "fox")
 
 
-def test_span_folders_of_different_layouts_are_refused_in_one_sentence(tmp_path):
+def _labels_file(folder: Path, number: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "0_theo_1.wav").write_bytes(_wav(number))
+    (folder / "labels.txt").write_text("0_theo_1.wav 0\n")
+
+
+@pytest.mark.parametrize(
+    "first, second, described",
+    [
+        (
+            "class folders",
+            _tfrecords,
+            "span-0001 holds class folders (*) and span-0002 holds TFRecord files "
+            "(*train*.tfrecord*, *test*.tfrecord*)",
+        ),
+        ("recordings", _labels_file, "span-0001 holds named files (*) and span-0002 holds labels file (labels.txt)"),
+    ],
+)
+def test_span_folders_of_different_layouts_are_refused_in_one_sentence_before_anything_loads(
+    first, second, described, tmp_path
+):
     data_dir = tmp_path / "data"
-    _class_folders(data_dir / "span-0001", 1)
-    _tfrecords(data_dir / "span-0002", 2)
-    config = _cli_check("digits", data_dir, ("span_window", "2"), ("class_names", ",".join("0123456789")))
+    KINDS[first].write(data_dir / "span-0001", 1)
+    second(data_dir / "span-0002", 2)
     with pytest.raises(ConfigError) as error:
-        config.example_gen()
+        _cli_check(KINDS[first].pipeline, data_dir, ("span_window", "2"), ("class_names", ",".join("0123456789")))
     assert _one_sentence(error) == (
-        f"data folder {data_dir}: span folder span-0001 holds class folders (*) and span-0002 holds TFRecord "
-        "files (*train*.tfrecord*, *test*.tfrecord*); expected every span a run reads in one layout."
+        f"data folder {data_dir}: span folder {described}; expected every span a run reads in one layout."
     )
