@@ -440,6 +440,11 @@ class PipelineConfig:
         """The span a run reads last (the newest data), or None where data_dir has no span folders."""
         return spans.latest(self.resolved_data_dir())
 
+    def window_read(self) -> spans.WindowRead:
+        """What a file-reading ExampleGen (files, lines of text) takes of the folders a run reads: their names,
+        the latest span and their fingerprint."""
+        return spans.read_window(self.resolved_data_dir(), self.span_window)
+
     def to_dict(self) -> dict:
         """The tunable values, JSON-ready (for logs and custom_config)."""
         return _jsonable(dataclasses.asdict(self))

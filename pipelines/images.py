@@ -214,6 +214,10 @@ class ImageConfig(PipelineConfig):
     def check_data(self, data_dir: Path) -> None:
         files.check_class_names(data_dir, files.detect_layout(data_dir), self.class_names)
 
+    def check(self) -> None:
+        super().check()
+        files.window_layout(self.resolved_data_dir(), self.input_dirs())
+
     def example_gen(self):
         """FileExampleGen with the image reader over the data folder's layout, split as the data comes
         or 2:1 by hash."""

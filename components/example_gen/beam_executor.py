@@ -1,7 +1,8 @@
 """The one base of the executors of file_example_gen.py and text_example_gen.py: the settings their
-component packs into FileBasedExampleGen's custom_config, the reader module their Beam stage calls
-by name, the rejected inputs that stage writes aside for Do to gather, and the check that no split
-is left empty.
+component packs into FileBasedExampleGen's custom_config, the folders read (the data folder, or the
+span folders of the run's window: spans.py) and the span recorded, the reader module their Beam stage
+calls by name, the rejected inputs that stage writes aside for Do to gather, and the check that no
+split is left empty.
 """
 
 import hashlib
@@ -19,6 +20,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import rejected_inputs
+from components.example_gen.spans import WindowRead
 
 # The exec property naming where each split's Beam stage writes its rejected lines, until Do
 # gathers them into one list.
@@ -36,6 +38,19 @@ def custom_settings(exec_properties: dict[str, Any]) -> dict[str, Any]:
     settings = struct_pb2.Struct()
     custom_config.custom_config.Unpack(settings)
     return json_format.MessageToDict(settings)
+
+
+def window_settings(window: WindowRead) -> dict[str, Any]:
+    """The settings of custom_config that say what a run reads (window_paths) and which span it records."""
+    return {"input_folders": list(window.folders), "span": window.span, "data_fingerprint": window.fingerprint}
+
+
+def window_paths(exec_properties: dict[str, Any], split_pattern: str) -> list[str]:
+    """The paths `split_pattern` matches in each folder read (window_settings), sorted: a span folder holds
+    what a data folder without spans holds, and each split's pattern is the same in every span."""
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    folders = custom_settings(exec_properties)["input_folders"]
+    return sorted(path for folder in folders for path in fileio.glob(os.path.join(input_base, folder, split_pattern)))
 
 
 def read_lines(path: str) -> list[str]:
@@ -95,6 +110,8 @@ class RejectingExecutor(BaseExampleGenExecutor):
         rejected = sorted(line for part in fileio.glob(os.path.join(parts_dir, "*")) for line in read_lines(part))
         fileio.rmtree(parts_dir)
         rejected_inputs.record(examples, rejected)
+        # As TFX's ExampleGens record it (their driver resolves one span; this window was resolved when built).
+        examples.span = int(custom_settings(exec_properties)["span"])
         for split in artifact_utils.decode_split_names(examples.split_names):
             if split_is_empty(artifact_utils.get_split_uri([examples], split)):
                 raise NoInputError(self.empty_split_message(split, rejected, exec_properties))

@@ -3,7 +3,9 @@
 No standard TFX ExampleGen reads images or audio. This is TFX's custom ExampleGen pattern, the one
 way tfpipe writes a file-reading ExampleGen: an executor whose GetInputSourceToExamplePTransform
 turns one split pattern into tf.Examples, run by FileBasedExampleGen. A pattern names a labels
-file, class folders, named files or TFRecord files (layouts.py).
+file, class folders, named files or TFRecord files (layouts.py), in the data folder or in each span
+folder the run reads (spans.py: the latest span and the `span_window - 1` before it, each in the
+same layout); the latest span is recorded as the Examples' `span`.
 
 What a file holds is the pipeline's business: its module code has a reader module (the config's
 `example_reader`, for example components/models/images/ingest.py) with
@@ -50,6 +52,8 @@ from components.example_gen.beam_executor import (
     RejectingExecutor,
     custom_settings,
     is_special_file,
+    window_paths,
+    window_settings,
     write_rejected,
 )
 from components.example_gen.layouts import (
@@ -60,6 +64,7 @@ from components.example_gen.layouts import (
     TFRECORD_SUFFIXES,
     Layout,
 )
+from components.example_gen.spans import WindowRead
 from components.tf_example import tf_example
 
 
@@ -69,20 +74,20 @@ def FileExampleGen(
     class_names: tuple[str, ...],
     reader: str,
     reader_options: dict[str, Any],
-    data_fingerprint: str,
+    window: WindowRead,
     component_id: str,
     max_file_bytes: int,
     name_fields: tuple[str, ...] = (),
     split_rule: dict[str, Any] | None = None,
 ) -> FileBasedExampleGen:
-    """The component over `data_dir`, read as `layout` says.
+    """The component over the folders of `data_dir` that `window` reads, each read as `layout` says.
 
     Args:
       class_names: the classes in label order; labels and class folder names must be among them.
       reader: the import name of the module that checks each file and adds its features (above).
       reader_options: what the reader needs of the config (an image's channels, an audio's rate).
-      data_fingerprint: changes whenever a file under `data_dir` does (layouts.fingerprint),
-        so that the component is not cached on files TFX's own fingerprint does not look at.
+      window: the folders read (`data_dir` itself, or its span folders), the span recorded, and their
+        fingerprint, so that the component is not cached on files TFX's own fingerprint does not look at.
       component_id: the node's name in the DAG and the console (ImageExampleGen, AudioExampleGen).
       max_file_bytes: the largest file read; a larger one is left out and listed, unread.
       name_fields: names of the string features read from a file name after its class (above).
@@ -98,7 +103,7 @@ def FileExampleGen(
             "class_names": list(class_names),
             "reader": reader,
             "reader_options": reader_options,
-            "data_fingerprint": data_fingerprint,
+            **window_settings(window),
             "layout": layout.kind,
             "name_fields": list(name_fields),
             "max_file_bytes": max_file_bytes,
@@ -142,7 +147,7 @@ def _FilesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     name_fields = settings.get("name_fields", [])
     content_key = importlib.import_module(settings["reader"]).CONTENT_KEY
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    matches = sorted(fileio.glob(os.path.join(input_base, split_pattern)))
+    matches = window_paths(exec_properties, split_pattern)
     named = settings.get("layout") == NAMED_FILES
     labels_files = [] if named else [path for path in matches if path.endswith(LABELS_SUFFIX)]
     tfrecords = [] if named else [path for path in matches if path.endswith(TFRECORD_SUFFIXES)]

@@ -8,8 +8,11 @@ No TensorFlow here: the CLI resolves spans before it loads anything.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
+
+from components.example_gen import layouts
 
 # TFX's pattern for the same folders (an ExampleGen's input_config): the span in 4 digits, zero-padded.
 SPAN_PATTERN = "span-{SPAN:4}"
@@ -41,3 +44,28 @@ def latest(data_dir: Path) -> int | None:
     """The number of the latest span in `data_dir`, or None when it holds no span folders."""
     found = spans(data_dir)
     return max(found) if found else None
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowRead:
+    """What a file-reading ExampleGen (files, lines of text) reads of a data folder, resolved when the
+    pipeline is built, as stock's windows are (TFX's own `{SPAN}` resolution reads one span only)."""
+
+    folders: tuple[str, ...]
+    """The folders read, oldest first, relative to the data folder: span folders' names, or "" for the data
+    folder itself; relative, so that a pipeline compiled for a container reads its own copy's spans."""
+    span: int
+    """The latest span read, recorded as the Examples' `span`; 0 without span folders, as TFX records it."""
+    fingerprint: str
+    """Changes whenever a file under a folder read does (layouts.fingerprint): the ExampleGen is cached on
+    it, where TFX's own fingerprint sees only the entries its split pattern matches directly in the data folder."""
+
+
+def read_window(data_dir: Path, span_window: int) -> WindowRead:
+    """The WindowRead of `data_dir` for `span_window` (see window)."""
+    folders = window(data_dir, span_window)
+    return WindowRead(
+        folders=tuple("" if folder == data_dir else folder.name for folder in folders),
+        span=latest(data_dir) or 0,
+        fingerprint="\n".join(layouts.fingerprint(folder) for folder in folders),
+    )

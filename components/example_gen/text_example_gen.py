@@ -9,7 +9,8 @@ What a line holds is the pipeline's business: its module code has a line reader 
 example components/models/letters/ingest.py) with
   read(line, options) -> [{feature name: int, float or bytes value}, ...]   the line's examples
                          (any number, none included), or ValueError(reason) for a line it refuses
-Every file of the data folder that the file pattern matches is read, as UTF-8 text (after a
+Every file of the data folder (or of each span folder the run reads: spans.py; the latest span is
+recorded as the Examples' `span`) that the file pattern matches is read, as UTF-8 text (after a
 byte-order mark, if it starts with one) whose lines end with a line feed (or a carriage return and
 a line feed); blank lines are skipped. A refused line, one that is not UTF-8, and one longer than
 `max_line_bytes` (never held whole in memory: a file is read in pieces) is listed with its file,
@@ -47,14 +48,18 @@ from components.example_gen.beam_executor import (
     RejectingExecutor,
     custom_settings,
     is_special_file,
+    window_paths,
+    window_settings,
     write_rejected,
 )
+from components.example_gen.spans import WindowRead
 from components.tf_example import tf_example
 
 
 def TextExampleGen(
     data_dir: str,
     file_pattern: str,
+    window: WindowRead,
     reader: str,
     reader_options: dict[str, Any],
     partition_feature: str,
@@ -62,9 +67,11 @@ def TextExampleGen(
     component_id: str,
     max_line_bytes: int,
 ) -> FileBasedExampleGen:
-    """The component over the files of `data_dir` that `file_pattern` matches.
+    """The component over the files that `file_pattern` matches in the folders of `data_dir` that `window` reads.
 
     Args:
+      window: the folders read (`data_dir` itself, or its span folders), the span recorded, and their
+        fingerprint, on which the component is cached (TFX's own sees only files directly in `data_dir`).
       reader: the import name of the module that turns a line into examples (above).
       reader_options: what the reader needs of the config (how many letters of context, say); they
         travel in a protobuf Struct, so the reader gets every number as a float.
@@ -82,6 +89,7 @@ def TextExampleGen(
             "reader_options": reader_options,
             "reader_digest": _digest(reader),
             "max_line_bytes": max_line_bytes,
+            **window_settings(window),
         }
     )
     custom_config = example_gen_pb2.CustomConfig()
@@ -120,7 +128,7 @@ def _LinesToExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], s
     """The lines of the files a split pattern names -> tf.Examples; the refused lines are written aside."""
     settings = custom_settings(exec_properties)
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    paths = sorted(path for path in fileio.glob(os.path.join(input_base, split_pattern)) if not fileio.isdir(path))
+    paths = [path for path in window_paths(exec_properties, split_pattern) if not fileio.isdir(path)]
     examples, rejected = (
         pipeline
         | "Files" >> beam.Create(paths)

@@ -88,7 +88,8 @@ class LettersConfig(PipelineConfig):
     """Folder of word lists, one word per line (the files matching file_pattern); defaults are relative
     to the repository, a folder given with --set to the current directory."""
     file_pattern: str = "*.txt"
-    """Which files of data_dir are word lists (one word per line)."""
+    """Which files of data_dir (of each span folder a run reads, where it holds spans) are word lists (one word per
+    line)."""
     max_line_bytes: int = dataclasses.field(default=1000, metadata={"range": AT_LEAST_1})
     """The longest line read from a word list, in bytes (UTF-8); a longer one is left out and listed.
     A word gives one example per letter, each holding the word: a line of millions of bytes would
@@ -119,6 +120,7 @@ class LettersConfig(PipelineConfig):
         return TextExampleGen(
             data_dir=str(self.resolved_data_dir()),
             file_pattern=self.file_pattern,
+            window=self.window_read(),
             reader=self.example_reader,
             reader_options={"min_context": self.min_context, "max_context": self.max_context},
             partition_feature=features.WORD_KEY,

@@ -95,7 +95,7 @@ class PronunciationConfig(PipelineConfig):
     word<TAB>phonemes[<TAB>alternate phonemes...]; defaults are relative to the repository, a folder
     given with --set to the current directory."""
     file_pattern: str = "*.tsv"
-    """Which files of data_dir are dictionaries."""
+    """Which files of data_dir (of each span folder a run reads, where it holds spans) are dictionaries."""
     max_line_bytes: int = dataclasses.field(default=1000, metadata={"range": AT_LEAST_1})
     """The longest line read from a dictionary, in bytes (UTF-8); a longer one is left out and listed."""
     max_letters: int = dataclasses.field(default=20, metadata={"range": AT_LEAST_1})
@@ -136,6 +136,7 @@ class PronunciationConfig(PipelineConfig):
         return TextExampleGen(
             data_dir=str(self.resolved_data_dir()),
             file_pattern=self.file_pattern,
+            window=self.window_read(),
             reader=self.example_reader,
             reader_options={"max_letters": self.max_letters, "max_phonemes": self.max_phonemes},
             partition_feature=features.WORD_KEY,

@@ -245,6 +245,10 @@ class SpokenDigitsConfig(PipelineConfig):
     def read_from_data(self, given: set[str]) -> list[tuple[str, Setting]]:
         return files.class_names_from_data(self, given)
 
+    def check(self) -> None:
+        super().check()
+        files.window_layout(self.resolved_data_dir(), self.input_dirs())
+
     def check_data(self, data_dir: Path) -> None:
         layout = files.detect_layout(data_dir)
         files.check_class_names(data_dir, layout, self.class_names)
