@@ -155,7 +155,11 @@ ORCHESTRATION_KEYS = (
     "schedule",
     "retries",
     "retry_delay_seconds",
+    "bulk_inference_dir",
 )
+# The ExampleGen that reads bulk_inference_dir, and its one split, which TFX's BulkInferrer scores.
+UNLABELLED_EXAMPLE_GEN = "UnlabelledExampleGen"
+UNLABELLED_SPLIT = "unlabelled"
 # Blessing metrics (Keras metric classes) whose values are shares, between 0 and 1.
 _SHARE_METRICS = ("Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy", "AUC")
 
@@ -225,6 +229,10 @@ class PipelineConfig:
     # sorts in time order, such as an ISO date, or a whole number); empty: every k-th example of the split
     # in file order, spread evenly over it (components/models/training.py).
     validation_slice_by_time: ClassVar[tuple[str, str] | tuple[()]] = ()
+    # The SavedModel signature TFX's BulkInferrer scores bulk_inference_dir's examples with: serialized raw
+    # tf.Examples without the label in, numbers out. Empty: bulk_inference_dir is refused, where an example is
+    # no CSV row (which the BulkInferrer's ExampleGen reads) or the model has no such signature.
+    bulk_inference_signature: ClassVar[str] = ""
 
     # --- Tunable values. ---
     data_dir: str = ""
@@ -269,6 +277,9 @@ class PipelineConfig:
     (the ExampleGen, InfraValidator, Pusher, MlflowTracker), where a second try may pass; others fail alike."""
     retry_delay_seconds: int = dataclasses.field(default=60, metadata={"range": AT_LEAST_1})
     """The wait before the first retry, in seconds; it doubles for each further one."""
+    bulk_inference_dir: str = ""
+    """Folder of unlabelled CSV files (the data's columns, the label's left out) that TFX's BulkInferrer
+    scores in the run with the Trainer's model, if blessed, writing PredictionLogs; empty: no bulk inference."""
     early_stopping: EarlyStoppingConfig = dataclasses.field(default_factory=EarlyStoppingConfig)
     tuning: TuningConfig = dataclasses.field(default_factory=TuningConfig)
     search_space: SearchSpace = dataclasses.field(default_factory=SearchSpace)
@@ -299,6 +310,14 @@ class PipelineConfig:
 
         return CsvExampleGen(str(self.resolved_data_dir()), len(self.input_dirs()) if self.latest_span() else None)
 
+    def unlabelled_example_gen(self):
+        """The component that reads `bulk_inference_dir` as `example_gen` reads `data_dir`, into one split."""
+        from components.example_gen.csv_example_gen import CsvExampleGen
+
+        return CsvExampleGen(str(self.resolved_bulk_inference_dir()), split=UNLABELLED_SPLIT).with_id(
+            UNLABELLED_EXAMPLE_GEN
+        )
+
     def check(self) -> None:
         """Raises ConfigError, saying what was expected, when this config cannot run on its data."""
         self.check_values()
@@ -308,6 +327,15 @@ class PipelineConfig:
             raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
         for folder in self.input_dirs():
             self.check_data(folder)
+        if self.bulk_inference_dir:
+            unlabelled = self.resolved_bulk_inference_dir()
+            if not unlabelled.is_dir():
+                raise ConfigError(
+                    f"--set bulk_inference_dir: folder {unlabelled} does not exist; expected a folder of CSV files."
+                )
+            problems = csv_input.folder_problems(unlabelled)
+            if problems:
+                raise ConfigError(f"--set bulk_inference_dir: {' '.join(problems)}")
 
     def check_values(self) -> None:
         """The checks that need no data: ranges, and what a pipeline adds (names its model code knows)."""
@@ -321,6 +349,12 @@ class PipelineConfig:
             raise ConfigError(
                 f"epochs={self.epochs} with train_steps={self.train_steps}: each epoch needs at least one "
                 "training step; expected epochs no more than train_steps."
+            )
+        if self.bulk_inference_dir and not self.bulk_inference_signature:
+            raise ConfigError(
+                "--set bulk_inference_dir: the DAG's BulkInferrer scores CSV rows with a signature of numbers out, "
+                f"which {self.name} has not (iris has); score its inputs with tfpipe predict {self.name} --batch "
+                "instead."
             )
         if not self.early_stopping.monitor.startswith("val_"):
             raise ConfigError(
@@ -430,6 +464,10 @@ class PipelineConfig:
 
     def resolved_data_dir(self) -> Path:
         path = Path(self.data_dir)
+        return path if path.is_absolute() else (REPO_ROOT / path)
+
+    def resolved_bulk_inference_dir(self) -> Path:
+        path = Path(self.bulk_inference_dir)
         return path if path.is_absolute() else (REPO_ROOT / path)
 
     def input_dirs(self) -> list[Path]:

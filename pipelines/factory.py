@@ -14,6 +14,7 @@ import tensorflow_model_analysis as tfma
 # Not `from tfx import v1`: that also imports the Google Cloud AI Platform
 # extension, 6 of the 15 s a cached run spends importing.
 from tfx.components import (
+    BulkInferrer,
     Evaluator,
     ExampleValidator,
     Pusher,
@@ -26,7 +27,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.placeholder import runtime_placeholders
 from tfx.orchestration import metadata
 from tfx.orchestration.pipeline import Pipeline
-from tfx.proto import pusher_pb2, trainer_pb2
+from tfx.proto import bulk_inferrer_pb2, pusher_pb2, trainer_pb2
 
 from components import mlflow_tracking
 from components.baseline import baseline_resolver, latest_blessed_model_resolver
@@ -36,7 +37,7 @@ from components.push_executor import PushExecutor
 from components.train_executor import TrainExecutor
 from components.tuner import Tuner
 from components.validation_gate import GATE_ID, DataValidationGate, accepted_statistics
-from pipelines.config import REPO_ROOT, PipelineConfig
+from pipelines.config import REPO_ROOT, UNLABELLED_SPLIT, PipelineConfig
 from pipelines.tuning import TRIALS_DIR_KEY
 
 
@@ -215,6 +216,20 @@ def create_pipeline(
         custom_executor_spec=executor_spec.ExecutorClassSpec(PushExecutor),
     )
 
+    # With bulk_inference_dir: reads the unlabelled rows, and scores them with the model if it is blessed,
+    # through its bulk inference signature (serialized raw tf.Examples in), writing PredictionLogs.
+    bulk_inference = []
+    if config.bulk_inference_dir:
+        unlabelled_example_gen = config.unlabelled_example_gen()
+        bulk_inferrer = BulkInferrer(
+            examples=unlabelled_example_gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
+            data_spec=bulk_inferrer_pb2.DataSpec(example_splits=[UNLABELLED_SPLIT]),
+            model_spec=bulk_inferrer_pb2.ModelSpec(model_signature_name=[config.bulk_inference_signature]),
+        )
+        bulk_inference = [unlabelled_example_gen, bulk_inferrer]
+
     # Records the run in MLflow: config, curves, data checks, TFMA results, the model, the registry.
     mlflow_tracker = MlflowTracker(
         examples=example_gen.outputs["examples"],
@@ -254,6 +269,7 @@ def create_pipeline(
             evaluator,
             infra_validator,
             pusher,
+            *bulk_inference,
             mlflow_tracker,
         ],
         enable_cache=True,

@@ -46,6 +46,9 @@ def compile_pipeline(
       serving_dir: TF Serving's model base path in the containers (a mounted volume).
     """
     config = dataclasses.replace(config, data_dir=data_dir or f"{IMAGE_ROOT}/{config.data_dir}")
+    if config.bulk_inference_dir and not Path(config.bulk_inference_dir).is_absolute():
+        # Relative to the project, as a shipped data_dir is: the image's copy.
+        config = dataclasses.replace(config, bulk_inference_dir=f"{IMAGE_ROOT}/{config.bulk_inference_dir}")
     pipeline = create_pipeline(
         config,
         pipeline_root=pipeline_root,

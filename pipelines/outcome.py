@@ -59,6 +59,9 @@ class RunResults:
     pushed_version: str | None = None
     search: Search | None = None
     """The Tuner's search, in a run with `tuning.trials` above 0."""
+    inference_result: str | None = None
+    """With bulk_inference_dir: the BulkInferrer's folder of PredictionLogs (gzipped TFRecord files,
+    prediction_logs-*.gz), "" when the model was not blessed and nothing was scored."""
 
 
 @dataclasses.dataclass

@@ -15,7 +15,7 @@ from components.example_gen import rejected_inputs
 from components.infra_validator import FAILURE_PROPERTY
 from components.training_record import TENSORBOARD_DIR
 from components.tuner import read_search
-from pipelines.config import PipelineConfig
+from pipelines.config import UNLABELLED_EXAMPLE_GEN, PipelineConfig
 from pipelines.outcome import RejectedInputs, RunResults
 from pipelines.progress import ComponentRun
 
@@ -59,7 +59,10 @@ def summarize(
     """The run's key results; writes the data statistics page into `run_dir`. Only components that
     finished contribute."""
     results = RunResults()
-    example_gen = next((run for node, run in components.items() if node.endswith("ExampleGen")), None)
+    example_gen = next(
+        (run for node, run in components.items() if node.endswith("ExampleGen") and node != UNLABELLED_EXAMPLE_GEN),
+        None,
+    )
     example_gen_outputs = _outputs_if_finished(metadata_path, example_gen)
     _read_examples(results, example_gen_outputs)
     statistics_gen_outputs = _outputs_if_finished(metadata_path, components.get("StatisticsGen"))
@@ -97,6 +100,11 @@ def summarize(
         if pushed["pushed"].int_value == 1:
             results.pushed_model = pushed["pushed_destination"].string_value
             results.pushed_version = pushed["pushed_version"].string_value
+    bulk_inferrer_outputs = _outputs_if_finished(metadata_path, components.get("BulkInferrer"))
+    if bulk_inferrer_outputs:
+        folder = bulk_inferrer_outputs["inference_result"][0].uri
+        # TFX's BulkInferrer publishes an empty folder for a model that is not blessed.
+        results.inference_result = folder if any(Path(folder).glob("prediction_logs-*")) else ""
     return results
 
 

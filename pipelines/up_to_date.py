@@ -68,6 +68,10 @@ def fingerprint(config: PipelineConfig, runner: str, beam_args: list[str], track
     data_dir = config.resolved_data_dir()
     for path in _files(data_dir):
         add(f"data:{path.relative_to(data_dir)}", _file_digest(path))
+    if config.bulk_inference_dir:  # new rows to score are a reason to run again
+        unlabelled = config.resolved_bulk_inference_dir()
+        for path in _files(unlabelled):
+            add(f"unlabelled:{path.relative_to(unlabelled)}", _file_digest(path))
     return digest.hexdigest()
 
 

@@ -4,14 +4,18 @@ prints for each input alone, for every pipeline's pushed model (the session's ru
 sentence and nothing written."""
 
 import csv
+import json
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_tfpipe
+from conftest import FAST_IRIS, REPO_ROOT, last_outcome, run_tfpipe
 
 from components.batch_prediction import HEADER, predict_to_csv
+from pipelines.config import UNLABELLED_EXAMPLE_GEN, ConfigError
+from pipelines.outcome import RunOutcome, RunResults
 from pipelines.registry import PIPELINES
+from tfpipe.run_view import summary_lines
 
 
 def _shouting_lines():
@@ -132,3 +136,111 @@ def test_a_row_the_model_cannot_take_is_one_sentence_and_nothing_is_written(iris
     result = run_tfpipe("predict", "iris", "--batch", str(no_header), "--workdir", str(iris_run.workdir))
     assert result.returncode == 2
     assert "its header names no sepal_length, sepal_width, petal_length, petal_width" in result.stderr
+
+
+# Iris rows without the species column: what the DAG's BulkInferrer scores (bulk_inference_dir).
+_MEASUREMENTS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+_UNLABELLED_FLOWERS = ("5.1,3.5,1.4,0.2", "6.4,3.2,4.5,1.5", "6.7,3.0,5.2,2.3", "4.9,3.1,1.5,0.1")
+
+
+def _unlabelled_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "unlabelled"
+    folder.mkdir()
+    (folder / "flowers.csv").write_text("\n".join([",".join(_MEASUREMENTS), *_UNLABELLED_FLOWERS]) + "\n")
+    return folder
+
+
+def _prediction_logs(folder: str) -> dict[tuple[float, ...], str]:
+    """The BulkInferrer's PredictionLogs: each scored example's measurements -> the species predicted
+    (its class index named as the config names it)."""
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    predicted = {}
+    files = [str(path) for path in Path(folder).glob("prediction_logs-*.gz")]
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+        log = prediction_log_pb2.PredictionLog.FromString(record).predict_log
+        (request,) = log.request.inputs.values()
+        example = tf.train.Example.FromString(request.string_val[0])
+        measurements = tuple(round(example.features.feature[key].float_list.value[0], 1) for key in _MEASUREMENTS)
+        species = PIPELINES["iris"]().label_class_names()
+        predicted[measurements] = species[log.response.outputs["class_id"].int64_val[0]]
+    return predicted
+
+
+@pytest.mark.e2e
+def test_the_dag_bulk_inferrer_scores_every_unlabelled_row_as_tfpipe_predict_does(tmp_path):
+    workdir = tmp_path / "workdir"
+    unlabelled = _unlabelled_folder(tmp_path)
+    run = run_tfpipe("run", "iris", "--workdir", str(workdir), *FAST_IRIS, "--set", f"bulk_inference_dir={unlabelled}")
+    assert run.returncode == 0, run.stdout + run.stderr
+    outcome = last_outcome(workdir, "iris")
+    assert outcome.components[UNLABELLED_EXAMPLE_GEN].status == outcome.components["BulkInferrer"].status == "done"
+    folder = outcome.results.inference_result
+    assert folder and f"Bulk inference (BulkInferrer, PredictionLogs): {folder}" in run.stdout
+    predicted = _prediction_logs(folder)
+    rows = [tuple(float(value) for value in row.split(",")) for row in _UNLABELLED_FLOWERS]
+    assert sorted(predicted) == sorted(rows)  # one PredictionLog per row
+    inputs = [
+        ",".join(f"{key}={value}" for key, value in zip(_MEASUREMENTS, row.split(","))) for row in _UNLABELLED_FLOWERS
+    ]
+    single = run_tfpipe("predict", "iris", *inputs, "--workdir", str(workdir))
+    assert single.returncode == 0, single.stderr
+    # `<input>: <species> (probability p)`, a line per input in order.
+    species = [line.split(": ", 1)[1].split(" (")[0] for line in single.stdout.splitlines()]
+    assert [predicted[row] for row in rows] == species
+
+
+def test_bulk_inference_is_refused_where_examples_are_not_csv_rows():
+    config = PIPELINES["stock"]()
+    config.bulk_inference_dir = "data/iris"
+    with pytest.raises(ConfigError) as refused:
+        config.check_values()
+    assert str(refused.value) == (
+        "--set bulk_inference_dir: the DAG's BulkInferrer scores CSV rows with a signature of numbers out, which "
+        "stock has not (iris has); score its inputs with tfpipe predict stock --batch instead."
+    )
+
+
+def test_bulk_inference_needs_a_folder_of_csv_files(tmp_path):
+    config = PIPELINES["iris"]()
+    config.bulk_inference_dir = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"^--set bulk_inference_dir: folder .*missing does not exist; expected"):
+        config.check()
+    (tmp_path / "notes.txt").write_text("not a table\n")
+    config.bulk_inference_dir = str(tmp_path)
+    with pytest.raises(ConfigError, match=r"^--set bulk_inference_dir: data folder .* holds no CSV file"):
+        config.check()
+    config.bulk_inference_dir = str(_unlabelled_folder(tmp_path))
+    config.check()
+
+
+@pytest.mark.e2e  # loads TFX and builds the pipeline: seconds, not a unit test
+def test_the_kubeflow_spec_carries_the_bulk_inferrer(tmp_path):
+    output = tmp_path / "spec.json"
+    result = run_tfpipe(
+        "compile",
+        "iris",
+        "--target",
+        "kubeflow",
+        "--image",
+        "registry.example/tfpipe:test",
+        "--output",
+        str(output),
+        "--set",
+        "bulk_inference_dir=data/unlabelled",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    tasks = json.loads(output.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert set(tasks["BulkInferrer"]["dependentTasks"]) == {UNLABELLED_EXAMPLE_GEN, "Trainer", "Evaluator"}
+    # A relative folder is the image's copy, as the shipped data_dir is.
+    input_base = tasks[UNLABELLED_EXAMPLE_GEN]["inputs"]["parameters"]["input_base"]
+    assert input_base["runtimeValue"]["constantValue"]["stringValue"] == "/tfpipe/data/unlabelled"
+
+
+def test_the_summary_says_an_unblessed_model_scored_nothing():
+    results = RunResults(blessed=False, blessing_failures=["accuracy 0.5 below 0.9"], inference_result="")
+    lines = summary_lines(RunOutcome("iris", "succeeded", seconds=60.0, results=results), "tfpipe ui")
+    assert "Bulk inference (BulkInferrer): none, the model is not blessed" in lines
+    without_key = summary_lines(RunOutcome("iris", "succeeded", seconds=60.0, results=RunResults()), "tfpipe ui")
+    assert not [line for line in without_key if line.startswith("Bulk inference")]

@@ -46,6 +46,16 @@ def test_the_fingerprint_follows_data_content_config_and_tracking(data_dir):
     assert _fingerprint(data_dir) != first
 
 
+def test_new_rows_to_score_change_the_fingerprint(data_dir, tmp_path):
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    (unlabelled / "flowers.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n")
+    first = _fingerprint(data_dir, bulk_inference_dir=str(unlabelled))
+    assert first != _fingerprint(data_dir)
+    (unlabelled / "more.csv").write_text("sepal_length,sepal_width,petal_length,petal_width\n6.7,3.0,5.2,2.3\n")
+    assert _fingerprint(data_dir, bulk_inference_dir=str(unlabelled)) != first
+
+
 def _workdir_after_run(tmp_path: Path, last: RunOutcome) -> Workdir:
     workdir = Workdir(tmp_path / "workdir", "iris")
     workdir.pipeline_root.mkdir(parents=True)

@@ -44,6 +44,12 @@ def summary_lines(outcome: RunOutcome, ui_hint: str, width: int | None = None) -
     if results.infra_blessed is not None:
         lines.append(infra_validation_line(results.infra_blessed, results.infra_failure))
     lines.append(f"Pushed model: {results.pushed_model or 'none'}")
+    if results.inference_result is not None:
+        lines.append(
+            f"Bulk inference (BulkInferrer, PredictionLogs): {results.inference_result}"
+            if results.inference_result
+            else "Bulk inference (BulkInferrer): none, the model is not blessed"
+        )
     lines += _statistics_page_lines(outcome)
     if results.tensorboard:
         lines.append(

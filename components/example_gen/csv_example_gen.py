@@ -22,11 +22,22 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from components.example_gen.spans import SPAN_PATTERN
 
 
-def CsvExampleGen(data_dir: str, spans_read: int | None = None) -> FileBasedExampleGen:
+def CsvExampleGen(data_dir: str, spans_read: int | None = None, split: str = "") -> FileBasedExampleGen:
     """CsvExampleGen over every CSV file of `data_dir`, split train:eval 2:1 by hash, with this executor
     (TFX's CsvExampleGen takes no other executor: this is the FileBasedExampleGen it is, by the same name).
     With `spans_read`, `data_dir` holds span folders: TFX's driver reads the latest span and the
-    `spans_read - 1` before it (its `{SPAN}` pattern and rolling range), and records the span."""
+    `spans_read - 1` before it (its `{SPAN}` pattern and rolling range), and records the span.
+    With `split`, every example goes to the one split of that name (unlabelled data to score)."""
+    if split:
+        return FileBasedExampleGen(
+            input_base=data_dir,
+            output_config=example_gen_pb2.Output(
+                split_config=example_gen_pb2.SplitConfig(
+                    splits=[example_gen_pb2.SplitConfig.Split(name=split, hash_buckets=1)]
+                )
+            ),
+            custom_executor_spec=executor_spec.BeamExecutorSpec(Executor),
+        ).with_id("CsvExampleGen")
     spans = {}
     if spans_read:
         spans = {

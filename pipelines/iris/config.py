@@ -65,6 +65,7 @@ class IrisConfig(PipelineConfig):
     model_module: ClassVar[str] = "components.models.iris.model"
     request_module: ClassVar[str] = "components.models.iris.prediction_inputs"
     label_key: ClassVar[str] = "species"
+    bulk_inference_signature: ClassVar[str] = "score_examples"
     json_signature: ClassVar[str] = "predict_measurements"
     prediction_key: ClassVar[str] = "probabilities"
     metrics: ClassVar[tuple[str, ...]] = ("SparseCategoricalAccuracy", "MultiClassConfusionMatrixPlot")

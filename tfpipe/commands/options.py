@@ -85,7 +85,7 @@ def settings(args: argparse.Namespace, from_cwd: bool = True) -> list[tuple[str,
 def _from_cwd(key: str, value: Setting) -> tuple[str, Setting]:
     # Shipped defaults are relative to the repository; a folder the user names
     # is relative to where they ran the command.
-    if key == "data_dir" and isinstance(value, str) and value:
+    if key in ("data_dir", "bulk_inference_dir") and isinstance(value, str) and value:
         return key, str(Path(value).resolve())
     return key, value
 

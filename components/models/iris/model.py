@@ -5,6 +5,8 @@ tf.Examples holding the raw measurements (centimetres), applies the Transform
 graph, and returns the class probabilities, the class index and the species name.
 `predict_measurements` takes the four measurements themselves, one float tensor each,
 for clients that send JSON ({"instances": [{"sepal_length": 5.1, ...}]}), and returns the same.
+`score_examples` is `serving_default` without the species name, for TFX's BulkInferrer (IrisConfig's
+bulk_inference_signature).
 """
 
 import tensorflow as tf
@@ -72,6 +74,17 @@ def _serving_signature(model: keras.Model, transform_output: TFTransformOutput):
     return serve
 
 
+def _scores_signature(serve):
+    # tfx_bsl 1.16's RunInference, which the BulkInferrer runs, cannot log an output of one string per
+    # example (its PredictionLog writer takes each example's value for a numpy array): numbers only.
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def score(serialized_examples):
+        outputs = serve(serialized_examples)
+        return {"probabilities": outputs["probabilities"], "class_id": outputs["class_id"]}
+
+    return score
+
+
 def _measurements_signature(model: keras.Model, transform_output: TFTransformOutput):
     """The measurements as named float tensors `[batch]` (what `serving_default` parses from its
     tf.Examples), through the same Transform layer (set by `_serving_signature`) and model."""
@@ -108,12 +121,14 @@ def run_fn(fn_args: FnArgs) -> None:
         early_stopping=config.early_stopping,
     )
     training.export_formats(model, fn_args)
+    serve = _serving_signature(model, transform_output)
     model.save(
         fn_args.serving_model_dir,
         save_format="tf",
         signatures={
-            "serving_default": _serving_signature(model, transform_output),
+            "serving_default": serve,
             IrisConfig.json_signature: _measurements_signature(model, transform_output),
+            IrisConfig.bulk_inference_signature: _scores_signature(serve),
         },
     )
 
