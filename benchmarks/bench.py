@@ -128,6 +128,21 @@ BENCHMARKS = (
         quick_arguments=("--epochs", "5", "--workdir", f"{BENCH_DIR}/stock"),
     ),
     Benchmark(
+        "cifar10_recipe",
+        "The notes' CIFAR-10 recipe (the baseline CNN, 5 epochs) as their plain Keras script and through the "
+        "whole cifar10 pipeline",
+        "cifar10_recipe.py",
+        ("--epochs", "5", "--workdir", f"{BENCH_DIR}/cifar10_recipe"),
+        quick_arguments=("--epochs", "1", "--workdir", f"{BENCH_DIR}/cifar10_recipe"),
+    ),
+    Benchmark(
+        "mnist_recipe",
+        "The notes' MNIST recipe (the MLP, 5 epochs) as their plain Keras script and through the whole mnist pipeline",
+        "mnist_recipe.py",
+        ("--epochs", "5", "--workdir", f"{BENCH_DIR}/mnist_recipe"),
+        quick_arguments=("--epochs", "1", "--workdir", f"{BENCH_DIR}/mnist_recipe"),
+    ),
+    Benchmark(
         "scale_run",
         "The stock pipeline on 200,000 rows of 100 simulated tickers, per Beam profile",
         "scale_run.py",
