@@ -356,6 +356,13 @@ class PipelineConfig:
                 f"which {self.name} has not (iris has); score its inputs with tfpipe predict {self.name} --batch "
                 "instead."
             )
+        if not self.blessing_higher_is_better and self.blessing_threshold <= 0 and not self.required_wins():
+            # TFX drops the no-regression threshold on a first run: nothing would be left to bless by.
+            raise ConfigError(
+                f"blessing_threshold={self.blessing_threshold} with no baseline to beat: a first run would have "
+                f"nothing to bless its model by and would push none; expected a {self.blessing_metric} bound "
+                "(--set blessing_threshold=...) or a required win over a baseline."
+            )
         if not self.early_stopping.monitor.startswith("val_"):
             raise ConfigError(
                 f"--set early_stopping.monitor={self.early_stopping.monitor}: expected a validation metric, "

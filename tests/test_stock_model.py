@@ -7,7 +7,8 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from components.models.stock import model, preprocessing
-from pipelines.stock.config import StockModelConfig
+from pipelines.config import ConfigError, apply_overrides
+from pipelines.stock.config import StockConfig, StockModelConfig
 
 
 @pytest.mark.parametrize("architecture", sorted(model.MODEL_BUILDERS))
@@ -21,6 +22,14 @@ def test_each_architecture_builds_and_forecasts_one_value_per_window(architectur
 def test_unknown_architecture_is_one_sentence():
     with pytest.raises(ValueError, match="model.architecture 'transformer': expected one of simple_rnn, lstm"):
         model.build_model(StockModelConfig(architecture="transformer"), window_days=12, channels=2)
+
+
+def test_no_persistence_to_beat_and_no_rmse_bound_is_refused_as_a_first_run_would_push_nothing():
+    without_baseline = ["must_beat_persistence=false"]
+    with pytest.raises(ConfigError, match=r"^blessing_threshold=0\.0 with no baseline to beat: .*would push none"):
+        apply_overrides(StockConfig(), without_baseline).check_values()
+    apply_overrides(StockConfig(), [*without_baseline, "blessing_threshold=5"]).check_values()
+    StockConfig().check_values()
 
 
 def _transform(scaling, train_opens, eval_opens, tmp_path):
