@@ -49,6 +49,12 @@ def _schema(pipeline: str) -> schema_pb2.Schema:
     return text_format.Parse((REPO_ROOT / "schemas" / pipeline / "schema.pbtxt").read_text(), schema_pb2.Schema())
 
 
+# The iris schema's drift threshold of its measurements, which skew falls back to.
+IRIS_DRIFT_THRESHOLD = next(
+    f.drift_comparator.jensen_shannon_divergence.threshold for f in _schema("iris").feature if f.name == FEATURES[0]
+)
+
+
 def _spec(version: int = 7) -> model_pb2.ModelSpec:
     spec = model_pb2.ModelSpec(name="iris", signature_name="serving_default")
     spec.version.value = version
@@ -138,9 +144,15 @@ def test_logged_requests_become_the_raw_examples_they_carry():
 def test_skew_comparators_for_numbers_categories_and_not_for_images():
     iris = compared_features(_schema("iris"), "species")
     assert [feature.name for feature in iris.feature] == list(FEATURES)
-    assert {f.skew_comparator.jensen_shannon_divergence.threshold for f in iris.feature} == {
-        DEFAULT_THRESHOLDS["jensen_shannon_divergence"]
-    }
+    # The iris measurements' drift thresholds (benchmarks/drift_thresholds_iris.py), and without them the default.
+    assert {f.skew_comparator.jensen_shannon_divergence.threshold for f in iris.feature} == {IRIS_DRIFT_THRESHOLD}
+    without_drift = _schema("iris")
+    for feature in without_drift.feature:
+        feature.ClearField("drift_comparator")
+    assert {
+        f.skew_comparator.jensen_shannon_divergence.threshold
+        for f in compared_features(without_drift, "species").feature
+    } == {DEFAULT_THRESHOLDS["jensen_shannon_divergence"]}
     # The stock windows' prices and volume: the drift thresholds measured on the shipped data; not the
     # label, nor the columns requests do not carry.
     stock = {
@@ -156,7 +168,7 @@ def test_tfdv_measures_each_compared_feature_against_its_threshold():
     training = statistics_of([serialized(row) for row in IRIS_ROWS[::2]])
     alike = feature_skews(compared, training, statistics_of([serialized(row) for row in IRIS_ROWS[1::2]]))
     assert [(skew.feature, skew.measure, skew.threshold, skew.skewed) for skew in alike] == [
-        (name, "Jensen-Shannon divergence", DEFAULT_THRESHOLDS["jensen_shannon_divergence"], False) for name in FEATURES
+        (name, "Jensen-Shannon divergence", IRIS_DRIFT_THRESHOLD, False) for name in FEATURES
     ]
     wider = [dict(row, sepal_width=row["sepal_width"] * 10) for row in IRIS_ROWS[1::2]]
     skews = feature_skews(compared, training, statistics_of([serialized(row) for row in wider]))
