@@ -325,6 +325,13 @@ class PipelineConfig:
         data_dir = self.resolved_data_dir()
         if not data_dir.is_dir():
             raise ConfigError(f"data folder {data_dir} does not exist; point data_dir at a folder of input files.")
+        reads_csv = type(self).example_gen is PipelineConfig.example_gen
+        if reads_csv and self.latest_span() is not None and self.span_window != 1:
+            # TFX 1.16's driver refuses a rolling range of more than one span for a file-based ExampleGen.
+            raise ConfigError(
+                f"--set span_window={self.span_window}: the CSV pipelines read one span folder of {data_dir} at a "
+                "time (TFX's CsvExampleGen reads the latest span only); expected span_window=1, the default."
+            )
         for folder in self.input_dirs():
             self.check_data(folder)
         if self.bulk_inference_dir:

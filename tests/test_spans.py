@@ -19,6 +19,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.orchestration import metadata
 
 from components.example_gen import spans
+from pipelines.config import ConfigError, apply_overrides
+from pipelines.iris.config import IrisConfig
 from serving.push import PUSH_RECORD
 
 # Short windows and few steps keep each run short; the blessing bounds are opened (an RMSE bound of 1,000
@@ -69,6 +71,17 @@ def _make_spans(target, count: int, *extra: str) -> None:
         capture_output=True,
         env={"PYTHONPATH": str(REPO_ROOT)},
     )
+
+
+def test_a_csv_pipeline_refuses_a_window_of_several_spans_in_one_sentence(tmp_path):
+    flowers = (REPO_ROOT / "data" / "iris" / "iris.csv").read_text()
+    for number in (1, 2):
+        (tmp_path / f"span-{number:04d}").mkdir()
+        (tmp_path / f"span-{number:04d}" / "iris.csv").write_text(flowers)
+    spans = apply_overrides(IrisConfig(), [f"data_dir={tmp_path}", "span_window=2"])
+    with pytest.raises(ConfigError, match=r"^--set span_window=2: the CSV pipelines read one span folder .* at a time"):
+        spans.check()
+    apply_overrides(IrisConfig(), [f"data_dir={tmp_path / 'span-0001'}", "span_window=2"]).check()
 
 
 def test_the_shipped_prices_are_cut_into_calendar_months_and_a_drifted_month_is_in_cents(tmp_path):
