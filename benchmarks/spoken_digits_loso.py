@@ -2,7 +2,7 @@
 recording of the fifth, each voice in turn; mean, worst and per voice, for each configuration asked for.
 
 Run: .venv/bin/python benchmarks/spoken_digits_loso.py [--variant 'LABEL|KEY=VALUE|KEY=VALUE' ...]
-     [--speakers george,jackson,...] [--log PATH] [--results-fp PATH]
+     [--speakers george,jackson,...] [--extra-train-dir FOLDER] [--log PATH] [--results-fp PATH]
      .venv/bin/python benchmarks/spoken_digits_loso.py --from-log PATH [--results-fp PATH]
 
 Each `--variant` is a label and `--set` values of the spoken_digits config (no values: the defaults);
@@ -12,14 +12,17 @@ without the TFX machinery around it: the Transform's per-recording spectrogram
 training voices' frames (what `tft.mean` and `tft.var` compute over the train split), then the Trainer's
 `build_classifier` and `training_batches`, fit for `train_steps` in `epochs` with the config's seed,
 batches shuffled as the Trainer shuffles them. The score is the accuracy on all 500 recordings of the
-held-out voice; the time is the fit's alone, one training at a time.
+held-out voice; the time is the fit's alone, one training at a time. `--extra-train-dir` adds a folder's
+recordings (same names and format, e.g. data/spoken_digits_synthetic) to the train side of every fold,
+through the same spectrogram and standardisation: they are never scored, the held-out voice is always one
+of the shipped ones.
 
 The protocol was fixed before any result: five folds, one per shipped voice, every recording of the
 held-out voice scored; a variant is reported by the mean over the five and the worst voice, and
 every fold is kept. `--log` keeps each fold as a JSON line (accuracy, training seconds, confusion
-matrix) and reuses a fold only when the variant's settings and the code it runs (the spoken_digits
-module code and config) are unchanged; `--from-log` trains nothing and reports every variant of a
-log. About 30 s a fold on 2 idle cores: 2.5 min a configuration.
+matrix) and reuses a fold only when the variant's settings, the extra training recordings and the code
+it runs (the spoken_digits module code and config) are unchanged; `--from-log` trains nothing and
+reports every variant of a log. About 30 s a fold on 2 idle cores: 2.5 min a configuration.
 """
 
 from __future__ import annotations
@@ -75,9 +78,20 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def recordings(config: SpokenDigitsConfig) -> tuple[list[bytes], np.ndarray, np.ndarray]:
-    """The shipped recordings: WAV bytes, labels, speakers (from `<digit>_<speaker>_<take>.wav`)."""
-    paths = sorted((REPO_ROOT / config.data_dir).glob("*.wav"))
+def extra_train_version(folder: Path) -> str:
+    """A digest of the folder's recordings, names and bytes: a fold trained on them is reused while it holds."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.wav")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def recordings(config: SpokenDigitsConfig, folder: Path | None = None) -> tuple[list[bytes], np.ndarray, np.ndarray]:
+    """The recordings of `folder` (default: the shipped ones): WAV bytes, labels, speakers (from
+    `<digit>_<speaker>_<take>.wav`)."""
+    paths = sorted((folder or REPO_ROOT / config.data_dir).glob("*.wav"))
+    if not paths:
+        raise SystemExit(f"{folder}: no `<digit>_<speaker>_<take>.wav` recordings found.")
     names = [path.stem.split("_") for path in paths]
     labels = np.array([config.class_names.index(name[0]) for name in names])
     return [path.read_bytes() for path in paths], labels, np.array([name[1] for name in names])
@@ -153,11 +167,22 @@ def accuracy(classifier, spectrograms: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predictions(classifier, spectrograms) == labels))
 
 
-def fold(config: SpokenDigitsConfig, features: np.ndarray, labels: np.ndarray, held_out: np.ndarray) -> dict:
-    """Trains on the recordings not `held_out`, scores the held-out ones: accuracy, training seconds and the
-    confusion matrix (rows: the digit said, columns: the digit answered)."""
-    train_x, eval_x = standardise(features[~held_out], features[held_out])
-    classifier, seconds = train(config, train_x, labels[~held_out])
+def fold(
+    config: SpokenDigitsConfig,
+    features: np.ndarray,
+    labels: np.ndarray,
+    held_out: np.ndarray,
+    extra_train: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict:
+    """Trains on the recordings not `held_out` and on `extra_train` (spectrograms, labels) if given, scores the
+    held-out ones: accuracy, training seconds and the confusion matrix (rows: the digit said, columns: the
+    digit answered)."""
+    train_features, train_labels = features[~held_out], labels[~held_out]
+    if extra_train is not None:
+        train_features = np.concatenate([train_features, extra_train[0]])
+        train_labels = np.concatenate([train_labels, extra_train[1]])
+    train_x, eval_x = standardise(train_features, features[held_out])
+    classifier, seconds = train(config, train_x, train_labels)
     predicted = predictions(classifier, eval_x)
     confusion = np.zeros((len(config.class_names),) * 2, int)
     np.add.at(confusion, (labels[held_out], predicted), 1)
@@ -168,22 +193,30 @@ def fold(config: SpokenDigitsConfig, features: np.ndarray, labels: np.ndarray, h
     }
 
 
-def run_variant(variant: Variant, speakers: list[str], log: Path | None, code: str) -> dict[str, dict]:
-    """Each held-out voice's fold of `variant`, from the log where it is there for this `code` (code_version)."""
+def run_variant(
+    variant: Variant, speakers: list[str], log: Path | None, code: str, extra_train_dir: Path | None = None
+) -> dict[str, dict]:
+    """Each held-out voice's fold of `variant`, from the log where it is there for this `code` (code_version)
+    and these extra training recordings."""
     config = variant.config()
-    key = {"overrides": list(variant.overrides), "code": code}
+    extra = None if extra_train_dir is None else f"{extra_train_dir} {extra_train_version(extra_train_dir)}"
+    key = {"overrides": list(variant.overrides), "code": code, "extra_train": extra}
     done: dict[str, dict] = {}
     if log is not None and log.is_file():
         for line in log.read_text().splitlines():
             entry = json.loads(line)
-            if {"overrides": entry["overrides"], "code": entry["code"]} == key:
+            if {"overrides": entry["overrides"], "code": entry["code"], "extra_train": entry.get("extra_train")} == key:
                 done[entry["speaker"]] = entry
     missing = [speaker for speaker in speakers if speaker not in done]
     if missing:
         wav_files, labels, voices = recordings(config)
         features = spectrograms(wav_files, config)
+        extra_train = None
+        if extra_train_dir is not None:
+            extra_wav_files, extra_labels, _ = recordings(config, extra_train_dir)
+            extra_train = (spectrograms(extra_wav_files, config), extra_labels)
         for speaker in missing:
-            result = fold(config, features, labels, voices == speaker)
+            result = fold(config, features, labels, voices == speaker, extra_train)
             done[speaker] = {**key, "label": variant.label, "speaker": speaker, **result}
             if log is not None:
                 with log.open("a") as f:
@@ -200,9 +233,10 @@ def row(variant: Variant, folds: dict[str, dict]) -> list[Value]:
     """One variant's row, in COLUMNS' order (voices not run: None)."""
     accuracies = [folds[speaker]["accuracy"] for speaker in folds]
     codes = sorted({entry["code"] for entry in folds.values()})
+    extra = sorted({f"train also on {entry['extra_train']}" for entry in folds.values() if entry.get("extra_train")})
     return [
         variant.label,
-        ", ".join(variant.overrides) or "defaults",
+        ", ".join([*variant.overrides, *extra]) or "defaults",
         round(statistics.mean(accuracies), 3),
         round(min(accuracies), 3),
         *(round(folds[speaker]["accuracy"], 3) if speaker in folds else None for speaker in SPEAKERS),
@@ -217,7 +251,7 @@ def logged_variants(log: Path) -> list[tuple[Variant, dict[str, dict]]]:
     variants: dict[tuple, tuple[Variant, dict[str, dict]]] = {}
     for line in log.read_text().splitlines():
         entry = json.loads(line)
-        key = (entry["label"], tuple(entry["overrides"]), entry["code"])
+        key = (entry["label"], tuple(entry["overrides"]), entry["code"], entry.get("extra_train"))
         variants.setdefault(key, (Variant(entry["label"], tuple(entry["overrides"])), {}))[1][entry["speaker"]] = entry
     return list(variants.values())
 
@@ -231,6 +265,11 @@ def main() -> None:
         help="LABEL|KEY=VALUE|...: a configuration to score (repeatable; default: the defaults)",
     )
     parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated voices to hold out in turn")
+    parser.add_argument(
+        "--extra-train-dir",
+        type=Path,
+        help="a folder of more `<digit>_<speaker>_<take>.wav` recordings for every fold's train side, never scored",
+    )
     parser.add_argument("--log", type=Path, help="JSON lines of finished folds, reused while the code is unchanged")
     parser.add_argument(
         "--timing-rounds",
@@ -258,7 +297,10 @@ def main() -> None:
         time_fits(variants, args.timing_rounds, args.results_fp)
         return
     speakers = [speaker for speaker in args.speakers.split(",") if speaker]
-    report([(variant, run_variant(variant, speakers, args.log, code)) for variant in variants], args.results_fp)
+    report(
+        [(variant, run_variant(variant, speakers, args.log, code, args.extra_train_dir)) for variant in variants],
+        args.results_fp,
+    )
 
 
 def time_fits(variants: list[Variant], rounds: int, results_fp: Path | None) -> None:
