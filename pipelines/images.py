@@ -195,14 +195,15 @@ class ImageConfig(PipelineConfig):
             )
         if self.autoencoder.score not in SCORES:
             raise ConfigError(f"--set autoencoder.score={self.autoencoder.score}: expected one of {', '.join(SCORES)}.")
+        # `either` (the default) reads what the model can serve: the reconstruction error alone with these.
         if (
             self.autoencoder.enabled
-            and self.autoencoder.score != RECONSTRUCTION
+            and self.autoencoder.score == FEATURE_DISTANCE
             and self.model.name in SUBCLASSED_MODELS
         ):
             raise ConfigError(
                 f"--set autoencoder.score={self.autoencoder.score}: model.name={self.model.name} has no layer whose "
-                "input is its penultimate features; expected autoencoder.score=reconstruction with it."
+                "input is its penultimate features; expected autoencoder.score=reconstruction or either with it."
             )
         if len(self.class_names) < 2 or len(set(self.class_names)) != len(self.class_names):
             raise ConfigError(f"--set class_names={','.join(self.class_names)}: expected two or more different names.")

@@ -126,8 +126,9 @@ def test_autoencoder_settings_out_of_range_are_one_sentence(override, words):
         ),
         # The notes' subclassed Baseline has no layer whose input is its penultimate features.
         (
-            ["model.name=Baseline"],
-            "--set autoencoder.score=either: model.name=Baseline .*autoencoder.score=reconstruction",
+            ["model.name=Baseline", "autoencoder.score=feature_distance"],
+            "--set autoencoder.score=feature_distance: model.name=Baseline .*autoencoder.score=reconstruction or "
+            "either",
         ),
     ],
 )
@@ -135,6 +136,15 @@ def test_a_score_the_model_cannot_serve_is_one_sentence(overrides, words):
     with pytest.raises(ConfigError, match=words):
         apply_overrides(config_for("mnist"), overrides).check_values()
     apply_overrides(config_for("mnist"), ["model.name=Baseline", "autoencoder.score=reconstruction"]).check_values()
+    # The default `either` reads the scores the model can serve: the reconstruction error alone for Baseline.
+    apply_overrides(config_for("mnist"), ["model.name=Baseline"]).check_values()
+
+
+def test_either_reads_the_feature_distance_only_where_the_classifier_has_a_penultimate_layer():
+    zoo_classifier = build_classifier(ImageModelConfig(name="lenet5"), AugmentationConfig(), (28, 28, 1), 10, 10)
+    notes_classifier = build_classifier(ImageModelConfig(name="Baseline"), AugmentationConfig(), (28, 28, 1), 10, 10)
+    assert feature_distance.has_penultimate(zoo_classifier)
+    assert not feature_distance.has_penultimate(notes_classifier)
 
 
 def test_with_either_score_both_thresholds_rise_until_together_they_flag_the_percentile():

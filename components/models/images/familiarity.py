@@ -129,7 +129,10 @@ def train(
         held_out[features.ERROR_OUTPUT] = autoencoder.errors_over(fitted["autoencoder"], held_out_images)
         seconds["autoencoder_seconds"] = time.monotonic() - started
         on_eval[features.ERROR_OUTPUT] = autoencoder.errors_over(fitted["autoencoder"], evaluation)
-    if settings.score in (FEATURE_DISTANCE, EITHER):
+    # `either` reads the scores the classifier can serve: the notes' subclassed Baseline has no penultimate layer.
+    if settings.score == FEATURE_DISTANCE or (
+        settings.score == EITHER and feature_distance.has_penultimate(classifier)
+    ):
         started = time.monotonic()
         penultimate = feature_distance.penultimate(classifier)
         fitted_examples = autoencoder.held_out_examples(fn_args, transform_output, held_out=False)

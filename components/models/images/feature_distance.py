@@ -28,6 +28,15 @@ PROBABILITIES_LAYER = "probabilities"
 RIDGE = 1e-3
 
 
+def has_penultimate(classifier: keras.Model) -> bool:
+    """Whether `classifier` has the zoo's functional `probabilities` layer, whose input `penultimate` reads."""
+    try:
+        classifier.layers[-1].get_layer(PROBABILITIES_LAYER)
+    except (ValueError, AttributeError):
+        return False
+    return True
+
+
 def penultimate(classifier: keras.Model) -> keras.Model:
     """The features the classifier's last Dense layer reads, from pixels; ValueError for a classifier
     without the zoo's `probabilities` layer (the notes' subclassed Baseline)."""
