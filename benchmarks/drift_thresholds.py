@@ -30,16 +30,18 @@ NUMERIC = ("open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
 
 
-def comparators_schema():
-    """A schema with only the comparators, each at a threshold every distance passes, so TFDV reports them all."""
+def comparators_schema(numeric=NUMERIC, categorical=("ticker",)):
+    """A schema with only the comparators (Jensen-Shannon for the `numeric` columns, L-infinity for the
+    `categorical` ones), each at a threshold every distance passes, so TFDV reports them all."""
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     schema = schema_pb2.Schema()
-    for column in NUMERIC:
+    for column in numeric:
         feature = schema.feature.add(name=column, type=schema_pb2.FLOAT)
         feature.drift_comparator.jensen_shannon_divergence.threshold = 1e-9
-    ticker = schema.feature.add(name="ticker", type=schema_pb2.BYTES)
-    ticker.drift_comparator.infinity_norm.threshold = 1e-9
+    for column in categorical:
+        feature = schema.feature.add(name=column, type=schema_pb2.BYTES)
+        feature.drift_comparator.infinity_norm.threshold = 1e-9
     return schema
 
 

@@ -18,26 +18,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from drift_thresholds import distances
+from drift_thresholds import comparators_schema, distances
 from results import Results, add_results_option
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 MEASUREMENTS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 ROWS, TRAIN_SHARE = 150, 2 / 3
-
-
-def comparators_schema():
-    """A schema with only the comparators, each at a threshold every distance passes, so TFDV reports them all."""
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    schema = schema_pb2.Schema()
-    for column in MEASUREMENTS:
-        feature = schema.feature.add(name=column, type=schema_pb2.FLOAT)
-        feature.drift_comparator.jensen_shannon_divergence.threshold = 1e-9
-    species = schema.feature.add(name="species", type=schema_pb2.BYTES)
-    species.drift_comparator.infinity_norm.threshold = 1e-9
-    return schema
 
 
 def delivery_statistics(rows) -> dict:
@@ -61,7 +48,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    schema = comparators_schema()
+    schema = comparators_schema(MEASUREMENTS, ("species",))
     flowers = pd.read_csv(REPO_ROOT / "data" / "iris" / "iris.csv")
     # The species as a category (the schema's int index would be compared as a number).
     flowers["species"] = flowers["species"].astype(str)
