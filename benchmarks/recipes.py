@@ -142,14 +142,31 @@ def pipeline_side(outcome: RunOutcome, seconds: float, score_key: str, count_key
     return Side(overall[score_key], int(overall[count_key]), seconds, policy, components)
 
 
+def latest_model_run(workdir: Path, pipeline: str) -> Path:
+    """The Trainer's latest record folder (components/training_record.py)."""
+    model_runs = workdir / pipeline / "pipeline_root" / "Trainer" / "model_run"
+    return max(model_runs.iterdir(), key=lambda path: int(path.name))
+
+
 def trained_policy(workdir: Path, pipeline: str) -> str:
-    """The dtype policy the Trainer's latest run trained under, from its model_summary.json
-    (components/training_record.py)."""
+    """The dtype policy the Trainer's latest run trained under, from its model_summary.json."""
     from components.training_record import SUMMARY_FILE
 
-    model_runs = workdir / pipeline / "pipeline_root" / "Trainer" / "model_run"
-    latest = max(model_runs.iterdir(), key=lambda path: int(path.name))
-    return json.loads((latest / SUMMARY_FILE).read_text())["dtype_policy"]
+    return json.loads((latest_model_run(workdir, pipeline) / SUMMARY_FILE).read_text())["dtype_policy"]
+
+
+def timed_steps(workdir: Path, pipeline: str) -> dict[str, Value]:
+    """`model.precision=auto`'s timed training step per policy in the Trainer's latest run, as figures
+    (none where it chose without timing: components/models/images/model.py's measured_policy)."""
+    from components.training_record import read_metrics
+
+    return {
+        f"pipeline's timed training step under {name.removeprefix('precision.').removesuffix('_ms_per_step')} (ms)": (
+            round(value, 1)
+        )
+        for name, value in read_metrics(str(latest_model_run(workdir, pipeline))).items()
+        if name.startswith("precision.")
+    }
 
 
 def compare(benchmark: str, score: Score, settings: dict[str, Value], plain: Side, pipeline: Side) -> Results:
@@ -239,4 +256,5 @@ def image_recipe_main(benchmark: str, description: str, pipeline: str, plain_scr
     policy = trained_policy(workdir / "pipeline", pipeline)
     side = pipeline_side(outcome, seconds, "sparse_categorical_accuracy", "example_count", policy)
     figures = {"epochs": args.epochs, "pipeline's model.precision": args.precision}
+    figures |= timed_steps(workdir / "pipeline", pipeline)
     compare(benchmark, ACCURACY, figures, plain, side).write(args.results_fp)

@@ -1,11 +1,14 @@
 """Which float type a model trains in: bfloat16 mixed precision where the CPU computes bfloat16 natively
-and the model is one it speeds up, float32 otherwise.
+and the model trains faster under it, float32 otherwise.
 
 Keras' `mixed_bfloat16` policy computes layers in bfloat16 and keeps their weights in float32; oneDNN
 runs those bfloat16 matrix products on AVX-512-BF16 or AMX units, and only under that policy. Without
 such units bfloat16 is emulated and slower than float32, so `auto` asks the CPU (/proc/cpuinfo's
 flags, read at run time: machines of one kind can differ). Recurrent models are left in float32 by
-`auto`: an LSTM step measured slower under the policy (docs/design.md).
+`auto`: an LSTM step measured slower under the policy (docs/design.md). Where both remain, `auto` times
+a few training steps of the model under each (faster_policy): the units speed up large products, but a
+small model's steps are mostly the casts around them (the notes' baseline CNN trained half as fast under
+the policy as in float32, docs/design.md).
 
 No loss scaling: Keras' mixed-precision guide needs it for float16 only; bfloat16 has float32's
 exponent range. The model's last layer computes in float32 (components/models/images/zoo.py), so its
@@ -17,7 +20,9 @@ Importing this module imports no TensorFlow.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import statistics
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 AUTO, BFLOAT16, FLOAT32 = "auto", "bfloat16", "float32"
@@ -26,6 +31,8 @@ CHOICES = (AUTO, BFLOAT16, FLOAT32)
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # Keras' policy names.
 MIXED_POLICY, FLOAT32_POLICY = "mixed_bfloat16", "float32"
+# Training steps faster_policy times per policy after the first (which traces): their median is the figure.
+PROBE_STEPS = 8
 
 
 def cpu_bf16_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, ...]:
@@ -53,6 +60,32 @@ def policy_name(requested: str, recurrent: bool, cpu_flags: tuple[str, ...] | No
         return FLOAT32_POLICY
     flags = cpu_bf16_flags() if cpu_flags is None else cpu_flags
     return MIXED_POLICY if flags else FLOAT32_POLICY
+
+
+def faster_policy(seconds_per_step: Callable[[str], float]) -> tuple[str, dict[str, float]]:
+    """`auto`'s choice where the CPU has the units: the policy whose training step `seconds_per_step`
+    measures shorter (float32 on a tie), and both measurements by policy name."""
+    measured = {name: seconds_per_step(name) for name in (FLOAT32_POLICY, MIXED_POLICY)}
+    return min(measured, key=lambda name: (measured[name], name != FLOAT32_POLICY)), measured
+
+
+def step_seconds(build: Callable, inputs, targets) -> Callable[[str], float]:
+    """A `seconds_per_step` for faster_policy: the median of PROBE_STEPS training steps on one batch
+    (`inputs`, `targets`) of a compiled model `build` makes under the policy, after one that traces it.
+    Only shapes set a dense model's step time, so the batch may be any values; the model is thrown away."""
+
+    def measure(policy: str) -> float:
+        with keras_policy(policy):
+            model = build()
+        model.train_on_batch(inputs, targets)
+        steps = []
+        for _ in range(PROBE_STEPS):
+            started = time.perf_counter()
+            model.train_on_batch(inputs, targets)
+            steps.append(time.perf_counter() - started)
+        return statistics.median(steps)
+
+    return measure
 
 
 @contextlib.contextmanager

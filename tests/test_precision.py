@@ -1,6 +1,8 @@
-"""bfloat16 mixed precision: detected from the CPU's flags at run time, chosen per model family, forced
-either way by `model.precision`; the model's probabilities are float32 under it, and the exported copy
-computes in float32."""
+"""bfloat16 mixed precision: detected from the CPU's flags at run time, chosen per model family and by a
+timed step of the model under `auto`, forced either way by `model.precision`; the model's probabilities
+are float32 under it, and the exported copy computes in float32."""
+
+import json
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import tf_keras as keras
 
 from components import precision
 from components.models.images import zoo
-from components.models.images.model import build_classifier, float32_copy, training_policy
+from components.models.images.model import build_classifier, float32_copy, measured_policy, training_policy
 from pipelines.config import ConfigError, apply_overrides
 from pipelines.images import AugmentationConfig, ImageModelConfig
 from pipelines.registry import config_for
@@ -108,3 +110,72 @@ def test_the_exported_copy_computes_in_float32_with_the_trained_weights():
     in_bf16, in_f32 = trained(images, training=False).numpy(), copy(images, training=False).numpy()
     # The same model: bfloat16's 8-bit mantissa moves the probabilities a little, no more.
     np.testing.assert_allclose(in_bf16, in_f32, atol=0.05)
+
+
+@pytest.mark.parametrize(
+    ("float32_step", "bfloat16_step", "expected"),
+    [(0.02, 0.01, "mixed_bfloat16"), (0.01, 0.02, "float32"), (0.01, 0.01, "float32")],
+)
+def test_auto_takes_the_policy_with_the_shorter_step(float32_step, bfloat16_step, expected):
+    steps = {"float32": float32_step, "mixed_bfloat16": bfloat16_step}
+    chosen, measured = precision.faster_policy(steps.__getitem__)
+    assert chosen == expected
+    assert measured == steps
+
+
+def test_a_step_is_timed_on_a_model_built_under_the_policy_measured():
+    built = []
+
+    def build():
+        model = build_classifier(ImageModelConfig(name="baseline"), AugmentationConfig(), (8, 8, 1), 3)
+        built.append(model)
+        return model
+
+    measure = precision.step_seconds(build, np.zeros((4, 8, 8, 1), np.float32), np.zeros(4))
+    seconds = {policy: measure(policy) for policy in ("float32", "mixed_bfloat16")}
+    assert all(0 < value < 10 for value in seconds.values())
+    assert [model.layers[-1].layers[1].compute_dtype for model in built] == ["float32", "bfloat16"]
+    # Trained: the timed steps ran on the model (its optimizer counted them).
+    assert int(built[0].optimizer.iterations) == 1 + precision.PROBE_STEPS
+
+
+def _weights_and_names(build):
+    model = build()
+    return [weight.name for weight in model.weights], model.get_weights()
+
+
+@pytest.mark.parametrize(
+    ("requested", "flags", "probed"),
+    [
+        ("auto", ("amx_bf16",), True),
+        ("auto", (), False),
+        ("float32", ("amx_bf16",), False),
+        ("bfloat16", ("amx_bf16",), False),
+    ],
+)
+def test_auto_times_the_model_only_where_the_cpu_leaves_a_choice(monkeypatch, tmp_path, requested, flags, probed):
+    settings = ImageModelConfig(name="baseline", precision=requested, batch_size=4, seed=3)
+
+    def build():
+        return build_classifier(settings, AugmentationConfig(), (8, 8, 1), 3)
+
+    monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: flags)
+    keras.backend.clear_session()  # as a Trainer's process starts: no model built yet
+    keras.utils.set_random_seed(settings.seed)
+    names, weights = _weights_and_names(build)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(settings.seed)
+    policy = measured_policy(settings, build, (8, 8, 1), str(tmp_path))
+    metrics = tmp_path / "metrics.json"
+    assert metrics.exists() == probed
+    if probed:
+        recorded = json.loads(metrics.read_text())
+        assert set(recorded) == {"precision.float32_ms_per_step", "precision.mixed_bfloat16_ms_per_step"}
+        assert policy == min(("float32", "mixed_bfloat16"), key=lambda name: recorded[f"precision.{name}_ms_per_step"])
+    else:
+        assert policy == training_policy(settings)
+    # The model then trained starts as it would have without the timed ones: same names, same weights.
+    names_after, weights_after = _weights_and_names(build)
+    assert names_after == names
+    for mine, theirs in zip(weights_after, weights):
+        np.testing.assert_array_equal(mine, theirs)

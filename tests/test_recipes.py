@@ -46,3 +46,5 @@ def test_the_stock_recipe_settings_apply_and_bound_the_rmse_so_a_first_run_is_bl
     # 7,623 training windows of the shipped series in batches of 64: 120 steps a pass.
     assert recipe.scaling == "min_max" and recipe.train_steps == 50 * 120
     assert not recipe.must_beat_persistence and recipe.blessing_threshold > 0
+    # The notes' 50 epochs are the most the pipeline trains: it stops on its own validation slice.
+    assert recipe.early_stopping.enabled and recipe.validation_slice_by_time

@@ -20,12 +20,13 @@ do not depend on the serving machine's bfloat16 units, and TFMA scores what is s
 import logging
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import precision
+from components import precision, training_record
 from components.models import training, tuning
 from components.models.images import familiarity, features, zoo
 from pipelines.images import AugmentationConfig, ImageConfig, ImageModelConfig
@@ -119,8 +120,30 @@ def _serving_signatures(
 
 
 def training_policy(model: ImageModelConfig) -> str:
-    """The Keras dtype policy `model` trains in (components/precision.py)."""
+    """The Keras dtype policy `model` trains in as its settings and the CPU decide, before any measurement
+    (components/precision.py)."""
     return precision.policy_name(model.precision, recurrent=model.name in zoo.RECURRENT)
+
+
+def measured_policy(
+    model: ImageModelConfig, build: Callable[[], keras.Model], input_shape: tuple[int, int, int], model_run_dir: str
+) -> str:
+    """training_policy, and under `auto` where that is bfloat16, the faster of it and float32 for this model
+    by a few timed training steps on a batch of `model.batch_size` blank images (precision.faster_policy),
+    recorded in the run's metrics as `precision.<policy>_ms_per_step`. The Keras state the trial models drew
+    on (layer names, random seeds) is reset after them, so the model trained starts as it would have
+    without them."""
+    policy = training_policy(model)
+    if model.precision != precision.AUTO or policy == precision.FLOAT32_POLICY:
+        return policy
+    blank = np.zeros((model.batch_size, *input_shape), np.float32)
+    policy, measured = precision.faster_policy(precision.step_seconds(build, blank, np.zeros(model.batch_size)))
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(model.seed)
+    training_record.write_metrics(
+        {f"precision.{name}_ms_per_step": seconds * 1000 for name, seconds in measured.items()}, model_run_dir
+    )
+    return policy
 
 
 def float32_copy(trained: keras.Model, build: Callable[[], keras.Model]) -> keras.Model:
@@ -141,7 +164,7 @@ def run_fn(fn_args: FnArgs) -> None:
             config.model, config.augmentation, input_shape, len(config.class_names), fn_args.train_steps
         )
 
-    policy = training_policy(config.model)
+    policy = measured_policy(config.model, build, input_shape, fn_args.model_run_dir)
     logging.info(
         "Training %s under Keras' %s policy (model.precision=%s)", config.model.name, policy, config.model.precision
     )
