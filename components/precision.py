@@ -31,8 +31,11 @@ CHOICES = (AUTO, BFLOAT16, FLOAT32)
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 # Keras' policy names.
 MIXED_POLICY, FLOAT32_POLICY = "mixed_bfloat16", "float32"
-# Training steps faster_policy times per policy after the first (which traces): their median is the figure.
-PROBE_STEPS = 8
+# Training steps timed per policy in each round, after the first (which traces): their median is a round's
+# figure. Rounds alternate the policies and each keeps its shortest round: the first steps a process runs
+# are slow for reasons of their own (thread pools, kernel caches), which one round would charge to
+# whichever policy went first.
+PROBE_STEPS, PROBE_ROUNDS = 8, 2
 
 
 def cpu_bf16_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, ...]:
@@ -65,23 +68,29 @@ def policy_name(requested: str, recurrent: bool, cpu_flags: tuple[str, ...] | No
 def faster_policy(seconds_per_step: Callable[[str], float]) -> tuple[str, dict[str, float]]:
     """`auto`'s choice where the CPU has the units: the policy whose training step `seconds_per_step`
     measures shorter (float32 on a tie), and both measurements by policy name."""
-    measured = {name: seconds_per_step(name) for name in (FLOAT32_POLICY, MIXED_POLICY)}
+    measured = {name: float("inf") for name in (FLOAT32_POLICY, MIXED_POLICY)}
+    for _ in range(PROBE_ROUNDS):
+        for name in measured:
+            measured[name] = min(measured[name], seconds_per_step(name))
     return min(measured, key=lambda name: (measured[name], name != FLOAT32_POLICY)), measured
 
 
 def step_seconds(build: Callable, inputs, targets) -> Callable[[str], float]:
     """A `seconds_per_step` for faster_policy: the median of PROBE_STEPS training steps on one batch
-    (`inputs`, `targets`) of a compiled model `build` makes under the policy, after one that traces it.
-    Only shapes set a dense model's step time, so the batch may be any values; the model is thrown away."""
+    (`inputs`, `targets`) of a compiled model `build` makes under the policy (once, on the first call for
+    it, with a step that traces it). Only shapes set a dense model's step time, so the batch may be any
+    values; the models are thrown away."""
+    models = {}
 
     def measure(policy: str) -> float:
-        with keras_policy(policy):
-            model = build()
-        model.train_on_batch(inputs, targets)
+        if policy not in models:
+            with keras_policy(policy):
+                models[policy] = build()
+            models[policy].train_on_batch(inputs, targets)
         steps = []
         for _ in range(PROBE_STEPS):
             started = time.perf_counter()
-            model.train_on_batch(inputs, targets)
+            models[policy].train_on_batch(inputs, targets)
             steps.append(time.perf_counter() - started)
         return statistics.median(steps)
 

@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+from absl import logging as absl_logging
 from tensorflow.io import gfile
 from tensorflow_transform import TFTransformOutput
 from tfx_bsl.public import tfxio
@@ -395,7 +396,7 @@ def fit_and_record(
     if stopping:
         record = stopping.record(len(history.epoch))
         training_record.write_metrics(record, fn_args.model_run_dir)
-        logging.info("Early stopping, %d of %d epochs: %s", len(history.epoch), epochs, record)
+        absl_logging.info("Early stopping, %d of %d epochs: %s", len(history.epoch), epochs, record)
     with gfile.GFile(os.path.join(fn_args.model_run_dir, SUMMARY_FILE), "w") as f:
         json.dump(model_summary(model), f, indent=2)
     model_inspection.write_inspection(model, fn_args.model_run_dir)

@@ -12,12 +12,12 @@ Beside the Trainer's record it draws the eval split's worst-reconstructed images
 reconstructions (`worst_reconstructed.png`).
 """
 
-import logging
 import math
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+from absl import logging
 from tensorflow.io import gfile
 from tfx_bsl.public import tfxio
 

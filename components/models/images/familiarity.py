@@ -18,13 +18,13 @@ metrics file, and a histogram per score of the held-out training images and the 
 
 import dataclasses
 import json
-import logging
 import os
 import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+from absl import logging
 from tensorflow.io import gfile
 
 from components import training_record

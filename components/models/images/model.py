@@ -17,12 +17,12 @@ copied into the same model built under the float32 policy, which is what is save
 do not depend on the serving machine's bfloat16 units, and TFMA scores what is served.
 """
 
-import logging
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
+from absl import logging
 from tensorflow_transform import TFTransformOutput
 from tfx.components.trainer.fn_args_utils import FnArgs
 
