@@ -7,8 +7,8 @@ such units bfloat16 is emulated and slower than float32, so `auto` asks the CPU 
 flags, read at run time: machines of one kind can differ). Recurrent models are left in float32 by
 `auto`: an LSTM step measured slower under the policy (docs/design.md). Where both remain, `auto` times
 a few training steps of the model under each (faster_policy): the units speed up large products, but a
-small model's steps are mostly the casts around them (the notes' baseline CNN trained half as fast under
-the policy as in float32, docs/design.md).
+small model's steps are mostly the casts around them (the notes' baseline CNN's step is longer under
+the policy than in float32: benchmarks/RESULTS.md#cifar10_recipe).
 
 No loss scaling: Keras' mixed-precision guide needs it for float16 only; bfloat16 has float32's
 exponent range. The model's last layer computes in float32 (components/models/images/zoo.py), so its

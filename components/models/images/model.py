@@ -130,7 +130,7 @@ def measured_policy(
 ) -> str:
     """training_policy, and under `auto` where that is bfloat16, the faster of it and float32 for this model
     by a few timed training steps on a batch of `model.batch_size` blank images (precision.faster_policy),
-    recorded in the run's metrics as `precision.<policy>_ms_per_step`. The Keras state the trial models drew
+    recorded in the run's metrics as `precision.<policy>_ms_per_step`. The Keras state the timed models drew
     on (layer names, random seeds) is reset after them, so the model trained starts as it would have
     without them."""
     policy = training_policy(model)
